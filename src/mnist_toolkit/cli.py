@@ -53,7 +53,8 @@ class MnistGroup(TyperGroup):
             print(exc.format_message() if hasattr(exc, "format_message") else exc, file=sys.stderr)
             return 2
         except ClickException as exc:  # usage errors: unknown option, bad value, missing argument
-            command = " ".join(x for x in [prog_name or "mnist"] if x)
+            ctx = getattr(exc, "ctx", None)
+            command = ctx.command_path if ctx is not None else (prog_name or "mnist")
             _error_line(exc.format_message(), f"see `{command} --help`")
             return exc.exit_code
         except (Abort, KeyboardInterrupt):
