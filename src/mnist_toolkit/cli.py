@@ -248,6 +248,144 @@ def inspect(
         console.print(f"Saved a grid of {min(grid, len(report.images))} images to {facts['saved_grid']}")
 
 
+def _int_list(value: Optional[str], option: str) -> Optional[list[int]]:
+    if value is None:
+        return None
+    try:
+        return [int(part) for part in value.replace(" ", "").split(",") if part]
+    except ValueError:
+        raise typer.BadParameter(f"expected comma-separated integers such as 32,64, found {value!r}", param_hint=option) from None
+
+
+def _float_pair(value: Optional[str], option: str) -> Optional[list[float]]:
+    if value is None:
+        return None
+    try:
+        parts = [float(part) for part in value.split(",")]
+    except ValueError:
+        parts = []
+    if len(parts) != 2:
+        raise typer.BadParameter(f"expected two numbers such as 0.9,0.999, found {value!r}", param_hint=option)
+    return parts
+
+
+_MODEL = "Model"
+_OPTIM = "Optimizer"
+_DATA = "Data"
+_RUN = "Run"
+
+
+@app.command()
+def train(
+    arch: Annotated[Optional[str], typer.Option(help="Architecture: cnn, lenet5, alexnet, vgg16, googlenet, resnet (`mnist models`).", rich_help_panel=_MODEL, show_default="cnn")] = None,
+    conv_layers: Annotated[Optional[int], typer.Option(min=0, help="cnn: convolutional layers.", rich_help_panel=_MODEL, show_default="1")] = None,
+    filters: Annotated[Optional[str], typer.Option(help="cnn: filters per conv layer, one for all or one per layer (32,64).", rich_help_panel=_MODEL, show_default="32")] = None,
+    kernel_size: Annotated[Optional[int], typer.Option(min=1, help="cnn: kernel size.", rich_help_panel=_MODEL, show_default="3")] = None,
+    stride: Annotated[Optional[int], typer.Option(min=1, help="cnn: convolution stride.", rich_help_panel=_MODEL, show_default="1")] = None,
+    padding: Annotated[Optional[str], typer.Option(help="cnn: valid | same | full.", rich_help_panel=_MODEL, show_default="same")] = None,
+    pool: Annotated[Optional[str], typer.Option(help="cnn: max | avg | none (2x2 after each conv).", rich_help_panel=_MODEL, show_default="max")] = None,
+    fc_layers: Annotated[Optional[int], typer.Option(min=1, help="cnn: fully connected layers, output layer included.", rich_help_panel=_MODEL, show_default="1")] = None,
+    hidden: Annotated[Optional[str], typer.Option(help="cnn: units of the hidden FC layers (128 or 256,128).", rich_help_panel=_MODEL, show_default="128")] = None,
+    activation: Annotated[Optional[str], typer.Option(help="cnn: relu | tanh | sigmoid | gelu | leaky_relu.", rich_help_panel=_MODEL, show_default="relu")] = None,
+    dropout: Annotated[Optional[float], typer.Option(min=0.0, max=0.99, help="cnn: dropout before each FC layer.", rich_help_panel=_MODEL, show_default="0")] = None,
+    batch_norm: Annotated[Optional[bool], typer.Option("--batch-norm/--no-batch-norm", help="cnn: batch norm after each conv.", rich_help_panel=_MODEL, show_default="off")] = None,
+    optimizer: Annotated[Optional[str], typer.Option(help="adam | adamw | sgd | nesterov | rmsprop | adadelta.", rich_help_panel=_OPTIM, show_default="adam")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Learning rate; default: the optimizer's own (adam 1e-3, nesterov 0.02).", rich_help_panel=_OPTIM, show_default=False)] = None,
+    momentum: Annotated[Optional[float], typer.Option(help="Momentum (sgd, nesterov, rmsprop).", rich_help_panel=_OPTIM, show_default=False)] = None,
+    weight_decay: Annotated[Optional[float], typer.Option(min=0.0, help="Weight decay.", rich_help_panel=_OPTIM, show_default="0")] = None,
+    betas: Annotated[Optional[str], typer.Option(help="Adam betas, e.g. 0.9,0.999.", rich_help_panel=_OPTIM, show_default="0.9,0.999")] = None,
+    scheduler: Annotated[Optional[str], typer.Option(help="none | step | cosine | onecycle.", rich_help_panel=_OPTIM, show_default="none")] = None,
+    label_smoothing: Annotated[Optional[float], typer.Option(help="Label smoothing of the training loss.", rich_help_panel=_OPTIM, show_default="0")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Epochs.", rich_help_panel=_OPTIM, show_default="10")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Batch size.", rich_help_panel=_OPTIM, show_default="64")] = None,
+    data_dir: DataDirOption = None,
+    val_size: Annotated[Optional[int], typer.Option(help="Hold out N training images (seeded) for best.pt and early stopping.", rich_help_panel=_DATA, show_default="0")] = None,
+    patience: Annotated[Optional[int], typer.Option(min=1, help="Stop after N epochs without a better validation accuracy.", rich_help_panel=_DATA, show_default=False)] = None,
+    train_limit: Annotated[Optional[int], typer.Option(help="Train on the first N training images.", rich_help_panel=_DATA, show_default=False)] = None,
+    max_steps: Annotated[Optional[int], typer.Option(help="Stop after N optimizer steps.", rich_help_panel=_DATA, show_default=False)] = None,
+    augment: Annotated[Optional[bool], typer.Option("--augment/--no-augment", help="Random rotation, shift and scale, batched on the device.", rich_help_panel=_DATA, show_default="off")] = None,
+    preset: Annotated[Optional[str], typer.Option(help="baseline | fast | best: a starting point that options override.", rich_help_panel=_RUN, show_default="baseline")] = None,
+    config_file: Annotated[Optional[Path], typer.Option("--config", help="TOML file with any option; command-line options win.", rich_help_panel=_RUN, show_default=False)] = None,
+    resume: Annotated[Optional[Path], typer.Option(help="Continue a run: its folder or a checkpoint.", rich_help_panel=_RUN, show_default=False)] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of weights, batch order and validation split.", rich_help_panel=_RUN, show_default="0")] = None,
+    deterministic: Annotated[Optional[bool], typer.Option("--deterministic/--no-deterministic", help="Deterministic algorithms only.", rich_help_panel=_RUN, show_default="off")] = None,
+    device: Annotated[Optional[str], typer.Option(help="auto | cpu | cuda | mps.", rich_help_panel=_RUN, show_default="auto")] = None,
+    amp: Annotated[Optional[bool], typer.Option("--amp/--no-amp", help="Mixed precision (CUDA).", rich_help_panel=_RUN, show_default="off")] = None,
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads for torch.", rich_help_panel=_RUN, show_default=False)] = None,
+    runs_dir: Annotated[Optional[Path], typer.Option(help="Folder of the run folders.", rich_help_panel=_RUN, show_default="runs")] = None,
+    name: Annotated[Optional[str], typer.Option(help="Appended to the run folder's name.", rich_help_panel=_RUN, show_default=False)] = None,
+    json_output: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Train a network on MNIST, scoring the test set after every epoch; logs to TensorBoard under runs/."""
+    options = {
+        "arch": arch, "conv_layers": conv_layers, "filters": _int_list(filters, "--filters"), "kernel_size": kernel_size,
+        "stride": stride, "padding": padding, "pool": pool, "fc_layers": fc_layers, "hidden": _int_list(hidden, "--hidden"),
+        "activation": activation, "dropout": dropout, "batch_norm": batch_norm, "optimizer": optimizer, "lr": lr,
+        "momentum": momentum, "weight_decay": weight_decay, "betas": _float_pair(betas, "--betas"), "scheduler": scheduler,
+        "label_smoothing": label_smoothing, "epochs": epochs, "batch_size": batch_size,
+        "data_dir": str(data_dir) if data_dir else None, "val_size": val_size, "patience": patience,
+        "train_limit": train_limit, "max_steps": max_steps, "augment": augment, "preset": preset, "seed": seed,
+        "deterministic": deterministic, "device": device, "amp": amp, "threads": threads,
+        "runs_dir": str(runs_dir) if runs_dir else None, "name": name,
+    }  # fmt: skip
+    from .config import build_train_config
+    from .engine import TrainingInterrupted, stop_on_signals
+    from .reporting.console import make_console
+    from .reporting.tensorboard import TensorBoardCallback
+    from .reporting.training import ConsoleCallback
+    from .training import prepare_run, run_summary
+
+    console = make_console(json_output)
+    config = None if resume is not None else build_train_config(options, config_file)
+    prepared = prepare_run(config, resume, options)
+    trainer = prepared.trainer
+    if verbose or resume is not None:
+        what = f"Resuming {prepared.resumed_from} at epoch {trainer.epoch + 1}, step {trainer.global_step}" if resume else "Run"
+        console.print(f"{what}: {prepared.run_dir}  ({trainer.params:,} parameters, {trainer.device}, data: {prepared.data_source['source']})")
+    if trainer.epoch >= trainer.config.epochs:
+        raise MnistError(f"{prepared.run_dir} already finished its {trainer.config.epochs} epochs", hint="pass --epochs N with a larger N to train further")
+    trainer.callbacks = [ConsoleCallback(console, f"Training {prepared.run_dir.name}"),
+                         TensorBoardCallback(prepared.run_dir, purge_step=trainer.global_step or None)]  # fmt: skip
+    with stop_on_signals() as stop_event:
+        trainer.stop_event = stop_event
+        try:
+            result = trainer.fit()
+        except TrainingInterrupted as exc:
+            console.print(f"[yellow]Interrupted: checkpoint saved to {exc.checkpoint}[/yellow]")
+            console.print(f"Resume with: mnist train --resume {prepared.run_dir}")
+            raise typer.Exit(130) from None
+    summary = run_summary(prepared, result)
+    if json_output:
+        _emit_json(summary)
+        return
+    console.print(f"Test accuracy {result.test_accuracy:.2f}%  loss {result.test_loss:.4f}  "
+                  f"({result.train_seconds:.1f} s training, {result.images_per_second:,.0f} images/s)")  # fmt: skip
+    console.print(f"Run folder: {prepared.run_dir}\nCheckpoint: {summary['checkpoint']}")
+    console.print(f"TensorBoard: tensorboard --logdir {Path(trainer.config.runs_dir)}")
+
+
+@app.command()
+def models(json_output: JsonOption = False) -> None:
+    """List the architectures: name, parameters and description."""
+    from .models import count_parameters, create_model, list_models
+    from .reporting.console import make_console
+
+    rows = [{"name": i.name, "parameters": count_parameters(create_model(i.name)), "description": i.description} for i in list_models()]
+    if json_output:
+        _emit_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table(title="Architectures (--arch)", title_justify="left")
+    table.add_column("name", style="bold")
+    table.add_column("parameters", justify="right")
+    table.add_column("description")
+    for row in rows:
+        table.add_row(row["name"], f"{row['parameters']:,}", row["description"])
+    make_console().print(table)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from rich.columns import Columns
 from rich.console import Console, Group
@@ -25,7 +27,10 @@ _INK = 96
 
 def make_console(json_mode: bool = False) -> Console:
     """The console for human output: stdout normally, stderr when stdout carries JSON."""
-    return Console(stderr=json_mode, highlight=False)
+    console = Console(stderr=json_mode, highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(stderr=json_mode, highlight=False, width=120)  # logs and pipes: room for the tables
+    return console
 
 
 def error_console() -> Console:

@@ -1,0 +1,154 @@
+"""Run configuration as frozen dataclasses, presets, and the merge of defaults, preset, TOML file and CLI."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+from .errors import ConfigError
+
+#: Options of the configurable `cnn` architecture; they go into `TrainConfig.model_args`.
+CNN_OPTIONS = ("conv_layers", "filters", "kernel_size", "stride", "padding", "pool", "fc_layers", "hidden",
+               "activation", "dropout", "batch_norm")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every setting of a training run; saved in config.json and in every checkpoint."""
+
+    arch: str = "cnn"  # a name from `mnist models`
+    model_args: dict = field(default_factory=dict)  # architecture options; unset ones keep the builder's defaults
+    optimizer: str = "adam"  # adam | adamw | sgd | nesterov | rmsprop | adadelta
+    lr: float | None = None  # None: the optimizer's own default (Adam 1e-3)
+    momentum: float | None = None  # None: the optimizer's own default (nesterov 0.9)
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)  # Adam/AdamW
+    scheduler: str = "none"  # none | step | cosine | onecycle, stepped every optimizer step
+    label_smoothing: float = 0.0  # training loss only; reported losses are plain cross-entropy
+    epochs: int = 10
+    batch_size: int = 64
+    eval_batch_size: int = 1000
+    val_size: int = 0  # training images held out (seeded) for best-checkpoint selection / early stopping
+    patience: int | None = None  # stop after this many epochs without a better validation accuracy
+    train_limit: int | None = None  # train on the first N training images
+    max_steps: int | None = None  # stop after N optimizer steps
+    augment: bool = False  # random affine (rotation, shift, scale) on the device
+    seed: int = 0
+    deterministic: bool = False  # torch.use_deterministic_algorithms
+    device: str = "auto"  # auto | cpu | cuda | mps
+    amp: bool = False  # mixed precision (CUDA only)
+    threads: int | None = None  # torch intra-op threads; None: torch's default
+    runs_dir: str = "runs"
+    name: str | None = None  # appended to the run folder's name
+    data_dir: str | None = None  # None: MNIST_DATA_DIR or the embedded copy
+    preset: str | None = None  # the preset the settings started from
+
+    def to_dict(self) -> dict:
+        """Plain JSON/TOML-ready values."""
+        data = asdict(self)
+        data["betas"] = list(self.betas)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        """Rebuild from `to_dict` output (unknown keys are ignored, for forward compatibility)."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        if "betas" in values:
+            values["betas"] = tuple(values["betas"])
+        return cls(**values)
+
+
+#: Named starting points; any option given on the command line or in --config wins over them.
+PRESETS: dict[str, dict] = {
+    "baseline": {},
+    "fast": {
+        "arch": "cnn", "conv_layers": 2, "filters": [16, 32], "kernel_size": 3, "fc_layers": 2, "hidden": [64],
+        "batch_norm": True, "batch_size": 128, "epochs": 2, "optimizer": "adam", "lr": 3e-3, "scheduler": "onecycle",
+    },
+    "best": {
+        "arch": "cnn", "conv_layers": 3, "filters": [32, 64, 128], "kernel_size": 3, "fc_layers": 2, "hidden": [256],
+        "batch_norm": True, "dropout": 0.3, "augment": True, "batch_size": 128, "epochs": 15,
+        "optimizer": "adamw", "lr": 3e-3, "weight_decay": 5e-4, "scheduler": "onecycle", "label_smoothing": 0.1,
+    },
+}  # fmt: skip
+
+_TOP_LEVEL = {f.name for f in fields(TrainConfig)} - {"model_args"}
+
+
+def load_toml(path: str | Path) -> dict:
+    """Read options from a TOML file: top-level keys or a `[train]` table, with `-` or `_` in names.
+
+    Raises:
+        ConfigError: unreadable file, bad TOML or an unknown option.
+    """
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}", hint="fix the file's syntax") from None
+    table = data.get("train", data)
+    options = {key.replace("-", "_"): value for key, value in table.items()}
+    unknown = sorted(set(options) - _TOP_LEVEL - set(CNN_OPTIONS))
+    if unknown:
+        valid = ", ".join(sorted(_TOP_LEVEL | set(CNN_OPTIONS)))
+        raise ConfigError(f"{path}: unknown option(s) {', '.join(unknown)}", hint=f"valid options: {valid}")
+    return options
+
+
+def build_train_config(cli_options: dict, config_file: str | Path | None = None) -> TrainConfig:
+    """Merge, lowest priority first: defaults, preset, TOML file, options given on the command line.
+
+    Args:
+        cli_options: options the user gave (None values are treated as not given).
+        config_file: optional TOML file.
+
+    Raises:
+        ConfigError: an unknown preset or option.
+    """
+    given = {k: v for k, v in cli_options.items() if v is not None}
+    from_file = load_toml(config_file) if config_file else {}
+    preset_name = given.get("preset", from_file.get("preset"))
+    if preset_name is not None and preset_name not in PRESETS:
+        raise ConfigError(f"unknown preset {preset_name!r}: choose one of {', '.join(PRESETS)}")
+    merged = {**PRESETS.get(preset_name or "baseline", {}), **from_file, **given}
+    model_args = {key: merged.pop(key) for key in CNN_OPTIONS if key in merged}
+    for key in ("filters", "hidden"):
+        if isinstance(model_args.get(key), int):
+            model_args[key] = [model_args[key]]
+    config = TrainConfig(model_args=model_args, **{k: v for k, v in merged.items() if k in _TOP_LEVEL})
+    if config.betas is not None:
+        config = replace(config, betas=tuple(config.betas))
+    return validate(config)
+
+
+def validate(config: TrainConfig) -> TrainConfig:
+    """Check ranges that no single option can check alone.
+
+    Raises:
+        ConfigError: a value out of range or options that contradict each other.
+    """
+    checks = [
+        (config.epochs >= 1, f"--epochs must be at least 1, found {config.epochs}"),
+        (config.batch_size >= 1, f"--batch-size must be at least 1, found {config.batch_size}"),
+        (config.val_size >= 0, f"--val-size must be 0 or more, found {config.val_size}"),
+        (config.train_limit is None or config.train_limit >= 1, f"--train-limit must be at least 1, found {config.train_limit}"),
+        (config.max_steps is None or config.max_steps >= 1, f"--max-steps must be at least 1, found {config.max_steps}"),
+        (0.0 <= config.label_smoothing < 1.0, f"--label-smoothing must be in [0, 1), found {config.label_smoothing}"),
+        (config.lr is None or config.lr > 0, f"--lr must be positive, found {config.lr}"),
+        (len(config.betas) == 2 and all(0 <= b < 1 for b in config.betas), f"--betas must be two numbers in [0, 1), found {config.betas}"),
+        (config.patience is None or config.val_size > 0, "--patience needs a validation set: add --val-size N"),
+        (config.threads is None or config.threads >= 1, f"--threads must be at least 1, found {config.threads}"),
+    ]  # fmt: skip
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)
+    if config.model_args and config.arch != "cnn":
+        names = ", ".join("--" + k.replace("_", "-") for k in config.model_args)
+        raise ConfigError(f"{names} apply to --arch cnn only, not {config.arch}", hint="drop them or use --arch cnn")
+    return config

@@ -1,0 +1,81 @@
+"""The model registry: every architecture registers a builder under a name; `create_model` is the one lookup."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..errors import ConfigError, UnknownName
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A registered architecture."""
+
+    name: str
+    builder: Callable  # builder(num_classes=10, in_channels=1, **model_args) -> nn.Module
+    description: str
+    defaults: dict = field(default_factory=dict)
+
+
+_REGISTRY: dict[str, ModelInfo] = {}
+_MODULES = ("cnn", "lenet", "alexnet", "vgg", "googlenet", "resnet")
+
+
+def register_model(name: str, description: str, **defaults) -> Callable:
+    """Decorator: register a builder under `name`; a name registers once."""
+
+    def decorate(builder: Callable) -> Callable:
+        if name in _REGISTRY:
+            raise ValueError(f"model {name!r} is registered twice")
+        _REGISTRY[name] = ModelInfo(name, builder, description, defaults)
+        return builder
+
+    return decorate
+
+
+def _load_all() -> None:
+    for module in _MODULES:
+        importlib.import_module(f"{__name__}.{module}")
+
+
+def list_models() -> list[ModelInfo]:
+    """Every registered architecture, in registration order."""
+    _load_all()
+    return list(_REGISTRY.values())
+
+
+def model_info(name: str) -> ModelInfo:
+    """The registry entry of `name`.
+
+    Raises:
+        UnknownName: no such architecture; the message lists the valid ones.
+    """
+    _load_all()
+    if name not in _REGISTRY:
+        raise UnknownName(f"unknown architecture {name!r}: choose one of {', '.join(_REGISTRY)}", hint="`mnist models` lists them")
+    return _REGISTRY[name]
+
+
+def create_model(name: str, num_classes: int = 10, in_channels: int = 1, **model_args):
+    """Build a registered model; `None` arguments are dropped so the builder's defaults apply.
+
+    Raises:
+        UnknownName: no such architecture.
+        ConfigError: an argument the architecture does not take, or an invalid combination.
+    """
+    info = model_info(name)
+    args = {key: value for key, value in model_args.items() if value is not None}
+    try:
+        return info.builder(num_classes=num_classes, in_channels=in_channels, **args)
+    except TypeError as exc:
+        if "unexpected keyword argument" in str(exc):
+            bad = str(exc).split("argument")[-1].strip(" '\"")
+            raise ConfigError(f"architecture {name!r} does not take the option {bad!r}", hint="the cnn options (--conv-layers, --filters, ...) apply to --arch cnn only") from None
+        raise
+
+
+def count_parameters(model) -> int:
+    """Trainable parameters of a model."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

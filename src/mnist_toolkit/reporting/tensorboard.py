@@ -1,0 +1,83 @@
+"""TensorBoard logging of a training run, as an engine callback.
+
+Tags: `Loss/train_step` every step; `Loss/{train,test,val}`, `Accuracy/{train,test,val}` and `LR` every
+epoch; `Samples/train` (a grid of inputs) at the start; `Misclassified/test` at the end; and the run's
+hyper-parameters with its final metrics in the HPARAMS tab.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..engine import EpochRecord, FitResult, TrainCallback, Trainer
+
+EPOCH_TAGS = {
+    "Loss/train": "train_loss", "Loss/test": "test_loss", "Loss/val": "val_loss",
+    "Accuracy/train": "train_acc", "Accuracy/test": "test_acc", "Accuracy/val": "val_acc", "LR": "lr",
+}  # fmt: skip
+
+
+def _grid(images_u8: torch.Tensor, columns: int = 16) -> torch.Tensor:
+    from torchvision.utils import make_grid
+
+    return make_grid(images_u8.unsqueeze(1).float().div(255.0).cpu(), nrow=columns, padding=2, pad_value=0.4)
+
+
+def hparams_of(config: dict) -> dict:
+    """Config values TensorBoard can show: numbers, strings and booleans; lists become strings."""
+    flat = {}
+    for key, value in config.items():
+        if key == "model_args":
+            for arg, inner in value.items():
+                flat[f"model.{arg}"] = inner if isinstance(inner, (int, float, str, bool)) else str(inner)
+        elif value is None:
+            flat[key] = "default"
+        else:
+            flat[key] = value if isinstance(value, (int, float, str, bool)) else str(value)
+    return flat
+
+
+class TensorBoardCallback(TrainCallback):
+    """Writes the run's event files into its run folder."""
+
+    def __init__(self, log_dir, purge_step: int | None = None) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(log_dir=str(log_dir), purge_step=purge_step)
+
+    def on_start(self, trainer: Trainer) -> None:
+        if trainer.global_step == 0:
+            self.writer.add_image("Samples/train", _grid(trainer.data.train_x[:64].cpu()), 0)
+
+    def on_step(self, global_step, step_in_epoch, loss, running_loss, running_acc, images_per_second, lr) -> None:
+        self.writer.add_scalar("Loss/train_step", loss, global_step)
+
+    def on_epoch_end(self, record: EpochRecord) -> None:
+        for tag, attribute in EPOCH_TAGS.items():
+            value = getattr(record, attribute)
+            if value is not None:
+                self.writer.add_scalar(tag, value, record.epoch)
+        self.writer.flush()
+
+    def on_end(self, result: FitResult, trainer: Trainer) -> None:
+        data = trainer.data
+        if result.test_predictions is not None:
+            wrong = (result.test_predictions != data.test_y.cpu()).nonzero().flatten()[:64]
+            if len(wrong):
+                self.writer.add_image("Misclassified/test", _grid(data.test_x.cpu()[wrong]), trainer.global_step)
+                labels = ", ".join(
+                    f"{int(data.test_y[i])}->{int(result.test_predictions[i])}" for i in wrong.tolist()
+                )
+                self.writer.add_text("Misclassified/test", f"true->predicted, row by row: {labels}", trainer.global_step)
+        last = result.history[-1] if result.history else None
+        metrics = {
+            "hparam/test_accuracy": result.test_accuracy,
+            "hparam/test_loss": result.test_loss,
+            "hparam/train_loss": last.train_loss if last else float("nan"),
+            "hparam/train_seconds": result.train_seconds,
+        }
+        if trainer.best_val_acc is not None:
+            metrics["hparam/best_val_accuracy"] = trainer.best_val_acc
+        self.writer.add_hparams(hparams_of(trainer.config.to_dict()), metrics, run_name=".", global_step=trainer.global_step)
+        self.writer.flush()
+        self.writer.close()

@@ -1,0 +1,99 @@
+"""Run folders: unique creation, JSON files written atomically, finding the newest run."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+from .errors import CheckpointError, ConfigError
+from .idx import atomic_write_bytes
+
+
+def create_run_dir(runs_dir: str | Path, label: str) -> Path:
+    """Make `runs_dir/<timestamp>_<label>`, unique even for runs started in the same second.
+
+    `mkdir` without exist_ok is atomic, so two processes can never get the same folder.
+
+    Raises:
+        ConfigError: the runs folder cannot be created or written.
+    """
+    runs_dir = Path(runs_dir)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        for attempt in range(1, 10_000):
+            suffix = "" if attempt == 1 else f"-{attempt}"
+            path = runs_dir / f"{stamp}_{label}{suffix}"
+            try:
+                path.mkdir()
+            except FileExistsError:
+                continue
+            probe = path / ".write-test"
+            probe.write_bytes(b"ok")
+            probe.unlink()
+            return path
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create a run folder in {runs_dir}: {exc.strerror or exc}",
+            hint="choose a writable folder with --runs-dir, or free some disk space",
+        ) from None
+    raise ConfigError(f"{runs_dir}: too many runs named {stamp}_{label}")
+
+
+def write_json(path: str | Path, document) -> Path:
+    """Write JSON atomically (temporary file, then rename)."""
+    path = Path(path)
+    atomic_write_bytes(path, (json.dumps(document, indent=2, default=str) + "\n").encode())
+    return path
+
+
+def environment() -> dict:
+    """Versions of what the run depends on."""
+    import torch
+    import torchvision
+
+    from . import __version__
+
+    return {
+        "mnist_toolkit": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+    }
+
+
+def newest_run(runs_dir: str | Path) -> Path:
+    """The most recently started run folder that holds a checkpoint.
+
+    Raises:
+        CheckpointError: no run with a checkpoint under `runs_dir`.
+    """
+    runs_dir = Path(runs_dir)
+    candidates = [p.parent.parent for p in runs_dir.glob("**/checkpoints/last.pt")]
+    if not candidates:
+        raise CheckpointError(f"no run with a checkpoint under {runs_dir}", hint="train one with `mnist train`, or pass --run DIR")
+    return max(candidates, key=lambda p: (p / "checkpoints" / "last.pt").stat().st_mtime)
+
+
+def checkpoint_of(path: str | Path, prefer_best: bool = True) -> Path:
+    """The checkpoint a run folder or a checkpoint path stands for (best.pt first when asked).
+
+    Raises:
+        CheckpointError: nothing loadable there.
+    """
+    path = Path(path)
+    if path.is_file():
+        return path
+    if path.is_dir():
+        names = ("best.pt", "last.pt") if prefer_best else ("last.pt",)
+        for name in names:
+            candidate = path / "checkpoints" / name
+            if candidate.is_file():
+                return candidate
+        raise CheckpointError(f"{path}: no checkpoints/last.pt in this folder", hint="pass a run folder made by `mnist train`")
+    raise CheckpointError(f"{path}: no such run folder or checkpoint")

@@ -1,0 +1,95 @@
+"""Setting up a training run: its folder, config.json, data, model and optimizer, or a resumed one."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .config import TrainConfig
+from .data import resolve_source
+from .engine import FitResult, Trainer, prepare_data, resolve_device, resume_config
+from .optim import optimizer_info
+from .runs import checkpoint_of, create_run_dir, environment, write_json
+
+
+@dataclass
+class PreparedRun:
+    """A trainer ready to `fit`, with where it writes."""
+
+    trainer: Trainer
+    run_dir: Path
+    resumed_from: Path | None
+    data_source: dict
+
+
+def run_label(config: TrainConfig) -> str:
+    """`<arch>_<optimizer>[_<name>]`, the part of a run folder's name after the timestamp."""
+    label = f"{config.arch}_{config.optimizer}"
+    if config.name:
+        label += "_" + "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in config.name)
+    return label
+
+
+def prepare_run(config: TrainConfig | None, resume: Path | None = None, overrides: dict | None = None) -> PreparedRun:
+    """Create (or reopen, when resuming) the run folder, load the data and build the trainer.
+
+    The run folder is created before any data is loaded, so an unwritable runs folder fails at once.
+
+    Raises:
+        ConfigError, CheckpointError, MnistError: bad options, an unusable checkpoint or data.
+    """
+    payload = None
+    if resume is not None:
+        checkpoint = checkpoint_of(resume, prefer_best=False)
+        config, payload = resume_config(checkpoint, overrides or {})
+        run_dir = checkpoint.parent.parent
+    else:
+        run_dir = create_run_dir(config.runs_dir, run_label(config))
+        checkpoint = None
+    device = resolve_device(config.device)
+    source = resolve_source(config.data_dir)
+    data = prepare_data(config, source, device)
+    trainer = Trainer(config, data, device, run_dir)
+    if payload is not None:
+        trainer.restore(payload)
+    info = optimizer_info(config.optimizer)
+    write_json(run_dir / "config.json", {
+        "config": config.to_dict(),
+        "resolved": {
+            "lr": trainer.lr,
+            "momentum": info.default_momentum if config.momentum is None else config.momentum,
+            "device": str(device),
+            "params": trainer.params,
+            "train_images": len(data.train_y),
+            "val_images": len(data.val_y),
+            "test_images": len(data.test_y),
+            "steps_per_epoch": trainer.steps_per_epoch,
+            "resumed_from": str(checkpoint) if checkpoint else None,
+        },
+        "data": data.source,
+        "environment": environment(),
+    })  # fmt: skip
+    return PreparedRun(trainer, run_dir, checkpoint, data.source)
+
+
+def run_summary(prepared: PreparedRun, result: FitResult) -> dict:
+    """The `train --json` document."""
+    trainer = prepared.trainer
+    return {
+        "run_dir": str(prepared.run_dir),
+        "checkpoint": str(result.best_checkpoint or result.last_checkpoint),
+        "last_checkpoint": str(result.last_checkpoint),
+        "best_checkpoint": str(result.best_checkpoint) if result.best_checkpoint else None,
+        "config": trainer.config.to_dict(),
+        "params": trainer.params,
+        "device": str(trainer.device),
+        "data": prepared.data_source,
+        "history": [asdict(r) for r in result.history],
+        "test_accuracy": result.test_accuracy,
+        "test_loss": result.test_loss,
+        "train_seconds": result.train_seconds,
+        "images_per_second": result.images_per_second,
+        "stopped_early": result.stopped_early,
+        "steps": trainer.global_step,
+    }
+
