@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_toolkit.data import check_folder
+from mnist_toolkit.data import find_resource_file
 from mnist_toolkit.download import DownloadListener, DownloadOptions, copy_embedded, download, import_from
 from mnist_toolkit.errors import DatasetNotFound
 from mnist_toolkit.idx import to_idx_bytes
@@ -103,7 +103,12 @@ class _MirrorHandler(BaseHTTPRequestHandler):
         self._status(500)
 
     def _serve_html(self, resource: Resource) -> None:
-        self._body(b"<!doctype html><html><body>Please log in</body></html>", "text/html; charset=utf-8")
+        """A login page, said to be HTML; its body does not start like one (only the header tells)."""
+        self._body(b"<!-- portal -->\n<html><body>Please log in</body></html>", "text/html; charset=utf-8")
+
+    def _serve_page(self, resource: Resource) -> None:
+        """An HTML page mislabelled as a binary file (only the body tells)."""
+        self._body(b"\n<!DOCTYPE html><html><body>Not found</body></html>")
 
     def _serve_cut(self, resource: Resource) -> None:
         payload = real_gz(resource)
@@ -262,15 +267,23 @@ def run_download(dest: Path, mirror_urls: tuple[str, ...], **options) -> Run:
     return Run(outcomes, sleeps, listener, time.monotonic() - started)
 
 
+def mirror_options(mirrors: Mirrors, *kinds: str) -> list[str]:
+    """`--mirror URL` for each kind, in order, for the CLI."""
+    return [arg for url in mirrors.urls(*kinds) for arg in ("--mirror", url)]
+
+
 def files_in(folder: Path) -> set[str]:
     """Names of every file under `folder`, hidden temporary files included."""
     return {path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file()}
 
 
 def assert_complete_mnist(folder: Path) -> None:
-    """The four files are in `folder`, valid, and nothing else is (no temp files, no stale copies)."""
-    files = check_folder(folder)  # raises unless all four are valid MNIST
-    assert files_in(folder) == {path.name for path in files.values()}
+    """The four real MNIST files (raw or .gz) are in `folder`, and nothing else (no temp files, no stale copies)."""
+    found = {resource: find_resource_file(folder, resource) for resource in RESOURCES}
+    assert None not in found.values(), found
+    for resource, path in found.items():
+        assert path.read_bytes() in (real_gz(resource), real_raw(resource)), f"{path} is not {resource.filename}"
+    assert files_in(folder) == {path.name for path in found.values()}
 
 
 def assert_statuses(outcomes, status: str) -> None:
@@ -286,7 +299,8 @@ REASONS = {
     "m404": r"HTTP 404",
     "m403": r"HTTP 403",
     "m500": r"HTTP 500 \(attempt \d of \d\)",
-    "html": r"HTML",
+    "html": r"HTML page \(text/html",
+    "page": r"HTML",
     "cut": r"cut(: .*IncompleteRead| after [\d,]+ of [\d,]+ bytes)",  # requests' wording, or our own check
     "wrong": r"wrong content",
     "slow": r"timed out",
@@ -294,7 +308,7 @@ REASONS = {
 
 
 def test_falls_back_through_bad_mirrors_in_order(mirrors: Mirrors, tmp_path: Path) -> None:
-    kinds = ("m404", "m403", "m500", "html", "cut", "wrong", "good")
+    kinds = ("m404", "m403", "m500", "html", "page", "cut", "wrong", "good")
     run = run_download(tmp_path, mirrors.urls(*kinds), retries=2, backoff=0.25)
 
     assert_statuses(run.outcomes, "downloaded")
@@ -303,14 +317,14 @@ def test_falls_back_through_bad_mirrors_in_order(mirrors: Mirrors, tmp_path: Pat
         assert outcome.source == mirrors.url("good") + resource.gz_name
         assert Path(outcome.path) == tmp_path / resource.gz_name
         # Permanent faults are tried once, transient ones (5xx, cut) `retries` times, in mirror order.
-        assert mirrors.kinds_tried(resource) == ["m404", "m403", "m500", "m500", "html", "cut", "cut", "wrong", "good"]
+        assert mirrors.kinds_tried(resource) == ["m404", "m403", "m500", "m500", "html", "page", "cut", "cut", "wrong", "good"]
         failed_kinds = [failure.removeprefix("http://").split("/")[1] for failure in outcome.failures]
         assert failed_kinds == mirrors.kinds_tried(resource)[:-1]
         for kind, failure in zip(failed_kinds, outcome.failures):
             assert failure.startswith(mirrors.url(kind) + resource.gz_name + ": ")
             assert re.search(REASONS[kind], failure), failure
     # Files are fetched one after the other, in the order of RESOURCES.
-    assert [path.rsplit("/", 1)[1] for path in mirrors.paths] == [r.gz_name for r in RESOURCES for _ in range(9)]
+    assert [path.rsplit("/", 1)[1] for path in mirrors.paths] == [r.gz_name for r in RESOURCES for _ in range(10)]
     # One backoff before each retry of the 500 and cut mirrors.
     assert run.sleeps == [0.25, 0.25] * len(RESOURCES)
 
@@ -330,12 +344,17 @@ def test_every_mirror_failing_leaves_no_file(mirrors: Mirrors, tmp_path: Path) -
     assert files_in(tmp_path) == set()  # neither a final name nor a `.part` temp file
 
 
-def test_cli_exits_1_with_one_error_line_when_every_mirror_fails(mirrors: Mirrors, tmp_path: Path, cli) -> None:
+@pytest.mark.parametrize("json_flag", [[], ["--json"]], ids=["table", "json"])
+def test_cli_exits_1_with_one_error_line_when_every_mirror_fails(mirrors: Mirrors, tmp_path: Path, cli, json_flag) -> None:
     dest = tmp_path / "mnist"
-    mirror_args = [arg for url in mirrors.urls("m404", "cut", "wrong", "html") for arg in ("--mirror", url)]
-    result = cli("download", *mirror_args, "--data-dir", dest, "--retries", "1", "--timeout", TIMEOUT)
+    mirrors_args = mirror_options(mirrors, "m404", "cut", "wrong", "html")
+    result = cli("download", *mirrors_args, "--data-dir", dest, "--retries", "1", "--timeout", TIMEOUT, *json_flag)
 
     assert result.exit_code == 1
+    if json_flag:
+        document = json.loads(result.stdout)
+        assert document["ok"] is False
+        assert [f["status"] for f in document["files"]] == ["failed"] * len(RESOURCES)
     error_lines = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert len(error_lines) == 1
     assert all(resource.filename in error_lines[0] for resource in RESOURCES)
@@ -375,13 +394,13 @@ def test_corrupt_files_under_final_names_are_replaced(mirrors: Mirrors, tmp_path
     (tmp_path / train_images.filename).write_bytes(b"not an IDX file at all")
     (tmp_path / test_labels.gz_name).write_bytes(real_gz(test_labels)[:100])
 
-    run = run_download(tmp_path, mirrors.urls("good")).by_key()
+    outcomes = run_download(tmp_path, mirrors.urls("good")).by_key()
 
     for resource in (train_images, test_labels):
-        outcome = run[resource.key]
+        outcome = outcomes[resource.key]
         assert outcome.status == "downloaded"
         assert outcome.failures[0].startswith("existing file not valid:")
-    assert run[RESOURCES[1].key].status == run[RESOURCES[2].key].status == "present"
+    assert outcomes[RESOURCES[1].key].status == outcomes[RESOURCES[2].key].status == "present"
     assert mirrors.paths == [f"/good/{train_images.gz_name}", f"/good/{test_labels.gz_name}"]
     assert_complete_mnist(tmp_path)  # the corrupt raw file is gone, not left beside the new .gz
 
@@ -441,11 +460,18 @@ def kaggle_folder(root: Path, missing: Resource | None = None) -> Path:
     return root
 
 
-def kaggle_zip(path: Path) -> Path:
-    """A zip laid out like Kaggle's: `train-images-idx3-ubyte/train-images-idx3-ubyte`, raw."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+@functools.cache
+def kaggle_zip_bytes() -> bytes:
+    """A zip laid out like Kaggle's: `train-images-idx3-ubyte/train-images-idx3-ubyte`, raw (built once)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         for resource in RESOURCES:
             archive.writestr(f"{resource.filename}/{resource.filename}", real_raw(resource))
+    return buffer.getvalue()
+
+
+def kaggle_zip(path: Path) -> Path:
+    path.write_bytes(kaggle_zip_bytes())
     return path
 
 
@@ -499,12 +525,6 @@ def test_import_reports_the_missing_file_and_imports_the_others(tmp_path: Path) 
     assert files_in(tmp_path / "dest") == {r.filename for r in RESOURCES if r != missing}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=zlib.error,
-    reason="bug: download._bounded (and _import_members) do not catch zlib.error, so one corrupt deflate "
-    "member aborts the whole import instead of failing that file",
-)
 def test_import_from_zip_with_one_corrupt_member_imports_the_others(tmp_path: Path) -> None:
     damaged = RESOURCES[1]
     archive = kaggle_zip(tmp_path / "archive.zip")
@@ -573,8 +593,7 @@ def test_cli_offline_then_inspect_uses_the_data_dir(tmp_path: Path, cli) -> None
 
 def test_cli_json_download_is_one_document_on_stdout(mirrors: Mirrors, tmp_path: Path, cli) -> None:
     dest = tmp_path / "mnist"
-    mirror_args = [arg for url in mirrors.urls("m404", "good") for arg in ("--mirror", url)]
-    result = cli("download", *mirror_args, "--data-dir", dest, "--json", "--timeout", TIMEOUT)
+    result = cli("download", *mirror_options(mirrors, "m404", "good"), "--data-dir", dest, "--json", "--timeout", TIMEOUT)
 
     assert result.exit_code == 0, result.stderr
     document = json.loads(result.stdout)  # raises on anything else (progress, tables) on stdout

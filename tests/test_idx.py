@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import math
@@ -12,6 +13,7 @@ import struct
 import time
 import tracemalloc
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +35,11 @@ from mnist_toolkit.idx import (
     write_idx,
 )
 from mnist_toolkit.resources import EMBEDDED_DIR, RESOURCES
+
+try:
+    import resource
+except ImportError:  # not on Windows: the fuzz tests then run without a memory ceiling
+    resource = None
 
 GZIP_MAGIC = b"\x1f\x8b"
 #: Native-endian dtype of each IDX type code.
@@ -111,6 +118,30 @@ def declares_unholdable_empty_shape(blob: bytes) -> bool:
         return False
     shape = struct.unpack(f">{ndim}I", payload[4 : 4 + 4 * ndim])
     return numpy_cannot_hold(shape, TYPE_CODES[payload[2]].itemsize)
+
+
+@contextlib.contextmanager
+def memory_ceiling(extra: int = 1 << 30) -> Iterator[None]:
+    """Cap the address space at its current size + `extra` (Linux).
+
+    Fuzzed headers declare any size; should the reader regress into allocating what a header declares,
+    it then fails with MemoryError instead of exhausting the machine's memory.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            in_use = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
+    except (OSError, StopIteration):
+        in_use = None
+    if resource is None or in_use is None:
+        yield
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    ceiling = in_use + extra if hard == resource.RLIM_INFINITY else min(hard, in_use + extra)
+    resource.setrlimit(resource.RLIMIT_AS, (ceiling, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 # ------------------------------------------------------------------------------------------ round trips
@@ -436,7 +467,8 @@ def assert_parses_or_refuses(blob: bytes) -> None:
     assume(not declares_unholdable_empty_shape(blob))  # known bug, see test_empty_shape_with_huge_dims_...
     start = time.perf_counter()
     try:
-        parsed = parse_idx(blob, name="fuzz.idx")
+        with memory_ceiling():
+            parsed = parse_idx(blob, name="fuzz.idx")
     except IdxFormatError as exc:
         assert str(exc).startswith("fuzz.idx: ")
         reason = str(exc).split(": ")[1].split(" (")[0]

@@ -198,7 +198,8 @@ def test_save_in_human_mode_says_where(cli, digit_pair, tmp_path: Path) -> None:
     png = tmp_path / "out" / "grid.png"
     text = inspect_text(cli, digit_pair[0], "--save", png, "--grid", 4)
     assert "Saved a grid of 4 images" in text
-    assert Image.open(png).format == "PNG"
+    with Image.open(png) as image:
+        assert image.format == "PNG"
 
 
 # -------------------------------------------------------------------------------------- the data set

@@ -345,10 +345,10 @@ def train(
         console.print(f"{what}: {prepared.run_dir}  ({trainer.params:,} parameters, {trainer.device}, data: {prepared.data_source['source']})")
     if trainer.epoch >= trainer.config.epochs:
         raise MnistError(f"{prepared.run_dir} already finished its {trainer.config.epochs} epochs", hint="pass --epochs N with a larger N to train further")
-    trainer.callbacks = [ConsoleCallback(console, f"Training {prepared.run_dir.name}"),
-                         TensorBoardCallback(prepared.run_dir, purge_step=trainer.global_step or None)]  # fmt: skip
     with stop_on_signals() as stop_event:
         trainer.stop_event = stop_event
+        trainer.callbacks = [ConsoleCallback(console, f"Training {prepared.run_dir.name}"),
+                             TensorBoardCallback(prepared.run_dir, purge_step=trainer.global_step or None)]  # fmt: skip
         try:
             result = trainer.fit()
         except TrainingInterrupted as exc:

@@ -12,6 +12,7 @@ import os
 import tarfile
 import time
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,6 +149,8 @@ def _fetch(session, url: str, resource: Resource, opts: DownloadOptions, listene
     except requests.Timeout:
         raise _Transient(f"timed out (no answer within {opts.timeout:g} s)") from None
     except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+        if "timed out" in str(exc).lower():
+            raise _Transient(f"timed out (no data within {opts.timeout:g} s)") from None
         raise _Transient(f"connection failed or cut: {_short(exc)}") from None
     except requests.RequestException as exc:
         raise _Permanent(f"request failed: {_short(exc)}") from None
@@ -274,7 +277,7 @@ def _bounded(read: Callable[[], bytes], size: int, label: str) -> Callable[[], b
             raise _Permanent(f"too large: {size:,} bytes, at most {MAX_FILE_BYTES:,} expected")
         try:
             return read()
-        except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError) as exc:
+        except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error) as exc:
             raise _Permanent(f"cannot read: {_short(exc)}") from None
 
     return reader
@@ -348,7 +351,7 @@ def _import_members(members, source: Path, dest: Path, force: bool, listener) ->
                 payloads.append((resource.key, label, reader()))
             except _Permanent as exc:
                 payloads.append((resource.key, label, exc))
-    except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError) as exc:
+    except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error) as exc:
         raise DatasetNotFound(f"{source}: cannot read the archive: {_short(exc)}", hint="check the archive is complete") from None
     for key, label, payload in payloads:
         candidates.setdefault(key, []).append((label, _payload_reader(payload)))

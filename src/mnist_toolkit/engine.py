@@ -259,6 +259,7 @@ class Trainer:
         self.best_val_acc: float | None = None
         self.best_epoch: int | None = None
         self.epochs_since_best = 0
+        self.partial_epoch: tuple[float, int, int, float] = (0.0, 0, 0, 0.0)  # sums of a cut epoch, for resume
         self.checkpoint_dir = self.run_dir / "checkpoints"
 
     # ------------------------------------------------------------------ checkpoints
@@ -283,6 +284,7 @@ class Trainer:
             "best_val_acc": self.best_val_acc,
             "best_epoch": self.best_epoch,
             "epochs_since_best": self.epochs_since_best,
+            "partial_epoch": list(self.partial_epoch),
             "params": self.params,
         }
 
@@ -311,6 +313,8 @@ class Trainer:
         self.best_val_acc = payload.get("best_val_acc")
         self.best_epoch = payload.get("best_epoch")
         self.epochs_since_best = int(payload.get("epochs_since_best", 0))
+        loss_sum, correct, seen, seconds = payload.get("partial_epoch", (0.0, 0, 0, 0.0))
+        self.partial_epoch = (float(loss_sum), int(correct), int(seen), float(seconds))
 
     # ------------------------------------------------------------------ loop
     def _emit(self, hook: str, *args) -> None:
@@ -325,7 +329,7 @@ class Trainer:
         cfg, model, data = self.config, self.model, self.data
         bs = cfg.batch_size
         perm = perm.to(self.device)
-        loss_sum, correct, seen = 0.0, 0, 0
+        loss_sum, correct, seen, before = self.partial_epoch if self.step_in_epoch else (0.0, 0, 0, 0.0)
         model.train()
         started = time.perf_counter()
         cut = False
@@ -356,13 +360,15 @@ class Trainer:
             loss_sum += batch_loss * len(y)
             correct += (logits.argmax(dim=1) == y).sum().item()
             seen += len(y)
-            elapsed = time.perf_counter() - started
+            elapsed = before + time.perf_counter() - started
             self._emit("on_step", self.global_step, self.step_in_epoch, batch_loss, loss_sum / seen,
                        100.0 * correct / seen, seen / max(elapsed, 1e-9), self.current_lr())  # fmt: skip
             if self.stop_event.is_set() or (cfg.max_steps is not None and self.global_step >= cfg.max_steps):
                 cut = self.step_in_epoch < self.steps_per_epoch
                 break
-        return loss_sum, correct, seen, time.perf_counter() - started, cut
+        seconds = before + time.perf_counter() - started
+        self.partial_epoch = (loss_sum, correct, seen, seconds) if cut else (0.0, 0, 0, 0.0)
+        return loss_sum, correct, seen, seconds, cut
 
     def fit(self) -> FitResult:
         """Train until the configured epochs, max steps, early stop or an interrupt.
