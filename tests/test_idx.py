@@ -100,26 +100,6 @@ def flip_middle(blob: bytes, count: int = 4) -> bytes:
     return bytes(damaged)
 
 
-def numpy_cannot_hold(shape: tuple[int, ...], itemsize: int) -> bool:
-    """An empty shape whose other dimensions overflow numpy's size computation (known bug, see below)."""
-    return 0 in shape and math.prod(d for d in shape if d) * itemsize > np.iinfo(np.intp).max
-
-
-def declares_unholdable_empty_shape(blob: bytes) -> bool:
-    """Whether a blob is complete, valid compression-wise, and declares such a shape."""
-    try:
-        payload = gzip.decompress(blob) if blob[:2] == GZIP_MAGIC else blob
-    except (OSError, EOFError, zlib.error):
-        return False
-    if len(payload) < 4 or payload[:2] != b"\0\0" or payload[2] not in TYPE_CODES:
-        return False
-    ndim = payload[3]
-    if not 1 <= ndim <= MAX_DIMENSIONS or len(payload) < 4 + 4 * ndim:
-        return False
-    shape = struct.unpack(f">{ndim}I", payload[4 : 4 + 4 * ndim])
-    return numpy_cannot_hold(shape, TYPE_CODES[payload[2]].itemsize)
-
-
 @contextlib.contextmanager
 def memory_ceiling(extra: int = 1 << 30) -> Iterator[None]:
     """Cap the address space at its current size + `extra` (Linux).
@@ -147,7 +127,7 @@ def memory_ceiling(extra: int = 1 << 30) -> Iterator[None]:
 # ------------------------------------------------------------------------------------------ round trips
 
 STORAGE = {
-    # file name, compress, whether the content is gzip
+    # id -> (file name, whether to gzip the content): compression is detected by content, not name
     "raw": ("data.idx", False),
     "gzip": ("data.idx.gz", True),
     "gzip-named-idx": ("data.idx", True),
@@ -280,10 +260,6 @@ def test_corrupt_gzip_stream(tmp_path: Path, case: str) -> None:
     check_error(exc_info, str(path), ["corrupt gzip stream"])
 
 
-def test_gzip_padding_after_the_stream_is_accepted() -> None:
-    assert parse_idx(GZIP_SAMPLE + b"\0" * 8).data.shape == (16, 28, 28)
-
-
 @pytest.mark.parametrize("shape", [TERABYTES, (200, 1024, 1024)], ids=["terabytes", "200MB"])
 @pytest.mark.parametrize("compress", [False, True], ids=["raw", "gzip"])
 def test_huge_declared_size_fails_fast_without_allocating(tmp_path: Path, shape, compress: bool) -> None:
@@ -343,14 +319,8 @@ def test_permission_error_becomes_dataset_not_found(tmp_path: Path, monkeypatch:
     check_error(exc_info, str(path), ["permission denied"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="BUG idx.py _to_array: an empty shape whose other dims overflow intp escapes as numpy ValueError",
-)
 @pytest.mark.parametrize("compress", [False, True], ids=["raw", "gzip"])
 def test_empty_shape_with_huge_dims_is_a_format_error(compress: bool) -> None:
-    # Remove `numpy_cannot_hold` filtering from the fuzz properties when this is fixed.
     content = header(0x08, (0, 2**32 - 1, 2**32 - 1))
     with pytest.raises(IdxFormatError, match="fuzz.idx"):
         parse_idx(gzip.compress(content) if compress else content, name="fuzz.idx")
@@ -464,7 +434,6 @@ def test_property_any_array_round_trips(array: np.ndarray) -> None:
 
 def assert_parses_or_refuses(blob: bytes) -> None:
     """parse_idx either returns a consistent file or raises IdxFormatError naming it; quickly."""
-    assume(not declares_unholdable_empty_shape(blob))  # known bug, see test_empty_shape_with_huge_dims_...
     start = time.perf_counter()
     try:
         with memory_ceiling():

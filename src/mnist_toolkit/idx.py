@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import math
 import os
 import struct
 import tempfile
@@ -135,7 +136,14 @@ def _read_header(stream: BinaryIO, name: str) -> IdxHeader:
             f"{name}: header too short: {ndim} dimensions need {4 + 4 * ndim} header bytes, "
             f"found {4 + len(dims_raw)}"
         )
-    return IdxHeader(type_code, struct.unpack(f">{ndim}I", dims_raw))
+    header = IdxHeader(type_code, struct.unpack(f">{ndim}I", dims_raw))
+    nonzero = math.prod(d for d in header.shape if d) * header.dtype.itemsize
+    if 0 in header.shape and nonzero > np.iinfo(np.intp).max:  # empty, yet no array can take that shape
+        raise IdxFormatError(
+            f"{name}: header declares shape {header.shape}: too large for any array "
+            f"({nonzero:,} bytes without its zero dimensions)"
+        )
+    return header
 
 
 def _read_body(stream: BinaryIO, header: IdxHeader, name: str) -> bytearray:
@@ -310,6 +318,8 @@ def to_idx_bytes(array: np.ndarray, *, compress: bool = False) -> bytes:
 def atomic_write_bytes(path: str | os.PathLike[str], payload: bytes) -> None:
     """Write bytes to a temporary file beside `path`, flush it to disk, then rename it into place."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(21, "Is a directory", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".part", delete=False)
     try:

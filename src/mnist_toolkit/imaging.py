@@ -24,7 +24,7 @@ def grid_image(images: np.ndarray, columns: int = 10, scale: int = 2, pad: int =
     from PIL import Image
 
     images = np.asarray(images)
-    if images.ndim != 3 or len(images) == 0:
+    if images.ndim != 3 or images.size == 0:
         raise ConfigError(f"expected a non-empty stack of 2-D images, found shape {images.shape}")
     if images.dtype != np.uint8:
         low, high = float(images.min()), float(images.max())

@@ -40,6 +40,8 @@ def error_console() -> Console:
 def digit_text(image: np.ndarray) -> Text:
     """Draw one 2-D image with half blocks: each character shows two pixel rows, ink in shades of grey."""
     image = np.asarray(image)
+    if image.size == 0:
+        return Text("(empty image)\n")
     if image.dtype != np.uint8:
         low, high = float(image.min()), float(image.max())
         image = ((image.astype(np.float64) - low) / ((high - low) or 1.0) * 255).astype(np.uint8)
