@@ -28,7 +28,7 @@ class TrainConfig:
     label_smoothing: float = 0.0  # training loss only; reported losses are plain cross-entropy
     epochs: int = 10
     batch_size: int = 64
-    eval_batch_size: int = 1000
+    eval_batch_size: int = 256  # smaller batches run faster on CPU caches
     val_size: int = 0  # training images held out (seeded) for best-checkpoint selection / early stopping
     patience: int | None = None  # stop after this many epochs without a better validation accuracy
     train_limit: int | None = None  # train on the first N training images
@@ -63,9 +63,10 @@ class TrainConfig:
 #: Named starting points; any option given on the command line or in --config wins over them.
 PRESETS: dict[str, dict] = {
     "baseline": {},
-    "fast": {
-        "arch": "cnn", "conv_layers": 2, "filters": [16, 32], "kernel_size": 3, "fc_layers": 2, "hidden": [64],
-        "batch_norm": True, "batch_size": 128, "epochs": 2, "optimizer": "adam", "lr": 3e-3, "scheduler": "onecycle",
+    "fast": {  # chosen on a 10,000-image validation split, never on the test set
+        "arch": "cnn", "conv_layers": 2, "filters": [16, 32], "kernel_size": 5, "stride": 2, "padding": "same",
+        "pool": "none", "batch_norm": True, "fc_layers": 2, "hidden": [128], "batch_size": 128, "epochs": 3,
+        "optimizer": "adam", "lr": 5e-3, "scheduler": "onecycle",
     },
     "best": {
         "arch": "cnn", "conv_layers": 3, "filters": [32, 64, 128], "kernel_size": 3, "fc_layers": 2, "hidden": [256],

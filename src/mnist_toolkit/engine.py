@@ -238,7 +238,8 @@ class Trainer:
         self.stop_event = stop_event or threading.Event()
         if config.threads:
             torch.set_num_threads(config.threads)
-        torch.use_deterministic_algorithms(config.deterministic)
+        if config.deterministic or torch.are_deterministic_algorithms_enabled():
+            torch.use_deterministic_algorithms(config.deterministic)  # importing its machinery costs seconds
         torch.manual_seed(config.seed)
         self.model = create_model(config.arch, **config.model_args).to(device)
         self.params = count_parameters(self.model)

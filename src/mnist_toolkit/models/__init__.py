@@ -20,7 +20,9 @@ class ModelInfo:
 
 
 _REGISTRY: dict[str, ModelInfo] = {}
-_MODULES = ("cnn", "lenet", "alexnet", "vgg", "googlenet", "resnet")
+#: Architecture name -> the module that registers it; a module is imported only when its model is asked
+#: for (torchvision's, for instance, costs seconds to import and the baseline does not need it).
+_MODULES = {"cnn": "cnn", "lenet5": "lenet", "alexnet": "alexnet", "vgg16": "vgg", "googlenet": "googlenet", "resnet": "resnet"}
 
 
 def register_model(name: str, description: str, **defaults) -> Callable:
@@ -35,15 +37,17 @@ def register_model(name: str, description: str, **defaults) -> Callable:
     return decorate
 
 
-def _load_all() -> None:
-    for module in _MODULES:
+def _load(name: str | None = None) -> None:
+    modules = set(_MODULES.values()) if name is None or name not in _MODULES else {_MODULES[name]}
+    for module in sorted(modules, key=list(_MODULES.values()).index):
         importlib.import_module(f"{__name__}.{module}")
 
 
 def list_models() -> list[ModelInfo]:
-    """Every registered architecture, in registration order."""
-    _load_all()
-    return list(_REGISTRY.values())
+    """Every registered architecture, in the order of `_MODULES`."""
+    _load()
+    order = list(_MODULES)
+    return sorted(_REGISTRY.values(), key=lambda info: order.index(info.name) if info.name in order else len(order))
 
 
 def model_info(name: str) -> ModelInfo:
@@ -52,7 +56,9 @@ def model_info(name: str) -> ModelInfo:
     Raises:
         UnknownName: no such architecture; the message lists the valid ones.
     """
-    _load_all()
+    _load(name)
+    if name not in _REGISTRY:
+        _load()
     if name not in _REGISTRY:
         raise UnknownName(f"unknown architecture {name!r}: choose one of {', '.join(_REGISTRY)}", hint="`mnist models` lists them")
     return _REGISTRY[name]

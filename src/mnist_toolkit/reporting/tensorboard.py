@@ -7,9 +7,11 @@ hyper-parameters with its final metrics in the HPARAMS tab.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from ..engine import EpochRecord, FitResult, TrainCallback, Trainer
+from ..imaging import grid_image
 
 EPOCH_TAGS = {
     "Loss/train": "train_loss", "Loss/test": "test_loss", "Loss/val": "val_loss",
@@ -17,10 +19,9 @@ EPOCH_TAGS = {
 }  # fmt: skip
 
 
-def _grid(images_u8: torch.Tensor, columns: int = 16) -> torch.Tensor:
-    from torchvision.utils import make_grid
-
-    return make_grid(images_u8.unsqueeze(1).float().div(255.0).cpu(), nrow=columns, padding=2, pad_value=0.4)
+def _grid(images_u8: torch.Tensor, columns: int = 16) -> np.ndarray:
+    """(N, 28, 28) uint8 -> one (H, W) uint8 picture, laid out as the PNG grids are."""
+    return np.asarray(grid_image(images_u8.cpu().numpy(), columns=columns, scale=1))
 
 
 def hparams_of(config: dict) -> dict:
@@ -47,7 +48,7 @@ class TensorBoardCallback(TrainCallback):
 
     def on_start(self, trainer: Trainer) -> None:
         if trainer.global_step == 0:
-            self.writer.add_image("Samples/train", _grid(trainer.data.train_x[:64].cpu()), 0)
+            self.writer.add_image("Samples/train", _grid(trainer.data.train_x[:64]), 0, dataformats="HW")
 
     def on_step(self, global_step, step_in_epoch, loss, running_loss, running_acc, images_per_second, lr) -> None:
         self.writer.add_scalar("Loss/train_step", loss, global_step)
@@ -64,7 +65,7 @@ class TensorBoardCallback(TrainCallback):
         if result.test_predictions is not None:
             wrong = (result.test_predictions != data.test_y.cpu()).nonzero().flatten()[:64]
             if len(wrong):
-                self.writer.add_image("Misclassified/test", _grid(data.test_x.cpu()[wrong]), trainer.global_step)
+                self.writer.add_image("Misclassified/test", _grid(data.test_x.cpu()[wrong]), trainer.global_step, dataformats="HW")
                 labels = ", ".join(
                     f"{int(data.test_y[i])}->{int(result.test_predictions[i])}" for i in wrong.tolist()
                 )
