@@ -386,6 +386,142 @@ def models(json_output: JsonOption = False) -> None:
     make_console().print(table)
 
 
+def _load_model_for(run: Optional[Path], checkpoint: Optional[Path], runs_dir: Path):
+    """The checkpoint chosen by --checkpoint, --run, or the newest run; returns (path, payload, model)."""
+    from .checkpoint import load_checkpoint, rebuild_model
+    from .errors import ConfigError
+    from .runs import checkpoint_of, newest_run
+
+    if run is not None and checkpoint is not None:
+        raise ConfigError("--run and --checkpoint exclude each other", hint="pass one of them")
+    if checkpoint is not None:
+        path = checkpoint
+    else:
+        path = checkpoint_of(run if run is not None else newest_run(runs_dir), prefer_best=True)
+    payload = load_checkpoint(path)
+    return path, payload, rebuild_model(payload)
+
+
+RunOption = Annotated[Optional[Path], typer.Option("--run", help="A run folder (its best.pt, else last.pt); default: the newest run.", show_default=False)]
+CheckpointOption = Annotated[Optional[Path], typer.Option("--checkpoint", help="A checkpoint file.", show_default=False)]
+RunsDirOption = Annotated[Path, typer.Option("--runs-dir", help="Where to look for the newest run.")]
+
+
+@app.command()
+def evaluate(
+    run: RunOption = None,
+    checkpoint: CheckpointOption = None,
+    runs_dir: RunsDirOption = Path("runs"),
+    images: Annotated[Optional[Path], typer.Option(help="An images IDX file to score instead of the MNIST test set.", show_default=False)] = None,
+    labels: Annotated[Optional[Path], typer.Option(help="Its labels IDX file.", show_default=False)] = None,
+    show: Annotated[int, typer.Option(min=0, help="Draw the first N misclassified digits.")] = 12,
+    batch_size: Annotated[int, typer.Option(min=1, help="Images per forward pass.")] = 256,
+    data_dir: DataDirOption = None,
+    json_output: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Score a trained model: accuracy, loss, per-class metrics, confusion matrix, mistakes; saved under the run."""
+    from .data import load_pair, load_split
+    from .errors import ConfigError
+    from .evaluation import build_report, evaluate_model
+    from .reporting.console import make_console
+    from .reporting.evaluation import evaluation_view
+
+    console = make_console(json_output)
+    if (images is None) != (labels is None):
+        raise ConfigError("--images and --labels go together", hint="pass both, or neither for the MNIST test set")
+    path, payload, model = _load_model_for(run, checkpoint, runs_dir)
+    if images is not None:
+        digits = load_pair(images, labels)
+        data = {"source": "files", "images": str(images), "labels": str(labels)}
+    else:
+        source = _resolve_data(data_dir, console, verbose)
+        digits = load_split(source, "test")
+        data = {**source.describe(), "split": "test"}
+    norm = payload["normalization"]
+    scored = evaluate_model(model, digits.images, digits.labels, batch_size, norm["mean"], norm["std"])
+    report = build_report(str(path), data, digits.labels, scored)
+    saved = _save_evaluation(report, digits.images, path, payload)
+    if json_output:
+        _emit_json({**report.to_json(), "saved": saved})
+        return
+    console.print(evaluation_view(report, digits.images, show))
+    console.print(f"Saved {', '.join(saved.values())}" if saved else "")
+
+
+def _save_evaluation(report, images, checkpoint_path: Path, payload: dict) -> dict:
+    """eval/ PNGs and metrics.json beside the checkpoint's run, and the same into its TensorBoard logs."""
+    from .evaluation import confusion_png
+    from .imaging import grid_image, save_png
+    from .runs import write_json
+
+    run_dir = checkpoint_path.parent.parent if checkpoint_path.parent.name == "checkpoints" else checkpoint_path.parent
+    out = run_dir / "eval"
+    saved = {}
+    confusion_png(report.confusion, out / "confusion.png", f"{payload['arch']}: {report.accuracy:.2f}% on {report.count:,} images")
+    saved["confusion"] = str(out / "confusion.png")
+    wrong = [m["index"] for m in report.misclassified[:100]]
+    grid = None
+    if wrong:
+        grid = grid_image(images[wrong], columns=10, scale=2)
+        saved["misclassified"] = str(save_png(grid, out / "misclassified.png"))
+    saved["metrics"] = str(write_json(out / "metrics.json", report.to_json()))
+    from .reporting.tensorboard import log_evaluation
+
+    log_evaluation(run_dir, report, grid, step=int(payload.get("global_step", 0)))
+    return saved
+
+
+@app.command()
+def predict(
+    paths: Annotated[list[str], typer.Argument(help="Image files, folders (searched recursively), glob patterns, or - for stdin.", show_default=False)],
+    run: RunOption = None,
+    checkpoint: CheckpointOption = None,
+    runs_dir: RunsDirOption = Path("runs"),
+    top_k: Annotated[int, typer.Option("--top-k", min=1, max=10, help="How many likely digits to list.")] = 3,
+    show: Annotated[bool, typer.Option("--show", help="Draw the 28x28 input the model saw next to each answer.")] = False,
+    save_preprocessed: Annotated[Optional[Path], typer.Option(help="Write each 28x28 model input as PNG into this folder.", show_default=False)] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Read digits from your own images (PNG, JPEG, BMP, GIF, TIFF, WebP), preprocessed as MNIST was."""
+    from .imaging import save_png
+    from .predict import predict_rows, prepare_inputs
+    from .reporting.console import make_console
+    from .reporting.evaluation import predictions_table
+
+    console = make_console(json_output)
+    path, payload, model = _load_model_for(run, checkpoint, runs_dir)
+    rows = prepare_inputs(paths)
+    norm = payload["normalization"]
+    predict_rows(model, rows, top_k, norm["mean"], norm["std"])
+    if save_preprocessed is not None:
+        from PIL import Image
+
+        used: set[str] = set()
+        for row in rows:
+            if row.prepared is not None:
+                stem = Path(row.file).stem or "stdin"
+                name = stem
+                for n in range(2, 10_000):
+                    if name not in used:
+                        break
+                    name = f"{stem}-{n}"
+                used.add(name)
+                save_png(Image.fromarray(row.prepared.image, mode="L"), save_preprocessed / f"{name}.png")
+    if json_output:
+        _emit_json([row.to_json() for row in rows])
+    else:
+        console.print(predictions_table(rows, show=show))
+        if len(rows) > 1:
+            console.print(f"Checkpoint: {path}")
+    failed = [row for row in rows if row.error]
+    if failed:
+        if not json_output:
+            print(f"Error: {len(failed)} of {len(rows)} input(s) could not be read; see the table. "
+                  "Hint: use images of a single digit in a common format.", file=sys.stderr)  # fmt: skip
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -45,15 +45,23 @@ class TensorBoardCallback(TrainCallback):
         from torch.utils.tensorboard import SummaryWriter
 
         self.writer = SummaryWriter(log_dir=str(log_dir), purge_step=purge_step)
+        self.step_losses: list[tuple[int, float]] = []  # written at the end of each epoch, off the hot loop
+
+    def flush_steps(self) -> None:
+        """Write the buffered per-step training losses."""
+        for step, loss in self.step_losses:
+            self.writer.add_scalar("Loss/train_step", loss, step)
+        self.step_losses.clear()
 
     def on_start(self, trainer: Trainer) -> None:
         if trainer.global_step == 0:
             self.writer.add_image("Samples/train", _grid(trainer.data.train_x[:64]), 0, dataformats="HW")
 
     def on_step(self, global_step, step_in_epoch, loss, running_loss, running_acc, images_per_second, lr) -> None:
-        self.writer.add_scalar("Loss/train_step", loss, global_step)
+        self.step_losses.append((global_step, loss))
 
     def on_epoch_end(self, record: EpochRecord) -> None:
+        self.flush_steps()
         for tag, attribute in EPOCH_TAGS.items():
             value = getattr(record, attribute)
             if value is not None:
@@ -82,3 +90,20 @@ class TensorBoardCallback(TrainCallback):
         self.writer.add_hparams(hparams_of(trainer.config.to_dict()), metrics, run_name=".", global_step=trainer.global_step)
         self.writer.flush()
         self.writer.close()
+
+
+def log_evaluation(run_dir, report, misclassified_grid, step: int) -> None:
+    """Write an evaluation's metrics, confusion image and misclassified grid into a run's TensorBoard logs."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    from PIL import Image
+
+    with SummaryWriter(log_dir=str(run_dir)) as writer:
+        writer.add_scalar("Eval/accuracy", report.accuracy, step)
+        writer.add_scalar("Eval/loss", report.loss, step)
+        for row in report.per_class:
+            writer.add_scalar(f"Eval/f1_digit_{row['digit']}", row["f1"], step)
+        confusion = Image.open(f"{run_dir}/eval/confusion.png").convert("RGB")
+        writer.add_image("Eval/confusion", np.asarray(confusion), step, dataformats="HWC")
+        if misclassified_grid is not None:
+            writer.add_image("Eval/misclassified", np.asarray(misclassified_grid), step, dataformats="HW")

@@ -54,7 +54,7 @@ class ConsoleCallback(TrainCallback):
     def on_start(self, trainer: Trainer) -> None:
         self.epochs = trainer.config.epochs
         self.history = list(trainer.history)
-        self.live = Live(self._view(), console=self.console, transient=True, refresh_per_second=8)
+        self.live = Live(self._view(), console=self.console, transient=True, refresh_per_second=4)
         self.live.start()
 
     def on_epoch_start(self, epoch: int, steps_in_epoch: int, start_step: int) -> None:

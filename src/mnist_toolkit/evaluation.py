@@ -1,0 +1,168 @@
+"""Scoring a checkpoint on a digit set: accuracy, loss, per-class metrics, confusion, mistakes, speed."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class EvalReport:
+    """Everything `mnist evaluate` reports; `to_json` gives the documented schema."""
+
+    checkpoint: str
+    data: dict
+    count: int
+    accuracy: float  # correct / total x 100
+    loss: float  # mean cross-entropy
+    confusion: np.ndarray  # (10, 10) int64, rows = true digit, columns = predicted
+    per_class: list[dict]  # digit, precision, recall, f1, support
+    confused_pairs: list[dict]  # true, predicted, count; most frequent first
+    misclassified: list[dict]  # index, true, predicted, confidence; in data order
+    images_per_second: float
+    predictions: np.ndarray = field(repr=False, default=None)  # (N,)
+    confidences: np.ndarray = field(repr=False, default=None)  # (N,) probability of the predicted digit
+
+    def to_json(self) -> dict:
+        return {
+            "checkpoint": self.checkpoint,
+            "data": self.data,
+            "images": self.count,
+            "accuracy": self.accuracy,
+            "loss": self.loss,
+            "per_class": self.per_class,
+            "confusion": self.confusion.tolist(),
+            "most_confused": self.confused_pairs,
+            "misclassified": self.misclassified[:100],
+            "images_per_second": self.images_per_second,
+        }
+
+
+def confusion_matrix(targets: np.ndarray, predictions: np.ndarray, num_classes: int = 10) -> np.ndarray:
+    """(num_classes, num_classes) counts, rows = true class, columns = predicted class."""
+    flat = targets.astype(np.int64) * num_classes + predictions.astype(np.int64)
+    return np.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+
+
+def per_class_metrics(confusion: np.ndarray) -> list[dict]:
+    """Precision, recall, F1 (in %) and support of every class; 0 where undefined."""
+    true_positive = np.diag(confusion).astype(np.float64)
+    predicted = confusion.sum(axis=0).astype(np.float64)
+    support = confusion.sum(axis=1)
+    rows = []
+    for digit in range(confusion.shape[0]):
+        precision = true_positive[digit] / predicted[digit] if predicted[digit] else 0.0
+        recall = true_positive[digit] / support[digit] if support[digit] else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        rows.append({"digit": digit, "precision": 100 * precision, "recall": 100 * recall, "f1": 100 * f1,
+                     "support": int(support[digit])})  # fmt: skip
+    return rows
+
+
+def most_confused(confusion: np.ndarray, top: int = 10) -> list[dict]:
+    """The off-diagonal cells with the most images, largest first."""
+    off = confusion.copy()
+    np.fill_diagonal(off, 0)
+    order = np.argsort(off, axis=None)[::-1]
+    pairs = []
+    for flat in order[:top]:
+        true, predicted = divmod(int(flat), confusion.shape[1])
+        if off[true, predicted] == 0:
+            break
+        pairs.append({"true": true, "predicted": predicted, "count": int(off[true, predicted])})
+    return pairs
+
+
+def evaluate_model(model, images: np.ndarray, labels: np.ndarray, batch_size: int = 256,
+                   mean: float = 0.1307, std: float = 0.3081) -> dict:  # fmt: skip
+    """Run a model over (N, 28, 28) uint8 images: predictions, confidences, loss and timing."""
+    import torch
+
+    from .transforms import normalise
+
+    x_all = torch.from_numpy(np.ascontiguousarray(images))
+    y_all = torch.from_numpy(labels.astype(np.int64))
+    was_training = model.training
+    model.eval()
+    predictions, confidences, loss_sum = [], [], 0.0
+    started = time.perf_counter()
+    try:
+        with torch.no_grad():
+            for start in range(0, len(y_all), batch_size):
+                logits = model(normalise(x_all[start : start + batch_size], mean, std)).float()
+                y = y_all[start : start + batch_size]
+                loss_sum += torch.nn.functional.cross_entropy(logits, y, reduction="sum").item()
+                probabilities = logits.softmax(dim=1)
+                confidence, predicted = probabilities.max(dim=1)
+                predictions.append(predicted)
+                confidences.append(confidence)
+    finally:
+        model.train(was_training)
+    seconds = time.perf_counter() - started
+    count = len(y_all)
+    return {
+        "predictions": torch.cat(predictions).numpy() if predictions else np.zeros(0, np.int64),
+        "confidences": torch.cat(confidences).numpy() if confidences else np.zeros(0, np.float32),
+        "loss": loss_sum / max(1, count),
+        "seconds": seconds,
+    }
+
+
+def build_report(checkpoint: str, data: dict, labels: np.ndarray, scored: dict, top_pairs: int = 10) -> EvalReport:
+    """Assemble the metrics of a scored digit set."""
+    predictions, confidences = scored["predictions"], scored["confidences"]
+    confusion = confusion_matrix(labels, predictions)
+    count = len(labels)
+    correct = int(np.trace(confusion))
+    wrong = np.flatnonzero(predictions != labels)
+    misclassified = [{"index": int(i), "true": int(labels[i]), "predicted": int(predictions[i]),
+                      "confidence": float(confidences[i])} for i in wrong]  # fmt: skip
+    return EvalReport(
+        checkpoint=checkpoint,
+        data=data,
+        count=count,
+        accuracy=100.0 * correct / max(1, count),
+        loss=scored["loss"],
+        confusion=confusion,
+        per_class=per_class_metrics(confusion),
+        confused_pairs=most_confused(confusion, top_pairs),
+        misclassified=misclassified,
+        images_per_second=count / max(scored["seconds"], 1e-9),
+        predictions=predictions,
+        confidences=confidences,
+    )
+
+
+def confusion_png(confusion: np.ndarray, path, title: str = "Confusion matrix") -> None:
+    """A labelled heat map of the confusion matrix (matplotlib), written atomically."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    from .idx import atomic_write_bytes
+
+    figure, axes = plt.subplots(figsize=(6.5, 5.5), dpi=120)
+    shown = np.log1p(confusion)
+    image = axes.imshow(shown, cmap="Blues")
+    for true in range(confusion.shape[0]):
+        for predicted in range(confusion.shape[1]):
+            value = int(confusion[true, predicted])
+            if value:
+                colour = "white" if shown[true, predicted] > shown.max() * 0.6 else ("darkred" if true != predicted else "black")
+                axes.text(predicted, true, str(value), ha="center", va="center", fontsize=7, color=colour)
+    axes.set_xticks(range(10))
+    axes.set_yticks(range(10))
+    axes.set_xlabel("predicted digit")
+    axes.set_ylabel("true digit")
+    axes.set_title(title)
+    figure.colorbar(image, ax=axes, label="log(1 + count)")
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    plt.close(figure)
+    atomic_write_bytes(path, buffer.getvalue())

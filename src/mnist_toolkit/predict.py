@@ -1,0 +1,112 @@
+"""Reading digits from image files with a trained checkpoint: path expansion, preprocessing, top-k."""
+
+from __future__ import annotations
+
+import glob
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import MnistError
+from .preprocess import ImageError, Prepared, prepare_bytes
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+STDIN = "-"
+
+
+@dataclass
+class PredictionRow:
+    """One input and what the model read in it (or why it could not)."""
+
+    file: str
+    digit: int | None = None
+    confidence: float | None = None
+    top_k: list[dict] = field(default_factory=list)  # [{digit, p}], most probable first
+    error: str | None = None
+    prepared: Prepared | None = None
+
+    def to_json(self) -> dict:
+        return {"file": self.file, "digit": self.digit, "confidence": self.confidence, "top_k": self.top_k, "error": self.error}
+
+
+def expand_inputs(items: list[str]) -> list[str]:
+    """Files as given, folders searched recursively for images, glob patterns expanded, `-` kept for stdin.
+
+    Something that matches nothing is kept, so it gets its own error row.
+    """
+    paths: list[str] = []
+    for item in items:
+        if item == STDIN:
+            paths.append(STDIN)
+            continue
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(str(p) for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            paths.extend(found or [item])
+        elif not path.exists() and glob.has_magic(item):
+            matches = sorted(glob.glob(item, recursive=True))
+            paths.extend(matches or [item])
+        else:
+            paths.append(item)
+    return paths
+
+
+def read_input(item: str) -> bytes:
+    """The bytes of a file, or of stdin for `-`.
+
+    Raises:
+        ImageError: missing, a folder without images, or unreadable.
+    """
+    if item == STDIN:
+        return sys.stdin.buffer.read()
+    path = Path(item)
+    try:
+        if path.is_dir():
+            raise ImageError(f"{item}: folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ImageError(f"{item}: no such file or pattern") from None
+    except OSError as exc:
+        raise ImageError(f"{item}: cannot read: {exc.strerror or exc}") from None
+
+
+def prepare_inputs(items: list[str]) -> list[PredictionRow]:
+    """Expand and preprocess every input; failures become error rows, never exceptions."""
+    rows = []
+    for item in expand_inputs(items):
+        row = PredictionRow(file="<stdin>" if item == STDIN else item)
+        try:
+            row.prepared = prepare_bytes(read_input(item), row.file)
+        except MnistError as exc:
+            row.error = exc.message
+        except Exception as exc:  # a decoder bug on hostile input must not stop the batch
+            row.error = f"{row.file}: cannot decode: {type(exc).__name__}: {str(exc)[:120]}"
+        rows.append(row)
+    return rows
+
+
+def predict_rows(model, rows: list[PredictionRow], top_k: int = 3, mean: float = 0.1307, std: float = 0.3081) -> list[PredictionRow]:
+    """Fill digit, confidence and top-k of every row that has a prepared image (one batch)."""
+    import torch
+
+    from .transforms import normalise
+
+    ready = [row for row in rows if row.prepared is not None]
+    if not ready:
+        return rows
+    batch = torch.from_numpy(np.stack([row.prepared.image for row in ready]))  # (B, 28, 28) uint8
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            probabilities = model(normalise(batch, mean, std)).float().softmax(dim=1)
+    finally:
+        model.train(was_training)
+    k = max(1, min(top_k, probabilities.shape[1]))
+    values, digits = probabilities.topk(k, dim=1)
+    for row, p, d in zip(ready, values.tolist(), digits.tolist()):
+        row.digit, row.confidence = d[0], p[0]
+        row.top_k = [{"digit": digit, "p": prob} for digit, prob in zip(d, p)]
+    return rows

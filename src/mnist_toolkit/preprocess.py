@@ -1,0 +1,245 @@
+"""Turning real-world images into MNIST-style inputs, as the MNIST authors prepared their digits.
+
+Pure functions over numpy arrays and PIL images, no CLI. The pipeline: decode (first frame, EXIF
+orientation, any mode), composite transparency so that ink living only in the alpha channel stays
+ink, grayscale, detect polarity (dark ink on light paper is inverted to white on black), normalise
+contrast and suppress background noise, crop to the ink's bounding box, scale the longest side to
+20 px keeping the aspect ratio (antialiased), and place the result in 28x28 with its centre of mass
+at the centre. An image that is already an MNIST-style 28x28 digit passes through unchanged.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import MnistError
+
+#: Images with more pixels than this are refused before decoding (a decompression bomb).
+MAX_PIXELS = 40_000_000
+#: Files larger than this are refused before decoding.
+MAX_FILE_BYTES = 50 * 1024 * 1024
+DIGIT_BOX = 20  # the longest side of the digit inside the 28x28 field, as in MNIST
+FIELD = 28
+
+
+class ImageError(MnistError):
+    """An image cannot be read or holds no digit."""
+
+    default_hint = "use a PNG, JPEG, BMP, GIF, TIFF or WebP image of one digit"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A 28x28 uint8 digit, white on black, and what was done to get it."""
+
+    image: np.ndarray  # (28, 28) uint8
+    inverted: bool  # dark ink on light background was inverted
+    passthrough: bool  # already MNIST-style; left as it was
+    source_size: tuple[int, int]  # (width, height) of the decoded image
+
+
+def decode(data: bytes, name: str = "<image>"):
+    """Decode image bytes with PIL: first frame, EXIF orientation applied, size limits enforced.
+
+    Raises:
+        ImageError: empty, too large, a decompression bomb, truncated or not an image.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    if not data:
+        raise ImageError(f"{name}: empty file")
+    if len(data) > MAX_FILE_BYTES:
+        raise ImageError(f"{name}: file too large ({len(data):,} bytes, at most {MAX_FILE_BYTES:,})")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                raise ImageError(f"{name}: refused: {width}x{height} pixels is more than {MAX_PIXELS:,} (a decompression bomb?)")
+            if getattr(image, "n_frames", 1) > 1:
+                image.seek(0)
+            image.load()
+            image = ImageOps.exif_transpose(image) or image
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(f"{name}: refused as a decompression bomb ({exc})") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{name}: not an image PIL can read") from None
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
+        raise ImageError(f"{name}: truncated or damaged image ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+    if image.width == 0 or image.height == 0:
+        raise ImageError(f"{name}: image has no pixels")
+    return image
+
+
+def to_gray(image) -> np.ndarray:
+    """Any PIL image -> float luminance in [0, 1], transparency composited so ink stays ink.
+
+    Transparent pixels are filled with the colour opposite to the opaque strokes: a drawing of black
+    strokes on a transparent canvas becomes black on white, white strokes become white on black.
+    """
+    from PIL import Image
+
+    has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        low, high = float(values.min()), float(values.max())
+        gray = (values - low) / ((high - low) or 1.0)
+        return gray
+    if has_alpha:
+        rgba = np.asarray(image.convert("RGBA"), dtype=np.float64) / 255.0
+        alpha = rgba[..., 3]
+        lum = rgba[..., :3] @ np.array([0.299, 0.587, 0.114])
+        opaque = alpha > 0.5
+        if not opaque.any():
+            raise ImageError("image is fully transparent: no ink")
+        if opaque.all():
+            return lum
+        stroke = float(lum[opaque].mean())
+        background = 1.0 if stroke < 0.5 else 0.0
+        return lum * alpha + background * (1.0 - alpha)
+    if image.mode == "CMYK":
+        image = image.convert("RGB")
+    return np.asarray(image.convert("L"), dtype=np.float64) / 255.0
+
+
+def _border(gray: np.ndarray) -> np.ndarray:
+    width = max(1, min(gray.shape) // 20)
+    return np.concatenate([gray[:width].ravel(), gray[-width:].ravel(), gray[:, :width].ravel(), gray[:, -width:].ravel()])
+
+
+def ink_map(gray: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Luminance -> ink in [0, 1] (white ink on black), with contrast normalised and background noise removed.
+
+    Returns:
+        (ink, inverted): `inverted` when the background was light.
+    """
+    border = _border(gray)
+    inverted = float(np.median(border)) > 0.5
+    ink = 1.0 - gray if inverted else gray.copy()
+    background = float(np.percentile(_border(ink), 90))
+    peak = float(np.percentile(ink, 99.9))
+    span = peak - background
+    if span < 0.1:
+        raise ImageError("no ink found: the image is blank or has too little contrast")
+    ink = np.clip((ink - background) / span, 0.0, 1.0)
+    ink[ink < 0.15] = 0.0  # what remains of paper texture and sensor noise
+    return ink, inverted
+
+
+def _denoised_mask(ink: np.ndarray) -> np.ndarray:
+    """Strong ink with isolated specks removed (a 3x3 opening), for finding the digit's box."""
+    from PIL import Image, ImageFilter
+
+    mask = Image.fromarray(((ink > 0.2) * 255).astype(np.uint8))
+    if min(ink.shape) >= 56:
+        mask = mask.filter(ImageFilter.MinFilter(3)).filter(ImageFilter.MaxFilter(3))
+    return np.asarray(mask) > 0
+
+
+def bounding_box(ink: np.ndarray) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right), exclusive ends, of the ink; raises ImageError when there is none."""
+    mask = _denoised_mask(ink)
+    if not mask.any():
+        mask = ink > 0
+    if not mask.any():
+        raise ImageError("no ink found: the image is blank")
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def center_of_mass(image: np.ndarray) -> tuple[float, float]:
+    """(row, col) of the intensity-weighted centre, in pixel-centre coordinates (pixel i spans [i, i+1))."""
+    total = float(image.sum())
+    if total == 0:
+        return image.shape[0] / 2, image.shape[1] / 2
+    rows = np.arange(image.shape[0]) + 0.5
+    cols = np.arange(image.shape[1]) + 0.5
+    return float(rows @ image.sum(axis=1) / total), float(cols @ image.sum(axis=0) / total)
+
+
+def fit_digit(ink: np.ndarray) -> np.ndarray:
+    """Crop to the ink, scale the longest side to 20 px (antialiased), centre the mass in 28x28 -> float [0, 1]."""
+    from PIL import Image
+
+    top, bottom, left, right = bounding_box(ink)
+    crop = ink[top:bottom, left:right]
+    height, width = crop.shape
+    scale = DIGIT_BOX / max(height, width)
+    new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
+    resized = Image.fromarray((crop * 255).astype(np.float32), mode="F").resize((new_w, new_h), Image.LANCZOS, reducing_gap=3.0 if scale < 0.5 else None)
+    small = np.clip(np.asarray(resized, dtype=np.float64) / 255.0, 0.0, 1.0)
+    field = np.zeros((FIELD, FIELD), dtype=np.float64)
+    row0, col0 = (FIELD - new_h) // 2, (FIELD - new_w) // 2
+    field[row0 : row0 + new_h, col0 : col0 + new_w] = small
+    return shift_to_center(field)
+
+
+def shift_to_center(field: np.ndarray) -> np.ndarray:
+    """Translate by whole pixels so the centre of mass is within half a pixel of the field's centre.
+
+    Whole-pixel shifts keep the digit's pixels as they are (and its box at most 20x20), as MNIST did.
+    """
+    com_row, com_col = center_of_mass(field)
+    d_row, d_col = int(round(FIELD / 2 - com_row)), int(round(FIELD / 2 - com_col))
+    if d_row == 0 and d_col == 0:
+        return field
+    moved = np.zeros_like(field)
+    src_rows = slice(max(0, -d_row), min(FIELD, FIELD - d_row))
+    dst_rows = slice(max(0, d_row), min(FIELD, FIELD + d_row))
+    src_cols = slice(max(0, -d_col), min(FIELD, FIELD - d_col))
+    dst_cols = slice(max(0, d_col), min(FIELD, FIELD + d_col))
+    moved[dst_rows, dst_cols] = field[src_rows, src_cols]
+    return moved
+
+
+def is_mnist_style(gray: np.ndarray) -> bool:
+    """28x28, dark background, ink inside a 20x20-ish box roughly centred: leave it as it is."""
+    if gray.shape != (FIELD, FIELD):
+        return False
+    if float(np.median(_border(gray))) > 0.1:
+        return False
+    mask = gray > 0.1
+    if not mask.any():
+        return False
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows[-1] - rows[0] + 1 > 22 or cols[-1] - cols[0] + 1 > 22:
+        return False
+    com_row, com_col = center_of_mass(gray)
+    return abs(com_row - FIELD / 2) <= 2 and abs(com_col - FIELD / 2) <= 2
+
+
+def prepare(image, name: str = "<image>") -> Prepared:
+    """A decoded PIL image -> the 28x28 uint8 input the model sees.
+
+    Raises:
+        ImageError: no ink (blank image) or an unusable image.
+    """
+    try:
+        gray = to_gray(image)
+        if is_mnist_style(gray):
+            return Prepared((gray * 255).round().astype(np.uint8), False, True, image.size)
+        ink, inverted = ink_map(gray)
+        field = fit_digit(ink)
+    except ImageError as exc:
+        raise ImageError(f"{name}: {exc.message}") from None
+    return Prepared((field * 255).round().astype(np.uint8), inverted, False, image.size)
+
+
+def prepare_bytes(data: bytes, name: str = "<image>") -> Prepared:
+    """Decode and prepare image bytes (see `decode` and `prepare`)."""
+    return prepare(decode(data, name), name)
+
+
+def naive(image) -> np.ndarray:
+    """The naive path, for comparison: grayscale and resize to 28x28, nothing else."""
+    from PIL import Image
+
+    return np.asarray(image.convert("L").resize((FIELD, FIELD), Image.BILINEAR), dtype=np.uint8)

@@ -1,0 +1,90 @@
+"""Rich rendering of evaluation reports and prediction rows."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from ..evaluation import EvalReport
+from .console import digits_panel
+
+
+def per_class_table(report: EvalReport) -> Table:
+    table = Table(title="Per class", title_justify="left")
+    for name in ("digit", "precision %", "recall %", "F1 %", "support"):
+        table.add_column(name, justify="right")
+    for row in report.per_class:
+        table.add_row(str(row["digit"]), f"{row['precision']:.2f}", f"{row['recall']:.2f}", f"{row['f1']:.2f}", f"{row['support']:,}")
+    return table
+
+
+def confusion_table(report: EvalReport) -> Table:
+    """Rows = true digit, columns = predicted; the diagonal in green, mistakes highlighted in red."""
+    table = Table(title="Confusion matrix (rows: true digit, columns: predicted)", title_justify="left")
+    table.add_column("true", justify="right", style="bold")
+    for digit in range(10):
+        table.add_column(str(digit), justify="right")
+    for true in range(10):
+        cells = []
+        for predicted in range(10):
+            value = int(report.confusion[true, predicted])
+            if true == predicted:
+                cells.append(Text(f"{value:,}", style="green"))
+            elif value:
+                cells.append(Text(f"{value:,}", style="bold red" if value >= 5 else "red"))
+            else:
+                cells.append(Text("·", style="dim"))
+        table.add_row(str(true), *cells)
+    return table
+
+
+def confused_pairs_table(report: EvalReport) -> Table:
+    table = Table(title="Most confused", title_justify="left")
+    for name in ("true", "predicted as", "images"):
+        table.add_column(name, justify="right")
+    for pair in report.confused_pairs:
+        table.add_row(str(pair["true"]), str(pair["predicted"]), str(pair["count"]))
+    return table
+
+
+def evaluation_view(report: EvalReport, images, show: int) -> Group:
+    """The whole report, with the first `show` misclassified digits drawn."""
+    head = Text.assemble(
+        ("Accuracy ", "bold"), (f"{report.accuracy:.2f}%", "bold green"),
+        f"  ({report.count - len(report.misclassified):,} of {report.count:,} correct)   mean loss {report.loss:.4f}   "
+        f"{report.images_per_second:,.0f} images/s",
+    )  # fmt: skip
+    parts = [head, per_class_table(report), confusion_table(report)]
+    if report.confused_pairs:
+        parts.append(confused_pairs_table(report))
+    wrong = report.misclassified[:show]
+    if wrong:
+        captions = [f"#{m['index']} true {m['true']} → {m['predicted']} ({100 * m['confidence']:.0f}%)" for m in wrong]
+        parts += [Text(f"First {len(wrong)} misclassified", style="bold"), digits_panel(images[[m["index"] for m in wrong]], captions)]
+    return Group(*parts)
+
+
+def predictions_table(rows, show: bool = False):
+    """One row per input: file, digit, confidence, top-k, or the error; with `show` the 28x28 input beside it."""
+    from .console import digit_text
+
+    table = Table(title="Predictions", title_justify="left")
+    table.add_column("file", overflow="fold")
+    table.add_column("digit", justify="right", style="bold")
+    table.add_column("confidence", justify="right")
+    table.add_column("top-k")
+    if show:
+        table.add_column("model input (28x28)")
+    for row in rows:
+        if row.error:
+            cells = [row.file, "-", "-", Text(row.error, style="red")]
+            if show:
+                cells.append("")
+        else:
+            top = "  ".join(f"{t['digit']}: {100 * t['p']:.1f}%" for t in row.top_k)
+            cells = [row.file, str(row.digit), f"{100 * row.confidence:.1f}%", top]
+            if show:
+                cells.append(digit_text(row.prepared.image))
+        table.add_row(*cells)
+    return table
