@@ -1,0 +1,206 @@
+"""`mnist evaluate` and `mnist predict` with a small checkpoint trained by the tests themselves."""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from mnist_toolkit.config import PRESETS, TrainConfig, build_train_config
+from mnist_toolkit.data import load_split, resolve_source
+from mnist_toolkit.synthetic import STYLES
+from mnist_toolkit.training import prepare_run
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory) -> Path:
+    """A run folder holding a checkpoint of the fast preset's network, trained on 6,000 images."""
+    runs = tmp_path_factory.mktemp("runs")
+    config = build_train_config({"preset": "fast", "epochs": 2, "train_limit": 6000, "runs_dir": str(runs)})
+    prepared = prepare_run(config)
+    prepared.trainer.fit()
+    return prepared.run_dir
+
+
+def png(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+# ------------------------------------------------------------------------------------------- evaluate
+def test_evaluate_json_on_a_tiny_pair(cli, trained_run, digit_pair):
+    images, labels = digit_pair
+    result = cli("evaluate", "--run", trained_run, "--images", images, "--labels", labels, "--json")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert {"checkpoint", "data", "accuracy", "loss", "per_class", "confusion", "images_per_second"} <= set(report)
+    confusion = np.array(report["confusion"])
+    assert confusion.shape == (10, 10) and confusion.sum() == 16
+    assert [row["digit"] for row in report["per_class"]] == list(range(10))
+    assert sum(row["support"] for row in report["per_class"]) == 16
+    assert set(report["per_class"][0]) == {"digit", "precision", "recall", "f1", "support"}
+    assert report["accuracy"] == pytest.approx(100 * np.trace(confusion) / 16)
+    assert report["checkpoint"].endswith("last.pt")
+    for name in ("confusion.png", "metrics.json"):
+        assert (trained_run / "eval" / name).is_file()
+
+
+def test_evaluate_defaults_to_the_newest_run_and_writes_tensorboard(cli, trained_run):
+    result = cli("evaluate", "--runs-dir", trained_run.parent, "--json", "--show", "3")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["images"] == 10_000 and report["data"]["source"] == "embedded"
+    assert report["accuracy"] > 90
+    assert len(report["misclassified"]) == min(100, round(10_000 * (100 - report["accuracy"]) / 100))
+    assert (trained_run / "eval" / "misclassified.png").is_file()
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(trained_run)).Reload()
+    assert "Eval/accuracy" in events.Tags()["scalars"]
+    assert {"Eval/confusion", "Eval/misclassified"} <= set(events.Tags()["images"])
+    human = cli("evaluate", "--runs-dir", trained_run.parent, "--show", "2")
+    assert "Confusion matrix" in human.stdout and "Per class" in human.stdout and "misclassified" in human.stdout
+
+
+def _foreign(tmp_path: Path) -> Path:
+    path = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(3)}, path)
+    return path
+
+
+def _truncated(tmp_path: Path, trained_run: Path) -> Path:
+    data = (trained_run / "checkpoints" / "last.pt").read_bytes()
+    path = tmp_path / "cut.pt"
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+class _Exploit:
+    def __reduce__(self):
+        return (Path.touch, (Path(_Exploit.marker),))
+
+
+def _malicious(tmp_path: Path) -> Path:
+    _Exploit.marker = str(tmp_path / "pwned")
+    path = tmp_path / "evil.pt"
+    path.write_bytes(pickle.dumps({"format": "mnist-toolkit/1", "x": _Exploit()}))
+    return path
+
+
+@pytest.mark.parametrize("kind", ["missing", "no-runs", "truncated", "foreign", "malicious"])
+def test_unusable_checkpoints_are_one_line_errors(cli, tmp_path, trained_run, kind):
+    arguments = {
+        "missing": ["--checkpoint", tmp_path / "nope.pt"],
+        "no-runs": ["--runs-dir", tmp_path / "empty"],
+        "truncated": ["--checkpoint", _truncated(tmp_path, trained_run)] if kind == "truncated" else [],
+        "foreign": ["--checkpoint", _foreign(tmp_path)] if kind == "foreign" else [],
+        "malicious": ["--checkpoint", _malicious(tmp_path)] if kind == "malicious" else [],
+    }[kind]
+    for command in (["evaluate"], ["predict", tmp_path / "x.png"]):
+        result = cli(*command, *arguments)
+        assert result.exit_code == 1
+        assert result.stderr.startswith("Error:") and len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert "Traceback" not in result.stderr and "Hint:" in result.stderr
+    assert not (tmp_path / "pwned").exists()  # the crafted pickle's code never ran
+
+
+# ------------------------------------------------------------------------------------------- predict
+@pytest.fixture
+def mixed_inputs(tmp_path) -> dict[str, Path]:
+    test = load_split(resolve_source(), "test")
+    folder = tmp_path / "inputs"
+    (folder / "nested").mkdir(parents=True)
+    files = {
+        "seven": folder / "seven.png",
+        "two": folder / "nested" / "two.png",
+        "text": folder / "notes.png",
+        "empty": folder / "empty.png",
+        "blank": folder / "blank.png",
+        "truncated": folder / "cut.png",
+    }
+    files["seven"].write_bytes(png(test.images[0]))  # a 7
+    files["two"].write_bytes(png(test.images[1]))  # a 2
+    files["text"].write_text("not an image")
+    files["empty"].write_bytes(b"")
+    files["blank"].write_bytes(png(np.zeros((40, 40), np.uint8)))
+    files["truncated"].write_bytes(png(test.images[2])[:40])
+    return files
+
+
+def test_predict_mixes_good_and_bad_files(cli, trained_run, mixed_inputs, tmp_path):
+    out = tmp_path / "seen"
+    names = [str(p) for p in mixed_inputs.values()] + [str(tmp_path / "missing.png")]
+    result = cli("predict", *names, "--run", trained_run, "--json", "--top-k", "3", "--save-preprocessed", out)
+    assert result.exit_code == 1
+    rows = {Path(row["file"]).name: row for row in json.loads(result.stdout)}
+    assert len(rows) == 7
+    for row in rows.values():
+        assert set(row) == {"file", "digit", "confidence", "top_k", "error"}
+    assert rows["seven.png"]["digit"] == 7 and rows["two.png"]["digit"] == 2
+    assert rows["seven.png"]["error"] is None and len(rows["seven.png"]["top_k"]) == 3
+    assert rows["seven.png"]["top_k"][0] == {"digit": 7, "p": rows["seven.png"]["confidence"]}
+    assert sum(t["p"] for t in rows["seven.png"]["top_k"]) <= 1.0 + 1e-6
+    for bad in ("notes.png", "empty.png", "blank.png", "cut.png", "missing.png"):
+        assert rows[bad]["digit"] is None and rows[bad]["error"], bad
+    assert "no ink" in rows["blank.png"]["error"] and "empty" in rows["empty.png"]["error"]
+    assert sorted(p.name for p in out.iterdir()) == ["seven.png", "two.png"]
+    assert np.asarray(Image.open(out / "seven.png")).shape == (28, 28)
+
+
+def test_predict_folders_globs_and_human_output(cli, trained_run, mixed_inputs):
+    folder = mixed_inputs["seven"].parent
+    result = cli("predict", folder, "--run", trained_run, "--show")
+    assert result.exit_code == 1  # the folder holds bad files too
+    assert "seven.png" in result.stdout and "two.png" in result.stdout and "no ink" in result.stdout
+    assert "▀" in result.stdout or "▄" in result.stdout or "█" in result.stdout
+    assert result.stderr.startswith("Error:")
+    good = cli("predict", str(folder / "s*.png"), str(folder / "nested"), "--run", trained_run, "--json")
+    assert good.exit_code == 0
+    assert [row["digit"] for row in json.loads(good.stdout)] == [7, 2]
+
+
+def test_predict_reads_stdin(trained_run, mixed_inputs):
+    done = subprocess.run(
+        [sys.executable, "-m", "mnist_toolkit", "predict", "-", "--run", str(trained_run), "--json"],
+        input=mixed_inputs["seven"].read_bytes(), capture_output=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (row,) = json.loads(done.stdout)
+    assert row["file"] == "<stdin>" and row["digit"] == 7
+
+
+def test_real_world_renderings_are_read_about_as_well_as_mnist(trained_run):
+    """Photos of pen on paper and alpha-only canvases, rendered from MNIST test digits, against the digits themselves."""
+    from mnist_toolkit.checkpoint import load_checkpoint, rebuild_model
+    from mnist_toolkit.predict import PredictionRow, predict_rows
+    from mnist_toolkit.preprocess import decode, naive, prepare_bytes
+
+    model = rebuild_model(load_checkpoint(trained_run / "checkpoints" / "last.pt"))
+    test = load_split(resolve_source(), "test")
+    images, labels = test.images[1000:1150], test.labels[1000:1150]
+    rng = np.random.default_rng(7)
+
+    def accuracy(prepared_images) -> float:
+        from mnist_toolkit.preprocess import Prepared
+
+        rows = [PredictionRow("x", prepared=Prepared(image, False, False, (28, 28))) for image in prepared_images]
+        predict_rows(model, rows)
+        return 100 * np.mean([row.digit == label for row, label in zip(rows, labels)])
+
+    reference = accuracy(list(images))
+    for style, render in STYLES.items():
+        files = [render(digit, rng) for digit in images]
+        ours = accuracy([prepare_bytes(data, style).image for data in files])
+        plain = accuracy([naive(decode(data, style)) for data in files])
+        assert ours >= reference - 6, (style, ours, reference)
+        assert ours > plain + 20, (style, ours, plain)
