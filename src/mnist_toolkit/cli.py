@@ -6,6 +6,8 @@ Only Typer, the standard library and the light core modules are imported at star
 
 from __future__ import annotations
 
+import functools
+import inspect as pyinspect  # `inspect` is also a command below
 import json
 import os
 import sys
@@ -318,17 +320,7 @@ def train(
     verbose: VerboseOption = False,
 ) -> None:
     """Train a network on MNIST, scoring the test set after every epoch; logs to TensorBoard under runs/."""
-    options = {
-        "arch": arch, "conv_layers": conv_layers, "filters": _int_list(filters, "--filters"), "kernel_size": kernel_size,
-        "stride": stride, "padding": padding, "pool": pool, "fc_layers": fc_layers, "hidden": _int_list(hidden, "--hidden"),
-        "activation": activation, "dropout": dropout, "batch_norm": batch_norm, "optimizer": optimizer, "lr": lr,
-        "momentum": momentum, "weight_decay": weight_decay, "betas": _float_pair(betas, "--betas"), "scheduler": scheduler,
-        "label_smoothing": label_smoothing, "epochs": epochs, "batch_size": batch_size,
-        "data_dir": str(data_dir) if data_dir else None, "val_size": val_size, "patience": patience,
-        "train_limit": train_limit, "max_steps": max_steps, "augment": augment, "preset": preset, "seed": seed,
-        "deterministic": deterministic, "device": device, "amp": amp, "threads": threads,
-        "runs_dir": str(runs_dir) if runs_dir else None, "name": name,
-    }  # fmt: skip
+    options = _train_options({name: value for name, value in locals().items() if name in _TRAIN_OPTION_NAMES})
     from .config import build_train_config
     from .engine import TrainingInterrupted, stop_on_signals
     from .reporting.console import make_console
@@ -363,6 +355,44 @@ def train(
                   f"({result.train_seconds:.1f} s training, {result.images_per_second:,.0f} images/s)")  # fmt: skip
     console.print(f"Run folder: {prepared.run_dir}\nCheckpoint: {summary['checkpoint']}")
     console.print(f"TensorBoard: tensorboard --logdir {Path(trainer.config.runs_dir)}")
+
+
+#: `mnist train` parameters that are training options (shared by compare and experiments).
+_NOT_TRAIN_OPTIONS = {"json_output", "verbose", "resume", "config_file"}
+_TRAIN_OPTION_NAMES = set(pyinspect.signature(train).parameters) - _NOT_TRAIN_OPTIONS
+
+
+def _train_options(values: dict) -> dict:
+    """Raw `mnist train` option values -> TrainConfig options (lists parsed, paths as strings)."""
+    options = dict(values)
+    options["filters"] = _int_list(values.get("filters"), "--filters")
+    options["hidden"] = _int_list(values.get("hidden"), "--hidden")
+    options["betas"] = _float_pair(values.get("betas"), "--betas")
+    for key in ("data_dir", "runs_dir"):
+        if options.get(key) is not None:
+            options[key] = str(options[key])
+    return options
+
+
+def with_train_options(exclude: tuple[str, ...] = ()):
+    """Give a command every `mnist train` option (minus `exclude`); they arrive parsed as `train_options`."""
+
+    def decorate(func):
+        own = pyinspect.signature(func, eval_str=True)  # Typer reads a __signature__ as it is: resolve the strings
+        shared = [p for name, p in pyinspect.signature(train, eval_str=True).parameters.items()
+                  if name in _TRAIN_OPTION_NAMES and name not in exclude and name not in own.parameters]  # fmt: skip
+        names = {p.name for p in shared}
+
+        @functools.wraps(func)
+        def command(**kwargs):
+            values = {name: kwargs.pop(name) for name in list(kwargs) if name in names}
+            return func(**kwargs, train_options=_train_options(values))
+
+        command.__signature__ = own.replace(parameters=[p for p in own.parameters.values() if p.name != "train_options"] + shared)
+        command.__annotations__ = {p.name: p.annotation for p in command.__signature__.parameters.values()}
+        return command
+
+    return decorate
 
 
 @app.command()
@@ -520,6 +550,129 @@ def predict(
             print(f"Error: {len(failed)} of {len(rows)} input(s) could not be read; see the table. "
                   "Hint: use images of a single digit in a common format.", file=sys.stderr)  # fmt: skip
         raise typer.Exit(1)
+
+
+@app.command()
+@with_train_options(exclude=("optimizer", "name", "preset"))
+def compare(
+    optimizers: Annotated[str, typer.Option(help="Comma-separated optimizers: adam, nesterov, sgd, rmsprop, adadelta, adamw.")] = "adam,nesterov",
+    seeds: Annotated[str, typer.Option(help="Comma-separated seeds; each gives every optimizer the same initial weights and batch order.")] = "0",
+    lr_sweep: Annotated[bool, typer.Option("--lr-sweep", help="Try a small grid of learning rates per optimizer first; keep the best on the validation split.")] = False,
+    config_file: Annotated[Optional[Path], typer.Option("--config", help="TOML file with any train option; command-line options win.", show_default=False)] = None,
+    json_output: JsonOption = False,
+    train_options: dict = None,
+) -> None:
+    """Compare optimizers fairly (default Adam vs Nesterov SGD): same network, initial weights and data order per seed.
+
+    Every `mnist train` option applies to all runs. Each run lands in runs/compare_<timestamp>/<optimizer>_seed<k>/.
+    """
+    from .compare import comparison_document, comparison_png, parse_list, run_comparison, save_document
+    from .config import build_train_config
+    from .engine import TrainingInterrupted, stop_on_signals
+    from .reporting.compare import CompareView, summary_table
+    from .reporting.console import make_console
+    from .reporting.tensorboard import TensorBoardCallback
+    from .runs import create_run_dir
+
+    console = make_console(json_output)
+    names = parse_list(optimizers, str, "--optimizers")
+    seed_list = parse_list(seeds, int, "--seeds")
+    base = build_train_config(train_options, config_file)
+    folder = create_run_dir(base.runs_dir, "compare", label_first=True)
+    console.print(f"Comparing {', '.join(names)} over seed(s) {', '.join(map(str, seed_list))} in {folder}")
+    with stop_on_signals() as stop_event, CompareView(console, "Side by side (train loss, test accuracy)") as view:
+        def make_callbacks(name, trainer):
+            trainer.stop_event = stop_event
+            return [view.callback(name, trainer), TensorBoardCallback(trainer.run_dir)]
+
+        try:
+            outcomes, sweep = run_comparison(base, names, seed_list, folder, make_callbacks, lr_sweep)
+        except TrainingInterrupted as exc:
+            raise MnistError(f"comparison interrupted; the current run's checkpoint is {exc.checkpoint}",
+                             hint="start the comparison again; finished runs stay in its folder") from None  # fmt: skip
+        final_table = view.side_by_side()
+    document = comparison_document(outcomes, sweep)
+    document["folder"] = str(folder)
+    document["plot"] = str(comparison_png(outcomes, folder / "comparison.png"))
+    save_document(folder, document)
+    if json_output:
+        _emit_json(document)
+        return
+    console.print(final_table)
+    console.print(summary_table(document["summary"]))
+    console.print(document["verdict"])
+    console.print(f"Folder: {folder}\nPlot: {document['plot']}\nTensorBoard: tensorboard --logdir {folder}")
+
+
+@app.command()
+def experiments(
+    grid: Annotated[Optional[Path], typer.Option(help="A grid TOML file ([baseline] + [[experiment]] tables); default: the design notes' grid.", show_default=False)] = None,
+    only: Annotated[Optional[str], typer.Option(help="Comma-separated experiment names to run (the baseline always runs).", show_default=False)] = None,
+    epochs: Annotated[Optional[int], typer.Option(min=1, help="Cap every experiment's epochs (shortens the grid).", show_default=False)] = None,
+    train_limit: Annotated[Optional[int], typer.Option(min=1, help="Train on the first N images only.", show_default=False)] = None,
+    resume: Annotated[Optional[Path], typer.Option(help="A grid folder to continue: finished experiments are skipped.", show_default=False)] = None,
+    runs_dir: Annotated[Path, typer.Option(help="Where the grid folder goes.")] = Path("runs"),
+    data_dir: DataDirOption = None,
+    threads: Annotated[Optional[int], typer.Option(min=1, help="CPU threads for torch.", show_default=False)] = None,
+    device: Annotated[Optional[str], typer.Option(help="auto | cpu | cuda | mps.", show_default=False)] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Run the design notes' experiment grid: each change, one at a time, against the baseline (lr 1e-3, batch 64,
+    10 epochs, 1 conv + 1 FC, Adam). Results go to runs/experiments_<timestamp>/ as CSV, JSON and Markdown."""
+    from .engine import TrainingInterrupted, stop_on_signals
+    from .errors import ConfigError
+    from .experiments import DEFAULT_GRID, BASELINE, load_grid, run_grid, select, write_results
+    from .reporting.console import make_console
+    from .reporting.experiments import results_table
+    from .reporting.tensorboard import TensorBoardCallback
+    from .reporting.training import ConsoleCallback
+    from .runs import create_run_dir
+
+    console = make_console(json_output)
+    if resume is not None:
+        import json as _json
+
+        saved = resume / "grid.json"
+        if not saved.is_file():
+            raise ConfigError(f"{resume}: no grid.json, not a grid folder", hint="pass a folder made by `mnist experiments`")
+        document = _json.loads(saved.read_text())
+        from .experiments import Experiment
+
+        baseline = document["baseline"]
+        chosen = [Experiment(**e) for e in document["experiments"]]
+        overrides = document["overrides"]
+        folder = resume
+    else:
+        baseline, chosen = (load_grid(grid) if grid else (dict(BASELINE), list(DEFAULT_GRID)))
+        chosen = select(chosen, [n.strip() for n in only.split(",") if n.strip()] if only else None)
+        overrides = {"epochs": epochs, "train_limit": train_limit, "data_dir": str(data_dir) if data_dir else None,
+                     "threads": threads, "device": device}  # fmt: skip
+        for experiment in chosen:  # every configuration is checked before anything runs
+            from .experiments import experiment_config
+
+            experiment_config(baseline, experiment, overrides)
+        folder = create_run_dir(runs_dir, "experiments", label_first=True)
+    console.print(f"{len(chosen)} experiment(s) in {folder}")
+
+    def done(row, how):
+        console.print(f"{row['name']}: {how}, test accuracy {row['test_accuracy']:.2f}% ({row['total_seconds']:.0f} s)")
+
+    with stop_on_signals() as stop_event:
+        def make_callbacks(name, trainer):
+            trainer.stop_event = stop_event
+            return [ConsoleCallback(console, f"Experiment {name}"), TensorBoardCallback(trainer.run_dir, purge_step=trainer.global_step or None)]
+
+        try:
+            rows = run_grid(folder, baseline, chosen, overrides, make_callbacks, done)
+        except TrainingInterrupted:
+            raise MnistError(f"experiments interrupted; finished ones are kept in {folder}",
+                             hint=f"continue with `mnist experiments --resume {folder}`") from None  # fmt: skip
+    files = write_results(folder, rows)
+    if json_output:
+        _emit_json({"folder": str(folder), "results": rows, "files": files})
+        return
+    console.print(results_table(rows))
+    console.print(f"Results: {', '.join(files.values())}\nTensorBoard (HPARAMS tab): tensorboard --logdir {folder}")
 
 
 def main() -> None:

@@ -76,6 +76,38 @@ PRESETS: dict[str, dict] = {
 }  # fmt: skip
 
 _TOP_LEVEL = {f.name for f in fields(TrainConfig)} - {"model_args"}
+#: Every option name a TOML file or a grid may use (underscores; dashes are accepted too).
+OPTION_NAMES = frozenset(_TOP_LEVEL | set(CNN_OPTIONS))
+
+
+def check_option_names(options: dict, where: str) -> dict:
+    """Normalise `-` to `_` in option names and refuse unknown ones.
+
+    Raises:
+        ConfigError: an unknown option, naming `where` and the valid names.
+    """
+    options = {key.replace("-", "_"): value for key, value in options.items()}
+    unknown = sorted(set(options) - OPTION_NAMES)
+    if unknown:
+        raise ConfigError(f"{where}: unknown option(s) {', '.join(unknown)}", hint=f"valid options: {', '.join(sorted(OPTION_NAMES))}")
+    return options
+
+
+def read_toml(path: str | Path) -> dict:
+    """Parse a TOML file.
+
+    Raises:
+        ConfigError: missing, unreadable or not valid TOML.
+    """
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}", hint="fix the file's syntax") from None
 
 
 def load_toml(path: str | Path) -> dict:
@@ -84,22 +116,8 @@ def load_toml(path: str | Path) -> dict:
     Raises:
         ConfigError: unreadable file, bad TOML or an unknown option.
     """
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}", hint="fix the file's syntax") from None
-    table = data.get("train", data)
-    options = {key.replace("-", "_"): value for key, value in table.items()}
-    unknown = sorted(set(options) - _TOP_LEVEL - set(CNN_OPTIONS))
-    if unknown:
-        valid = ", ".join(sorted(_TOP_LEVEL | set(CNN_OPTIONS)))
-        raise ConfigError(f"{path}: unknown option(s) {', '.join(unknown)}", hint=f"valid options: {valid}")
-    return options
+    data = read_toml(path)
+    return check_option_names(data.get("train", data), str(path))
 
 
 def build_train_config(cli_options: dict, config_file: str | Path | None = None) -> TrainConfig:

@@ -12,8 +12,8 @@ from .errors import CheckpointError, ConfigError
 from .idx import atomic_write_bytes
 
 
-def create_run_dir(runs_dir: str | Path, label: str) -> Path:
-    """Make `runs_dir/<timestamp>_<label>`, unique even for runs started in the same second.
+def create_run_dir(runs_dir: str | Path, label: str, label_first: bool = False) -> Path:
+    """Make `runs_dir/<timestamp>_<label>` (or `<label>_<timestamp>`), unique even if started in the same second.
 
     `mkdir` without exist_ok is atomic, so two processes can never get the same folder.
 
@@ -26,7 +26,7 @@ def create_run_dir(runs_dir: str | Path, label: str) -> Path:
         runs_dir.mkdir(parents=True, exist_ok=True)
         for attempt in range(1, 10_000):
             suffix = "" if attempt == 1 else f"-{attempt}"
-            path = runs_dir / f"{stamp}_{label}{suffix}"
+            path = runs_dir / (f"{label}_{stamp}{suffix}" if label_first else f"{stamp}_{label}{suffix}")
             try:
                 path.mkdir()
             except FileExistsError:
@@ -41,6 +41,23 @@ def create_run_dir(runs_dir: str | Path, label: str) -> Path:
             hint="choose a writable folder with --runs-dir, or free some disk space",
         ) from None
     raise ConfigError(f"{runs_dir}: too many runs named {stamp}_{label}")
+
+
+def create_named_run_dir(path: str | Path) -> Path:
+    """Make exactly `path` (a run inside a comparison or grid folder); it must not exist yet.
+
+    Raises:
+        ConfigError: it exists already, or cannot be created.
+    """
+    path = Path(path)
+    try:
+        path.mkdir(parents=True)
+    except FileExistsError:
+        raise ConfigError(f"{path} exists already", hint="choose another folder") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot create the run folder {path}: {exc.strerror or exc}",
+                          hint="choose a writable folder with --runs-dir, or free some disk space") from None  # fmt: skip
+    return path
 
 
 def write_json(path: str | Path, document) -> Path:

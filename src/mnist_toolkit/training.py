@@ -9,7 +9,7 @@ from .config import TrainConfig
 from .data import resolve_source
 from .engine import FitResult, Trainer, prepare_data, resolve_device, resume_config
 from .optim import optimizer_info
-from .runs import checkpoint_of, create_run_dir, environment, write_json
+from .runs import checkpoint_of, create_named_run_dir, create_run_dir, environment, write_json
 
 
 @dataclass
@@ -30,10 +30,12 @@ def run_label(config: TrainConfig) -> str:
     return label
 
 
-def prepare_run(config: TrainConfig | None, resume: Path | None = None, overrides: dict | None = None) -> PreparedRun:
+def prepare_run(config: TrainConfig | None, resume: Path | None = None, overrides: dict | None = None,
+                run_dir: Path | None = None) -> PreparedRun:  # fmt: skip
     """Create (or reopen, when resuming) the run folder, load the data and build the trainer.
 
     The run folder is created before any data is loaded, so an unwritable runs folder fails at once.
+    `run_dir`, when given, is the exact (new) folder to use instead of `runs_dir/<timestamp>_<label>`.
 
     Raises:
         ConfigError, CheckpointError, MnistError: bad options, an unusable checkpoint or data.
@@ -43,6 +45,9 @@ def prepare_run(config: TrainConfig | None, resume: Path | None = None, override
         checkpoint = checkpoint_of(resume, prefer_best=False)
         config, payload = resume_config(checkpoint, overrides or {})
         run_dir = checkpoint.parent.parent
+    elif run_dir is not None:
+        run_dir = create_named_run_dir(run_dir)
+        checkpoint = None
     else:
         run_dir = create_run_dir(config.runs_dir, run_label(config))
         checkpoint = None
