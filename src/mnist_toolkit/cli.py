@@ -316,21 +316,54 @@ def train(
     threads: Annotated[Optional[int], typer.Option(help="CPU threads for torch.", rich_help_panel=_RUN, show_default=False)] = None,
     runs_dir: Annotated[Optional[Path], typer.Option(help="Folder of the run folders.", rich_help_panel=_RUN, show_default="runs")] = None,
     name: Annotated[Optional[str], typer.Option(help="Appended to the run folder's name.", rich_help_panel=_RUN, show_default=False)] = None,
+    nproc: Annotated[Optional[int], typer.Option(help="Data-parallel over N local processes (torchrun, DDP); --batch-size stays the global batch.", rich_help_panel=_RUN, show_default=False)] = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
     """Train a network on MNIST, scoring the test set after every epoch; logs to TensorBoard under runs/."""
+    if nproc is not None and "WORLD_SIZE" not in os.environ:
+        from .distributed import launch
+
+        raise typer.Exit(launch(nproc, _argv_without_nproc(sys.argv[1:])))
     options = _train_options({name: value for name, value in locals().items() if name in _TRAIN_OPTION_NAMES})
     from .config import build_train_config
-    from .engine import TrainingInterrupted, stop_on_signals
+    from .distributed import from_environment, init_group, shutdown
     from .reporting.console import make_console
+
+    dist = from_environment()
+    console = make_console(json_output) if dist.is_main else make_console(True, quiet=True)
+    config = None if resume is not None else build_train_config(options, config_file)
+    if dist.enabled:
+        from .engine import resolve_device
+
+        init_group(dist, resolve_device((config.device if config else options.get("device")) or "auto").type)
+    try:
+        _train_in_process(config, resume, options, dist, console, json_output, verbose)
+    finally:
+        shutdown()
+
+
+def _argv_without_nproc(argv: list[str]) -> list[str]:
+    """The command line minus `--nproc N` / `--nproc=N`, for the processes torchrun starts."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            kept.append(arg)
+    return kept
+
+
+def _train_in_process(config, resume, options, dist, console, json_output: bool, verbose: bool) -> None:
+    """One process's share of `mnist train` (the only one, or one rank of a torchrun group)."""
+    from .engine import TrainingInterrupted, stop_on_signals
     from .reporting.tensorboard import TensorBoardCallback
     from .reporting.training import ConsoleCallback
     from .training import prepare_run, run_summary
 
-    console = make_console(json_output)
-    config = None if resume is not None else build_train_config(options, config_file)
-    prepared = prepare_run(config, resume, options)
+    prepared = prepare_run(config, resume, options, dist=dist)
     trainer = prepared.trainer
     if verbose or resume is not None:
         what = f"Resuming {prepared.resumed_from} at epoch {trainer.epoch + 1}, step {trainer.global_step}" if resume else "Run"
@@ -339,14 +372,17 @@ def train(
         raise MnistError(f"{prepared.run_dir} already finished its {trainer.config.epochs} epochs", hint="pass --epochs N with a larger N to train further")
     with stop_on_signals() as stop_event:
         trainer.stop_event = stop_event
-        trainer.callbacks = [ConsoleCallback(console, f"Training {prepared.run_dir.name}"),
-                             TensorBoardCallback(prepared.run_dir, purge_step=trainer.global_step or None)]  # fmt: skip
+        if dist.is_main:  # rank 0 alone prints and logs
+            trainer.callbacks = [ConsoleCallback(console, f"Training {prepared.run_dir.name}"),
+                                 TensorBoardCallback(prepared.run_dir, purge_step=trainer.global_step or None)]  # fmt: skip
         try:
             result = trainer.fit()
         except TrainingInterrupted as exc:
             console.print(f"[yellow]Interrupted: checkpoint saved to {exc.checkpoint}[/yellow]")
             console.print(f"Resume with: mnist train --resume {prepared.run_dir}")
             raise typer.Exit(130) from None
+    if not dist.is_main:
+        return
     summary = run_summary(prepared, result)
     if json_output:
         _emit_json(summary)
@@ -358,7 +394,7 @@ def train(
 
 
 #: `mnist train` parameters that are training options (shared by compare and experiments).
-_NOT_TRAIN_OPTIONS = {"json_output", "verbose", "resume", "config_file"}
+_NOT_TRAIN_OPTIONS = {"json_output", "verbose", "resume", "config_file", "nproc"}
 _TRAIN_OPTION_NAMES = set(pyinspect.signature(train).parameters) - _NOT_TRAIN_OPTIONS
 
 

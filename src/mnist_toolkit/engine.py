@@ -21,6 +21,7 @@ from torch import nn
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import DataSource, load_split
+from .distributed import DistContext, all_reduce_sum
 from .errors import CheckpointError, ConfigError
 from .models import count_parameters, create_model
 from .optim import create_optimizer, create_scheduler, optimizer_info
@@ -108,7 +109,7 @@ class EvalResult:
     accuracy: float  # correct / total x 100
     correct: int
     total: int
-    predictions: torch.Tensor  # (N,) int64, on the CPU
+    predictions: torch.Tensor | None  # (N,) int64, on the CPU; None when sharded over ranks
 
 
 @torch.no_grad()
@@ -227,7 +228,8 @@ class Trainer:
     """Trains one model on one TrainData according to a TrainConfig, into one run folder."""
 
     def __init__(self, config: TrainConfig, data: TrainData, device: torch.device, run_dir: Path,
-                 callbacks: list[TrainCallback] | None = None, stop_event: threading.Event | None = None) -> None:  # fmt: skip
+                 callbacks: list[TrainCallback] | None = None, stop_event: threading.Event | None = None,
+                 dist: DistContext | None = None) -> None:  # fmt: skip
         if config.amp and device.type != "cuda":
             raise ConfigError("--amp (mixed precision) needs a CUDA device", hint="drop --amp or use --device cuda")
         self.config = config
@@ -236,6 +238,7 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.callbacks = callbacks or []
         self.stop_event = stop_event or threading.Event()
+        self.dist = dist or DistContext()
         if config.threads:
             torch.set_num_threads(config.threads)
         if config.deterministic or torch.are_deterministic_algorithms_enabled():
@@ -243,6 +246,11 @@ class Trainer:
         torch.manual_seed(config.seed)
         self.model = create_model(config.arch, **config.model_args).to(device)
         self.params = count_parameters(self.model)
+        self.train_model = self.model  # what the loop calls; DistributedDataParallel around it on several ranks
+        if self.dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.train_model = DistributedDataParallel(self.model, device_ids=[device.index] if device.type == "cuda" else None)
         self.lr = optimizer_info(config.optimizer).default_lr if config.lr is None else config.lr
         self.optimizer = create_optimizer(config.optimizer, self.model.parameters(), self.lr, config.momentum,
                                           config.weight_decay, config.betas)  # fmt: skip
@@ -250,6 +258,7 @@ class Trainer:
         total = self.steps_per_epoch * config.epochs  # not cut by max_steps: a resumed run continues the same schedule
         self.scheduler = create_scheduler(config.scheduler, self.optimizer, total, self.steps_per_epoch, config.epochs, self.lr)
         self.loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+        self.loss_sum_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing, reduction="sum")
         self.scaler = torch.amp.GradScaler("cuda") if config.amp else None
         self.augment_generator = torch.Generator().manual_seed(config.seed + 1)
         # position
@@ -290,7 +299,11 @@ class Trainer:
         }
 
     def save(self, name: str = "last.pt") -> Path:
-        return save_checkpoint(self.checkpoint_dir / name, self.checkpoint_payload())
+        """Write a checkpoint (rank 0 only; other ranks hold the same weights)."""
+        path = self.checkpoint_dir / name
+        if self.dist.is_main:
+            save_checkpoint(path, self.checkpoint_payload())
+        return path
 
     def restore(self, payload: dict) -> None:
         """Continue from a checkpoint written by `save`.
@@ -325,6 +338,31 @@ class Trainer:
     def current_lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])
 
+    def _loss(self, logits: torch.Tensor, y: torch.Tensor, global_count: int) -> torch.Tensor:
+        """Mean loss over the global batch. On several ranks each rank's share is summed and scaled so that
+        DDP's gradient average equals the single-process gradient of the whole batch, even for uneven shares."""
+        if not self.dist.enabled:
+            return self.loss_fn(logits, y)
+        return self.loss_sum_fn(logits.float(), y) * (self.dist.world_size / global_count)
+
+    def _should_stop(self) -> bool:
+        """SIGINT/SIGTERM (on any rank) or --max-steps; every rank decides the same."""
+        stop = self.stop_event.is_set()
+        if self.dist.enabled:
+            stop = all_reduce_sum(self.dist, [1.0 if stop else 0.0])[0] > 0
+            if stop:
+                self.stop_event.set()
+        return stop or (self.config.max_steps is not None and self.global_step >= self.config.max_steps)
+
+    def _evaluate(self, images: torch.Tensor, labels: torch.Tensor) -> EvalResult:
+        """`evaluate`, sharded over the ranks and all-reduced when training is distributed."""
+        if not self.dist.enabled:
+            return evaluate(self.model, images, labels, self.config.eval_batch_size)
+        rank, world = self.dist.rank, self.dist.world_size
+        part = evaluate(self.model, images[rank::world], labels[rank::world], self.config.eval_batch_size)
+        loss_sum, correct, total = all_reduce_sum(self.dist, [part.loss * part.total, float(part.correct), float(part.total)])
+        return EvalResult(loss_sum / max(1, total), 100.0 * correct / max(1, total), int(correct), int(total), None)
+
     def _train_steps(self, perm: torch.Tensor) -> tuple[float, int, int, float, bool]:
         """Run the rest of the current epoch; returns (loss sum, correct, seen, seconds, cut short)."""
         cfg, model, data = self.config, self.model, self.data
@@ -334,8 +372,12 @@ class Trainer:
         model.train()
         started = time.perf_counter()
         cut = False
+        rank, world = self.dist.rank, self.dist.world_size
         for step in range(self.step_in_epoch, self.steps_per_epoch):
-            index = perm[step * bs : (step + 1) * bs]
+            index = perm[step * bs : (step + 1) * bs]  # the global batch
+            global_count = len(index)
+            if world > 1:
+                index = index[rank::world]  # this rank's disjoint share
             x = normalise(data.train_x[index])  # (B, 1, 28, 28)
             y = data.train_y[index]
             if cfg.augment:
@@ -343,28 +385,28 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             if self.scaler is not None:
                 with torch.autocast("cuda", dtype=torch.float16):
-                    logits = model(x)
-                    loss = self.loss_fn(logits, y)
+                    logits = self.train_model(x)
+                    loss = self._loss(logits, y, global_count)
                 self.scaler.scale(loss).backward()
                 self.scaler.step(self.optimizer)
                 self.scaler.update()
             else:
-                logits = model(x)
-                loss = self.loss_fn(logits, y)
+                logits = self.train_model(x)
+                loss = self._loss(logits, y, global_count)
                 loss.backward()
                 self.optimizer.step()
             if self.scheduler is not None:
                 self.scheduler.step()
             self.step_in_epoch = step + 1
             self.global_step += 1
-            batch_loss = loss.item()
+            batch_loss = loss.item() * (global_count / (len(y) * world) if world > 1 and len(y) else 1.0)
             loss_sum += batch_loss * len(y)
             correct += (logits.argmax(dim=1) == y).sum().item()
             seen += len(y)
             elapsed = before + time.perf_counter() - started
-            self._emit("on_step", self.global_step, self.step_in_epoch, batch_loss, loss_sum / seen,
-                       100.0 * correct / seen, seen / max(elapsed, 1e-9), self.current_lr())  # fmt: skip
-            if self.stop_event.is_set() or (cfg.max_steps is not None and self.global_step >= cfg.max_steps):
+            self._emit("on_step", self.global_step, self.step_in_epoch, batch_loss, loss_sum / max(1, seen),
+                       100.0 * correct / max(1, seen), seen * world / max(elapsed, 1e-9), self.current_lr())  # fmt: skip
+            if self._should_stop():
                 cut = self.step_in_epoch < self.steps_per_epoch
                 break
         seconds = before + time.perf_counter() - started
@@ -386,11 +428,12 @@ class Trainer:
             self._emit("on_epoch_start", self.epoch + 1, self.steps_per_epoch, self.step_in_epoch)
             perm = epoch_permutation(len(data.train_y), cfg.seed, self.epoch)
             loss_sum, correct, seen, seconds, cut = self._train_steps(perm)
+            loss_sum, correct, seen = all_reduce_sum(self.dist, [loss_sum, float(correct), float(seen)])
             train_seconds += seconds
             train_images += seen
             interrupted = self.stop_event.is_set()
-            last_eval = evaluate(self.model, data.test_x, data.test_y, cfg.eval_batch_size)
-            val = evaluate(self.model, data.val_x, data.val_y, cfg.eval_batch_size) if len(data.val_y) else None
+            last_eval = self._evaluate(data.test_x, data.test_y)
+            val = self._evaluate(data.val_x, data.val_y) if len(data.val_y) else None
             record = EpochRecord(
                 epoch=self.epoch + 1, steps=self.global_step,
                 train_loss=loss_sum / max(1, seen), train_acc=100.0 * correct / max(1, seen),
@@ -410,8 +453,9 @@ class Trainer:
                 else:
                     self.epochs_since_best += 1
             self.history.append(record)
-            write_json(self.run_dir / "metrics.json", {"history": [asdict(r) for r in self.history],
-                                                       "best_epoch": self.best_epoch, "best_val_acc": self.best_val_acc})  # fmt: skip
+            if self.dist.is_main:
+                write_json(self.run_dir / "metrics.json", {"history": [asdict(r) for r in self.history],
+                                                           "best_epoch": self.best_epoch, "best_val_acc": self.best_val_acc})  # fmt: skip
             self.save("last.pt")
             if improved:
                 self.save("best.pt")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import torch
+
 from .config import TrainConfig
 from .data import resolve_source
+from .distributed import DistContext, broadcast
 from .engine import FitResult, Trainer, prepare_data, resolve_device, resume_config
 from .optim import optimizer_info
 from .runs import checkpoint_of, create_named_run_dir, create_run_dir, environment, write_json
@@ -31,7 +35,7 @@ def run_label(config: TrainConfig) -> str:
 
 
 def prepare_run(config: TrainConfig | None, resume: Path | None = None, overrides: dict | None = None,
-                run_dir: Path | None = None) -> PreparedRun:  # fmt: skip
+                run_dir: Path | None = None, dist: DistContext | None = None) -> PreparedRun:  # fmt: skip
     """Create (or reopen, when resuming) the run folder, load the data and build the trainer.
 
     The run folder is created before any data is loaded, so an unwritable runs folder fails at once.
@@ -40,24 +44,31 @@ def prepare_run(config: TrainConfig | None, resume: Path | None = None, override
     Raises:
         ConfigError, CheckpointError, MnistError: bad options, an unusable checkpoint or data.
     """
+    dist = dist or DistContext()
     payload = None
     if resume is not None:
         checkpoint = checkpoint_of(resume, prefer_best=False)
         config, payload = resume_config(checkpoint, overrides or {})
         run_dir = checkpoint.parent.parent
-    elif run_dir is not None:
-        run_dir = create_named_run_dir(run_dir)
-        checkpoint = None
     else:
-        run_dir = create_run_dir(config.runs_dir, run_label(config))
         checkpoint = None
+        if dist.is_main:  # one folder for the whole group, made by rank 0
+            run_dir = create_named_run_dir(run_dir) if run_dir is not None else create_run_dir(config.runs_dir, run_label(config))
+        run_dir = Path(broadcast(dist, str(run_dir) if dist.is_main else None))
     device = resolve_device(config.device)
+    if dist.enabled:
+        if device.type == "cuda":
+            device = torch.device("cuda", dist.local_rank)
+        if config.threads is None:  # N processes share the cores
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // dist.local_world_size))
     source = resolve_source(config.data_dir)
     data = prepare_data(config, source, device)
-    trainer = Trainer(config, data, device, run_dir)
+    trainer = Trainer(config, data, device, run_dir, dist=dist)
     if payload is not None:
         trainer.restore(payload)
     info = optimizer_info(config.optimizer)
+    if not dist.is_main:
+        return PreparedRun(trainer, run_dir, checkpoint, data.source)
     write_json(run_dir / "config.json", {
         "config": config.to_dict(),
         "resolved": {
@@ -70,6 +81,7 @@ def prepare_run(config: TrainConfig | None, resume: Path | None = None, override
             "test_images": len(data.test_y),
             "steps_per_epoch": trainer.steps_per_epoch,
             "resumed_from": str(checkpoint) if checkpoint else None,
+            "world_size": dist.world_size,
         },
         "data": data.source,
         "environment": environment(),

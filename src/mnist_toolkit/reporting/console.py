@@ -25,11 +25,11 @@ from ..resources import Resource
 _INK = 96
 
 
-def make_console(json_mode: bool = False) -> Console:
-    """The console for human output: stdout normally, stderr when stdout carries JSON."""
-    console = Console(stderr=json_mode, highlight=False)
+def make_console(json_mode: bool = False, quiet: bool = False) -> Console:
+    """The console for human output: stdout normally, stderr when stdout carries JSON; `quiet` prints nothing."""
+    console = Console(stderr=json_mode, highlight=False, quiet=quiet)
     if not console.is_terminal and "COLUMNS" not in os.environ:
-        console = Console(stderr=json_mode, highlight=False, width=120)  # logs and pipes: room for the tables
+        console = Console(stderr=json_mode, highlight=False, width=120, quiet=quiet)  # logs and pipes: room for the tables
     return console
 
 

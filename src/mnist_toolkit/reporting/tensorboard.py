@@ -70,7 +70,13 @@ class TensorBoardCallback(TrainCallback):
 
     def on_end(self, result: FitResult, trainer: Trainer) -> None:
         data = trainer.data
-        if result.test_predictions is not None:
+        predictions = result.test_predictions
+        if predictions is None and result.history:  # sharded over ranks: score the test set here, once
+            from ..engine import evaluate
+
+            predictions = evaluate(trainer.model, data.test_x, data.test_y, trainer.config.eval_batch_size).predictions
+        if predictions is not None:
+            result.test_predictions = predictions
             wrong = (result.test_predictions != data.test_y.cpu()).nonzero().flatten()[:64]
             if len(wrong):
                 self.writer.add_image("Misclassified/test", _grid(data.test_x.cpu()[wrong]), trainer.global_step, dataformats="HW")

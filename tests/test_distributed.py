@@ -1,0 +1,43 @@
+"""Data-parallel training: two CPU processes over loopback (gloo) end with the weights of one process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import torch
+
+from mnist_toolkit.checkpoint import load_checkpoint
+from mnist_toolkit.cli import _argv_without_nproc
+
+# 500 images in global batches of 63: the last batch (59) splits unevenly, 30 + 29, over two ranks
+ARGS = ["train", "--train-limit", "500", "--batch-size", "63", "--epochs", "2", "--threads", "1", "--json"]
+
+
+def run(*extra: str) -> dict:
+    done = subprocess.run([sys.executable, "-m", "mnist_toolkit", *ARGS, *extra], capture_output=True, text=True,
+                          timeout=600, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout)
+
+
+def test_two_processes_equal_one_with_the_same_global_batch(tmp_path):
+    single = run("--runs-dir", str(tmp_path / "one"))
+    double = run("--runs-dir", str(tmp_path / "two"), "--nproc", "2")
+    assert len(list((tmp_path / "two").iterdir())) == 1  # one run folder for the group, written by rank 0
+    config = json.loads((next((tmp_path / "two").iterdir()) / "config.json").read_text())
+    assert config["resolved"]["world_size"] == 2
+    one = load_checkpoint(single["last_checkpoint"])["model_state"]
+    two = load_checkpoint(double["last_checkpoint"])["model_state"]
+    for name in one:
+        assert torch.allclose(one[name], two[name], atol=1e-5, rtol=1e-4), name
+    assert double["steps"] == single["steps"] == 16
+    # metrics are all-reduced: the whole epoch and the whole test set, not one rank's share
+    for a, b in zip(single["history"], double["history"]):
+        assert abs(a["train_loss"] - b["train_loss"]) < 1e-4 and abs(a["test_acc"] - b["test_acc"]) <= 0.02
+
+
+def test_nproc_is_removed_from_the_workers_command_line():
+    assert _argv_without_nproc(["train", "--nproc", "2", "--epochs", "1"]) == ["train", "--epochs", "1"]
+    assert _argv_without_nproc(["train", "--nproc=4", "--json"]) == ["train", "--json"]
