@@ -21,6 +21,8 @@ def save_checkpoint(path: str | Path, payload: dict) -> Path:
     buffer = io.BytesIO()
     torch.save({"format": FORMAT, **payload}, buffer)
     path = Path(path)
+    for stale in path.parent.glob(f".{path.name}.*.part"):  # left by a writer killed mid-write; never a valid file
+        stale.unlink(missing_ok=True)
     atomic_write_bytes(path, buffer.getvalue())
     return path
 

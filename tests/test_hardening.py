@@ -1,0 +1,136 @@
+"""Faults and bad input: killed writers, concurrent runs, malformed images, every command's bad arguments."""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from mnist_toolkit.checkpoint import load_checkpoint
+from mnist_toolkit.predict import prepare_inputs
+
+
+def test_kill_9_during_checkpoint_writes_leaves_the_previous_checkpoint_intact(tmp_path):
+    target = tmp_path / "last.pt"
+    script = textwrap.dedent(f"""
+        import torch
+        from mnist_toolkit.checkpoint import save_checkpoint
+        payload = {{"arch": "cnn", "model_args": {{}}, "config": {{}}, "normalization": {{"mean": 0.1, "std": 0.3}}}}
+        step = 0
+        while True:
+            step += 1
+            save_checkpoint({str(target)!r}, {{**payload, "step": step, "model_state": {{"w": torch.full((2_000_000,), float(step))}}}})
+            print(step, flush=True)
+    """)
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    for _ in range(3):  # let a few complete checkpoints land, then kill at an arbitrary moment of a write
+        process.stdout.readline()
+    time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    payload = load_checkpoint(target)
+    step = payload["step"]
+    assert step >= 3 and bool((payload["model_state"]["w"] == float(step)).all())
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name != "last.pt"]
+    from mnist_toolkit.checkpoint import save_checkpoint
+
+    save_checkpoint(target, {**payload, "step": step + 1})  # the next save sweeps what the killed writer left
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"], leftovers
+
+
+def _make_run_dir(runs: str, queue) -> None:
+    from mnist_toolkit.runs import create_run_dir
+
+    queue.put(str(create_run_dir(runs, "cnn_adam")))
+
+
+def test_trainings_started_at_once_never_share_a_run_folder(tmp_path):
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    workers = [context.Process(target=_make_run_dir, args=(str(tmp_path), queue)) for _ in range(6)]
+    for worker in workers:
+        worker.start()
+    folders = [queue.get(timeout=60) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+    assert len(set(folders)) == 6
+
+
+def _png(array: np.ndarray, mode: str | None = None) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array, mode=mode).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+VALID = _png(np.pad(np.full((20, 8), 255, np.uint8), ((4, 4), (10, 10))))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    data=st.one_of(
+        st.binary(max_size=2000),
+        st.builds(lambda cut: VALID[:cut], st.integers(0, len(VALID))),
+        st.builds(lambda i, b: VALID[:i] + bytes([b]) + VALID[i + 1 :], st.integers(0, len(VALID) - 1), st.integers(0, 255)),
+        st.builds(lambda a: _png(a), st.lists(st.integers(0, 255), min_size=1, max_size=64).map(lambda v: np.array(v, np.uint8).reshape(1, -1))),
+    )
+)
+def test_predict_preprocessing_never_crashes_on_malformed_images(tmp_path, data):
+    path = tmp_path / "input.png"
+    path.write_bytes(data)
+    (row,) = prepare_inputs([str(path)])
+    assert (row.prepared is None) != (row.error is None)
+    if row.prepared is not None:
+        assert row.prepared.image.shape == (28, 28) and row.prepared.image.dtype == np.uint8
+
+
+BAD_ARGUMENTS = [
+    ["inspect", "/nonexistent/file.idx"],
+    ["inspect", "--show", "-3"],
+    ["download", "--retries", "0"],
+    ["download", "--offline", "--from", "x"],
+    ["download", "--from", "/nonexistent/archive.zip"],
+    ["train", "--epochs", "0"],
+    ["train", "--padding", "sideways"],
+    ["train", "--betas", "0.9"],
+    ["train", "--config", "/nonexistent.toml"],
+    ["train", "--preset", "turbo"],
+    ["train", "--device", "tpu"],
+    ["train", "--nproc", "1"],
+    ["evaluate", "--images", "a.idx"],
+    ["evaluate", "--checkpoint", "/nonexistent.pt"],
+    ["predict"],
+    ["compare", "--optimizers", "adam,lion"],
+    ["compare", "--seeds", "one"],
+    ["experiments", "--grid", "/nonexistent.toml"],
+    ["models", "--bogus"],
+    ["no-such-command"],
+]
+
+
+@pytest.mark.parametrize("arguments", BAD_ARGUMENTS, ids=lambda a: " ".join(a))
+def test_every_command_fails_in_one_line_without_a_traceback(cli, tmp_path, arguments, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = cli(*arguments)
+    assert result.exit_code in (1, 2), (result.exit_code, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error:") and "Hint:" in lines[0], result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    env = {**os.environ, "MNIST_DEBUG": "1"}
+    done = subprocess.run([sys.executable, "-m", "mnist_toolkit", "inspect", str(tmp_path / "none.idx")],
+                          capture_output=True, text=True, env=env, check=False)  # fmt: skip
+    assert done.returncode == 1 and "Traceback" in done.stderr and done.stderr.strip().splitlines()[-1].startswith("Error:")
