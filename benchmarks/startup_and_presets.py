@@ -63,6 +63,22 @@ def main() -> None:
             summary = json.loads(done.stdout) if done.returncode == 0 else {"error": done.stderr[-400:]}
             results["preset_best"] = {"wall_seconds": seconds, "test_accuracy": summary.get("test_accuracy")}
             print(f"--preset best: {seconds:.0f} s wall, {summary.get('test_accuracy')} % test", flush=True)
+        predict_times = []
+        digit = Path(runs) / "digit.png"
+        from PIL import Image
+
+        from mnist_toolkit.data import load_split, resolve_source
+
+        Image.fromarray(load_split(resolve_source(), "test").images[0]).save(digit)
+        for _ in range(args.repeat):
+            seconds, done = timed([*MNIST, "predict", str(digit), "--runs-dir", runs])
+            predict_times.append(seconds)
+        results["predict_one_seconds"] = {"median": statistics.median(predict_times), "all": predict_times}
+        print(f"mnist predict one.png: median {statistics.median(predict_times):.2f} s", flush=True)
+        seconds, done = timed([*MNIST, "evaluate", "--runs-dir", runs, "--json"])
+        if done.returncode == 0:
+            results["evaluate_images_per_second"] = json.loads(done.stdout)["images_per_second"]
+            print(f"mnist evaluate: {results['evaluate_images_per_second']:,.0f} images/s", flush=True)
         if args.memory:
             before = children_max_rss_mb()
             seconds, done = timed([*MNIST, "train", "--epochs", "1", "--runs-dir", runs, "--json"])

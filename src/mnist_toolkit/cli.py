@@ -657,7 +657,7 @@ def experiments(
     10 epochs, 1 conv + 1 FC, Adam). Results go to runs/experiments_<timestamp>/ as CSV, JSON and Markdown."""
     from .engine import TrainingInterrupted, stop_on_signals
     from .errors import ConfigError
-    from .experiments import DEFAULT_GRID, BASELINE, load_grid, run_grid, select, write_results
+    from .experiments import BASELINE, DEFAULT_GRID, Experiment, experiment_config, load_grid, run_grid, select, write_results
     from .reporting.console import make_console
     from .reporting.experiments import results_table
     from .reporting.tensorboard import TensorBoardCallback
@@ -666,14 +666,10 @@ def experiments(
 
     console = make_console(json_output)
     if resume is not None:
-        import json as _json
-
         saved = resume / "grid.json"
         if not saved.is_file():
             raise ConfigError(f"{resume}: no grid.json, not a grid folder", hint="pass a folder made by `mnist experiments`")
-        document = _json.loads(saved.read_text())
-        from .experiments import Experiment
-
+        document = json.loads(saved.read_text())
         baseline = document["baseline"]
         chosen = [Experiment(**e) for e in document["experiments"]]
         overrides = document["overrides"]
@@ -684,8 +680,6 @@ def experiments(
         overrides = {"epochs": epochs, "train_limit": train_limit, "data_dir": str(data_dir) if data_dir else None,
                      "threads": threads, "device": device}  # fmt: skip
         for experiment in chosen:  # every configuration is checked before anything runs
-            from .experiments import experiment_config
-
             experiment_config(baseline, experiment, overrides)
         folder = create_run_dir(runs_dir, "experiments", label_first=True)
     console.print(f"{len(chosen)} experiment(s) in {folder}")
