@@ -582,9 +582,9 @@ def predict(
             console.print(f"Checkpoint: {path}")
     failed = [row for row in rows if row.error]
     if failed:
-        if not json_output:
-            print(f"Error: {len(failed)} of {len(rows)} input(s) could not be read; see the table. "
-                  "Hint: use images of a single digit in a common format.", file=sys.stderr)  # fmt: skip
+        where = "their error fields" if json_output else "the table"
+        print(f"Error: {len(failed)} of {len(rows)} input(s) could not be read; see {where}. "
+              "Hint: use images of a single digit in a common format.", file=sys.stderr)  # fmt: skip
         raise typer.Exit(1)
 
 
