@@ -315,6 +315,12 @@ def to_idx_bytes(array: np.ndarray, *, compress: bool = False) -> bytes:
     return gzip.compress(payload, compresslevel=6, mtime=0) if compress else payload
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], payload: bytes) -> None:
     """Write bytes to a temporary file beside `path`, flush it to disk, then rename it into place."""
     path = Path(path)
@@ -327,6 +333,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], payload: bytes) -> None:
             handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(handle.name, 0o666 & ~_umask())  # temporary files are 0600; give the file the usual mode
         os.replace(handle.name, path)
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)
