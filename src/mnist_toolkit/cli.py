@@ -365,6 +365,8 @@ def _train_in_process(config, resume, options, dist, console, json_output: bool,
 
     prepared = prepare_run(config, resume, options, dist=dist)
     trainer = prepared.trainer
+    if prepared.data_source.get("fallback_reason"):
+        console.print(f"[yellow]Warning: data dir not used ({prepared.data_source['fallback_reason']}); using the embedded copy.[/yellow]")
     if verbose or resume is not None:
         what = f"Resuming {prepared.resumed_from} at epoch {trainer.epoch + 1}, step {trainer.global_step}" if resume else "Run"
         console.print(f"{what}: {prepared.run_dir}  ({trainer.params:,} parameters, {trainer.device}, data: {prepared.data_source['source']})")
