@@ -129,13 +129,18 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON documen
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Say which data is used and more.")]
 
 
+def _warn_fallback(console, reason: Optional[str]) -> None:
+    """Say that a given data folder was passed over, and why."""
+    if reason:
+        console.print(f"[yellow]Warning: data dir not used ({reason}); using the embedded copy.[/yellow]")
+
+
 def _resolve_data(data_dir: Optional[Path], console, verbose: bool):
     """Resolve the data set; warn when a given folder was passed over."""
     from .data import resolve_source
 
     source = resolve_source(data_dir)
-    if source.fallback_reason:
-        console.print(f"[yellow]Warning: data dir not used ({source.fallback_reason}); using the embedded copy.[/yellow]")
+    _warn_fallback(console, source.fallback_reason)
     if verbose:
         console.print(f"Data: {source.kind} copy in {source.root}")
     return source
@@ -365,8 +370,7 @@ def _train_in_process(config, resume, options, dist, console, json_output: bool,
 
     prepared = prepare_run(config, resume, options, dist=dist)
     trainer = prepared.trainer
-    if prepared.data_source.get("fallback_reason"):
-        console.print(f"[yellow]Warning: data dir not used ({prepared.data_source['fallback_reason']}); using the embedded copy.[/yellow]")
+    _warn_fallback(console, prepared.data_source.get("fallback_reason"))
     if verbose or resume is not None:
         what = f"Resuming {prepared.resumed_from} at epoch {trainer.epoch + 1}, step {trainer.global_step}" if resume else "Run"
         console.print(f"{what}: {prepared.run_dir}  ({trainer.params:,} parameters, {trainer.device}, data: {prepared.data_source['source']})")

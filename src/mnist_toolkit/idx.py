@@ -16,6 +16,8 @@ import os
 import struct
 import tempfile
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -233,6 +235,26 @@ def parse_idx(raw: bytes, name: str = "<bytes>") -> IdxFile:
     return IdxFile(name, header, array, sha, gzipped, len(raw))
 
 
+@contextmanager
+def _open_idx(path: Path) -> Iterator[tuple[BinaryIO, int, bool]]:
+    """Open a file for reading; yield (handle, size, gzipped); map OS errors to DatasetNotFound."""
+    name = str(path)
+    try:
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            gzipped = handle.read(2) == _GZIP_MAGIC
+            handle.seek(0)
+            yield handle, size, gzipped
+    except FileNotFoundError:
+        raise DatasetNotFound(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise DatasetNotFound(f"{name}: is a directory, expected an IDX file") from None
+    except PermissionError:
+        raise DatasetNotFound(f"{name}: permission denied", hint="check the file's permissions") from None
+    except OSError as exc:
+        raise DatasetNotFound(f"{name}: cannot read: {exc.strerror or exc}") from None
+
+
 def read_idx(path: str | os.PathLike[str]) -> IdxFile:
     """Read an IDX file (raw or gzip, detected by content).
 
@@ -247,42 +269,19 @@ def read_idx(path: str | os.PathLike[str]) -> IdxFile:
         IdxFormatError: the file is not a valid, complete IDX file.
     """
     path = Path(path)
-    name = str(path)
-    try:
-        with open(path, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            gzipped = handle.read(2) == _GZIP_MAGIC
-            handle.seek(0)
-            header, array, sha = _decode(handle, name, size=size, gzipped=gzipped)
-    except FileNotFoundError:
-        raise DatasetNotFound(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise DatasetNotFound(f"{name}: is a directory, expected an IDX file") from None
-    except PermissionError:
-        raise DatasetNotFound(f"{name}: permission denied", hint="check the file's permissions") from None
-    except OSError as exc:
-        raise DatasetNotFound(f"{name}: cannot read: {exc.strerror or exc}") from None
-    return IdxFile(name, header, array, sha, gzipped, size)
+    with _open_idx(path) as (handle, size, gzipped):
+        header, array, sha = _decode(handle, str(path), size=size, gzipped=gzipped)
+    return IdxFile(str(path), header, array, sha, gzipped, size)
 
 
 def read_idx_header(path: str | os.PathLike[str]) -> IdxHeader:
     """Read and validate only the header of an IDX file (raw or gzip)."""
     path = Path(path)
-    try:
-        with open(path, "rb") as handle:
-            gzipped = handle.read(2) == _GZIP_MAGIC
-            handle.seek(0)
-            try:
-                source = gzip.GzipFile(fileobj=handle, mode="rb") if gzipped else handle
-                return _read_header(source, str(path))
-            except (gzip.BadGzipFile, zlib.error, EOFError) as exc:
-                raise IdxFormatError(f"{path}: corrupt gzip stream: {exc}") from None
-    except FileNotFoundError:
-        raise DatasetNotFound(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise DatasetNotFound(f"{path}: is a directory, expected an IDX file") from None
-    except OSError as exc:
-        raise DatasetNotFound(f"{path}: cannot read: {exc.strerror or exc}") from None
+    with _open_idx(path) as (handle, _size, gzipped):
+        try:
+            return _read_header(gzip.GzipFile(fileobj=handle, mode="rb") if gzipped else handle, str(path))
+        except (gzip.BadGzipFile, zlib.error, EOFError) as exc:
+            raise IdxFormatError(f"{path}: corrupt gzip stream: {exc}") from None
 
 
 def _type_code_for(dtype: np.dtype) -> int:
