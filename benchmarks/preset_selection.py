@@ -32,6 +32,14 @@ CANDIDATES: dict[str, dict[str, list[str]]] = {
                                     "--hidden", "256", "--batch-norm", "--dropout", "0.3", "--augment", "--epochs", "15",
                                     "--batch-size", "128", "--optimizer", "adamw", "--lr", "3e-3", "--weight-decay", "5e-4",
                                     "--scheduler", "onecycle", "--label-smoothing", "0.1"],
+        # a second round, after the first four: the old best led, so try it longer, and VGG's conv-conv-pool blocks
+        "vgg16-aug-e8": ["--arch", "vgg16", "--augment", "--epochs", "8", "--scheduler", "onecycle", "--lr", "3e-3"],
+        "cnn3-aug-e30": ["--arch", "cnn", "--conv-layers", "3", "--filters", "32,64,128", "--fc-layers", "2", "--hidden",
+                         "256", "--batch-norm", "--dropout", "0.3", "--augment", "--epochs", "30", "--batch-size", "128",
+                         "--optimizer", "adamw", "--lr", "3e-3", "--weight-decay", "5e-4", "--scheduler", "onecycle",
+                         "--label-smoothing", "0.1"],
+        "resnet-aug-ls-e8": ["--arch", "resnet", "--augment", "--epochs", "8", "--scheduler", "onecycle", "--lr", "3e-3",
+                             "--label-smoothing", "0.1"],
     },
     "fast": {
         f"cnn-k{k}-{pad}-e{e}{tag}": ["--arch", "cnn", "--conv-layers", "2", "--filters", "16,32", "--kernel-size", str(k),
