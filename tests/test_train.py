@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from mnist_toolkit.checkpoint import load_checkpoint, rebuild_model
-from mnist_toolkit.config import TrainConfig, build_train_config
+from mnist_toolkit.config import PRESETS, TrainConfig, build_train_config
 from mnist_toolkit.engine import TrainCallback, Trainer, TrainingInterrupted, evaluate
 from mnist_toolkit.errors import ConfigError
 from mnist_toolkit.training import prepare_run
@@ -142,6 +142,17 @@ def test_every_optimizer_and_scheduler_runs(tmp_path):
     trainer, _ = fit(small_config(tmp_path, epochs=1, optimizer="nesterov", max_steps=1))
     group = trainer.optimizer.param_groups[0]
     assert group["nesterov"] and group["momentum"] == 0.9 and group["lr"] == 0.02
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_every_preset_builds_and_trains(tmp_path, preset):
+    """A preset that names a removed option, an unknown architecture or an impossible shape fails here."""
+    config = build_train_config({"preset": preset, "train_limit": 256, "max_steps": 2, "runs_dir": str(tmp_path)})
+    assert config.epochs == PRESETS[preset].get("epochs", TrainConfig().epochs)
+    trainer, result = fit(replace(config, eval_batch_size=2000))
+    assert trainer.global_step == 2 and result.history
+    saved = json.loads((trainer.run_dir / "config.json").read_text())
+    assert saved["config"]["arch"] == PRESETS[preset].get("arch", "cnn")
 
 
 def test_config_merge_order_and_errors(tmp_path):
