@@ -22,22 +22,25 @@ from pathlib import Path
 
 VALIDATION = ["--val-size", "10000", "--seed", "0"]
 
+
+def _cnn3(epochs: int) -> list[str]:
+    """The 3-conv network of the previous best preset, for `epochs` epochs."""
+    return ["--arch", "cnn", "--conv-layers", "3", "--filters", "32,64,128", "--fc-layers", "2", "--hidden", "256",
+            "--batch-norm", "--dropout", "0.3", "--augment", "--epochs", str(epochs), "--batch-size", "128",
+            "--optimizer", "adamw", "--lr", "3e-3", "--weight-decay", "5e-4", "--scheduler", "onecycle",
+            "--label-smoothing", "0.1"]  # fmt: skip
+
+
 #: Candidate settings per preset, tried in this order.
 CANDIDATES: dict[str, dict[str, list[str]]] = {
     "best": {
         "resnet-aug-e5": ["--arch", "resnet", "--augment", "--epochs", "5", "--scheduler", "onecycle", "--lr", "3e-3"],
         "resnet-e5": ["--arch", "resnet", "--epochs", "5", "--scheduler", "onecycle", "--lr", "3e-3"],
         "resnet-aug-e8": ["--arch", "resnet", "--augment", "--epochs", "8", "--scheduler", "onecycle", "--lr", "3e-3"],
-        "cnn3-aug-e15 (old best)": ["--arch", "cnn", "--conv-layers", "3", "--filters", "32,64,128", "--fc-layers", "2",
-                                    "--hidden", "256", "--batch-norm", "--dropout", "0.3", "--augment", "--epochs", "15",
-                                    "--batch-size", "128", "--optimizer", "adamw", "--lr", "3e-3", "--weight-decay", "5e-4",
-                                    "--scheduler", "onecycle", "--label-smoothing", "0.1"],
+        "cnn3-aug-e15 (old best)": _cnn3(15),
         # a second round, after the first four: the old best led, so try it longer, and VGG's conv-conv-pool blocks
         "vgg16-aug-e8": ["--arch", "vgg16", "--augment", "--epochs", "8", "--scheduler", "onecycle", "--lr", "3e-3"],
-        "cnn3-aug-e30": ["--arch", "cnn", "--conv-layers", "3", "--filters", "32,64,128", "--fc-layers", "2", "--hidden",
-                         "256", "--batch-norm", "--dropout", "0.3", "--augment", "--epochs", "30", "--batch-size", "128",
-                         "--optimizer", "adamw", "--lr", "3e-3", "--weight-decay", "5e-4", "--scheduler", "onecycle",
-                         "--label-smoothing", "0.1"],
+        "cnn3-aug-e30": _cnn3(30),
         "resnet-aug-ls-e8": ["--arch", "resnet", "--augment", "--epochs", "8", "--scheduler", "onecycle", "--lr", "3e-3",
                              "--label-smoothing", "0.1"],
     },
