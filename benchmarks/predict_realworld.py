@@ -1,55 +1,129 @@
-"""How well `mnist predict` reads real-world-style images, against the model's accuracy on MNIST itself.
+"""How well `mnist predict` reads real-world images: naive resize, the previous preprocessing, the current one.
 
-MNIST test digits are rendered in each style of `mnist_toolkit.synthetic` (photos of dark pen on light
-paper, off-centre in a 320x240 frame with lighting gradient and noise, RGB JPEG or gray PNG; drawings
-on a transparent canvas with the ink only in alpha). The same model then reads: the original 28x28
-digits; the renderings through the toolkit's preprocessing; and the renderings resized naively to 28x28.
+The sets come from `realworld_sets.py` (generated in memory, never stored): phone photos, tight crops
+with thick strokes, other writers' digits, rows of digits, and the two sets that already read well
+(MNIST digits photographed on paper, drawings on a transparent canvas). Each is read three ways by the
+same model:
+- naive: grayscale and resize to 28x28, nothing else;
+- previous: the preprocessing as it was at commit PREVIOUS (border-based polarity and background),
+  loaded from git so the comparison needs no copy of old code;
+- current: `mnist_toolkit.preprocess` (`prepare`, and `prepare_number` for rows of digits).
+A single-digit sample counts as right when the answer is its digit; a row when every digit of the
+number is right and no digit is missing or extra. An image the path refuses ("no digit found") is wrong.
 
-Usage: poetry run python benchmarks/predict_realworld.py --checkpoint RUN/checkpoints/last.pt [--count 2000]
+Reported numbers use digits of the MNIST *test* split (seed 0); the preprocessing was developed on
+sets built from the *training* split with another seed (`--split train --seed 1`).
+
+Usage: poetry run python benchmarks/predict_realworld.py --checkpoint RUN/checkpoints/last.pt [--count 300] [--out FILE]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 import time
+import types
 from pathlib import Path
 
 import numpy as np
 
-from mnist_toolkit.checkpoint import load_checkpoint, rebuild_model
-from mnist_toolkit.data import load_split, resolve_source
-from mnist_toolkit.predict import PredictionRow, predict_rows
-from mnist_toolkit.preprocess import Prepared, decode, naive, prepare_bytes
-from mnist_toolkit.synthetic import STYLES
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from realworld_sets import SETS, build_set  # noqa: E402
+
+from mnist_toolkit.checkpoint import load_checkpoint, rebuild_model  # noqa: E402
+from mnist_toolkit.predict import PredictionRow, predict_rows  # noqa: E402
+from mnist_toolkit.preprocess import Prepared, decode, naive, prepare_bytes, prepare_number_bytes  # noqa: E402
+
+PREVIOUS = "0deb01e"  # the last commit before robust reading (issue 10)
+NUMBER_SETS = {"numbers"}
 
 
-def accuracy(model, images, labels) -> float:
-    rows = [PredictionRow("x", prepared=Prepared(image, False, False, (28, 28))) for image in images]
-    predict_rows(model, rows)
-    return 100.0 * float(np.mean([row.digit == int(label) for row, label in zip(rows, labels)]))
+def previous_preprocessing():
+    """`prepare_bytes` of the preprocessing module as it was at commit PREVIOUS."""
+    root = Path(__file__).resolve().parent.parent
+    source = subprocess.run(["git", "show", f"{PREVIOUS}:src/mnist_toolkit/preprocess.py"], cwd=root, capture_output=True, text=True, check=True).stdout
+    module = types.ModuleType("mnist_toolkit.previous_preprocess")
+    module.__package__ = "mnist_toolkit"
+    sys.modules[module.__name__] = module  # dataclasses look their module up there
+    exec(compile(source, f"preprocess.py@{PREVIOUS}", "exec"), module.__dict__)
+    return module.prepare_bytes
+
+
+def read_digits(model, images: list[np.ndarray | None], norm: dict) -> list[int | None]:
+    rows = [PredictionRow("x", prepared=None if image is None else Prepared(image, False, False, (28, 28))) for image in images]
+    predict_rows(model, rows, 1, norm["mean"], norm["std"])
+    return [row.digit for row in rows]
+
+
+def _attempt(read, data: bytes):
+    try:
+        return read(data)
+    except Exception:  # noqa: BLE001 - a refusal or a crash both count as not read
+        return None
+
+
+def score_single(model, norm, samples, read) -> dict:
+    started = time.perf_counter()
+    images = [_attempt(read, sample.data) for sample in samples]
+    seconds = time.perf_counter() - started
+    digits = read_digits(model, images, norm)
+    right = sum(str(d) == s.label for d, s in zip(digits, samples))
+    return {"accuracy": 100.0 * right / len(samples), "refused": sum(i is None for i in images), "ms_per_image": 1000 * seconds / len(samples)}
+
+
+def score_numbers(model, norm, samples) -> dict:
+    started = time.perf_counter()
+    per_image = [_attempt(lambda data: [p.image for p in prepare_number_bytes(data)], sample.data) for sample in samples]
+    seconds = time.perf_counter() - started
+    flat = [image for images in per_image if images for image in images]
+    digits = iter(read_digits(model, flat, norm))
+    exact = digits_right = digits_total = 0
+    for images, sample in zip(per_image, samples):
+        read = "".join(str(next(digits)) for _ in images) if images else ""
+        exact += read == sample.label
+        digits_total += len(sample.label)
+        if len(read) == len(sample.label):
+            digits_right += sum(a == b for a, b in zip(read, sample.label))
+    return {
+        "exact": 100.0 * exact / len(samples),
+        "digit_count_right": 100.0 * sum(images is not None and len(images) == len(s.label) for images, s in zip(per_image, samples)) / len(samples),
+        "digits_right": 100.0 * digits_right / digits_total,
+        "refused": sum(images is None for images in per_image),
+        "ms_per_image": 1000 * seconds / len(samples),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, required=True)
-    parser.add_argument("--count", type=int, default=2000, help="test digits per style (from the end of the test set)")
+    parser.add_argument("--count", type=int, default=300, help="samples per set")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--split", default="test", choices=["train", "test"])
+    parser.add_argument("--set", action="append", dest="sets", help="only these sets (repeatable)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    model = rebuild_model(load_checkpoint(args.checkpoint))
-    test = load_split(resolve_source(), "test")
-    images, labels = test.images[-args.count :], test.labels[-args.count :]
-    rng = np.random.default_rng(args.seed)
-    result = {"checkpoint": str(args.checkpoint), "count": args.count, "mnist_itself": accuracy(model, images, labels), "styles": {}}
-    print(f"MNIST test digits themselves: {result['mnist_itself']:.2f}%")
-    for style, render in STYLES.items():
-        started = time.perf_counter()
-        files = [render(digit, rng) for digit in images]
-        ours = accuracy(model, [prepare_bytes(data, style).image for data in files], labels)
-        plain = accuracy(model, [naive(decode(data, style)) for data in files], labels)
-        result["styles"][style] = {"toolkit": ours, "naive_resize": plain, "seconds": time.perf_counter() - started}
-        print(f"{style:24s} toolkit {ours:6.2f}%   naive resize {plain:6.2f}%", flush=True)
+    payload = load_checkpoint(args.checkpoint)
+    model, norm = rebuild_model(payload), payload["normalization"]
+    previous = previous_preprocessing()
+    paths = {
+        "naive": lambda data: naive(decode(data)),
+        "previous": lambda data: previous(data).image,
+        "current": lambda data: prepare_bytes(data).image,
+    }
+    result = {"checkpoint": str(args.checkpoint), "count": args.count, "seed": args.seed, "split": args.split, "previous_commit": PREVIOUS, "sets": {}}
+    for name in args.sets or list(SETS):
+        samples = build_set(name, args.count, args.seed, args.split)
+        if name in NUMBER_SETS:
+            scores = {"current": score_numbers(model, norm, samples)}
+            line = f"exact {scores['current']['exact']:6.2f}%  digits {scores['current']['digits_right']:6.2f}%  count right {scores['current']['digit_count_right']:6.2f}%"
+        else:
+            scores = {path: score_single(model, norm, samples, read) for path, read in paths.items()}
+            line = "  ".join(f"{path} {s['accuracy']:6.2f}% ({s['refused']} refused)" for path, s in scores.items())
+        result["sets"][name] = scores
+        print(f"{name:28s} {line}   {scores['current']['ms_per_image']:.0f} ms/image", flush=True)
     if args.out:
         args.out.write_text(json.dumps(result, indent=2) + "\n")
 

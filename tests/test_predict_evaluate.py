@@ -152,7 +152,7 @@ def test_predict_mixes_good_and_bad_files(cli, trained_run, mixed_inputs, tmp_pa
     assert sum(t["p"] for t in rows["seven.png"]["top_k"]) <= 1.0 + 1e-6
     for bad in ("notes.png", "empty.png", "blank.png", "cut.png", "missing.png"):
         assert rows[bad]["digit"] is None and rows[bad]["error"], bad
-    assert "no ink" in rows["blank.png"]["error"] and "empty" in rows["empty.png"]["error"]
+    assert "no digit found" in rows["blank.png"]["error"] and "empty" in rows["empty.png"]["error"]
     assert sorted(p.name for p in out.iterdir()) == ["seven.png", "two.png"]
     assert np.asarray(Image.open(out / "seven.png")).shape == (28, 28)
 
@@ -161,7 +161,7 @@ def test_predict_folders_globs_and_human_output(cli, trained_run, mixed_inputs):
     folder = mixed_inputs["seven"].parent
     result = cli("predict", folder, "--run", trained_run, "--show")
     assert result.exit_code == 1  # the folder holds bad files too
-    assert "seven.png" in result.stdout and "two.png" in result.stdout and "no ink" in result.stdout
+    assert "seven.png" in result.stdout and "two.png" in result.stdout and "no digit found" in result.stdout
     assert "▀" in result.stdout or "▄" in result.stdout or "█" in result.stdout
     assert result.stderr.startswith("Error:")
     good = cli("predict", str(folder / "s*.png"), str(folder / "nested"), "--run", trained_run, "--json")

@@ -117,7 +117,9 @@ def test_exif_orientation_is_honoured():
     turned = prepare_bytes(encode(rotated, "JPEG", exif=exif.tobytes()), "one.jpg").image
     rows, cols = np.nonzero(turned > 100)
     assert rows.max() - rows.min() > cols.max() - cols.min()  # upright again: taller than wide
-    assert np.corrcoef(turned.ravel(), straight.ravel())[0, 1] > 0.8
+    # A 5-px-wide bar's centre of mass sits on a pixel boundary: JPEG noise may tip it one pixel either way.
+    best = max(np.corrcoef(np.roll(turned, shift, axis=1).ravel(), straight.ravel())[0, 1] for shift in (-1, 0, 1))
+    assert best > 0.8
 
 
 def test_mnist_digit_passes_through_unchanged(mnist_digits):
@@ -132,8 +134,8 @@ def test_mnist_digit_passes_through_unchanged(mnist_digits):
     [
         (b"", "empty file"),
         (b"this is not an image at all", "not an image"),
-        (encode(Image.new("L", (64, 64), 255)), "no ink"),
-        (encode(Image.new("L", (64, 64), 0)), "no ink"),
+        (encode(Image.new("L", (64, 64), 255)), "no digit found"),
+        (encode(Image.new("L", (64, 64), 0)), "no digit found"),
         (encode(Image.new("RGBA", (64, 64), (0, 0, 0, 0))), "transparent"),
     ],
     ids=["empty", "not-an-image", "blank-white", "blank-black", "transparent"],

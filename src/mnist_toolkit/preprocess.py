@@ -2,9 +2,10 @@
 
 Pure functions over numpy arrays and PIL images, no CLI. The pipeline: decode (first frame, EXIF
 orientation, any mode), composite transparency so that ink living only in the alpha channel stays
-ink, grayscale, detect polarity (dark ink on light paper is inverted to white on black), normalise
-contrast and suppress background noise, crop to the ink's bounding box, scale the longest side to
-20 px keeping the aspect ratio (antialiased), and place the result in 28x28 with its centre of mass
+ink, grayscale; find the ink (`ink.find_ink`: lighting flattened, polarity from the ink/background
+split, threshold, ruled lines and specks removed) and group it into digits (`segment`), on a reduced
+copy of a large photo; then for each digit, cut its region from the original, scale the longest side
+to 20 px keeping the aspect ratio (antialiased), and place the result in 28x28 with its centre of mass
 at the centre. An image that is already an MNIST-style 28x28 digit passes through unchanged.
 """
 
@@ -41,6 +42,8 @@ class Prepared:
     inverted: bool  # dark ink on light background was inverted
     passthrough: bool  # already MNIST-style; left as it was
     source_size: tuple[int, int]  # (width, height) of the decoded image
+    box: tuple[int, int, int, int] | None = None  # (left, top, right, bottom) of the digit in the source image
+    digits_seen: int = 1  # digit-sized ink groups in a row in the image (more than 1: a number?)
 
 
 def decode(data: bytes, name: str = "<image>"):
@@ -99,7 +102,7 @@ def to_gray(image) -> np.ndarray:
         lum = rgba[..., :3] @ np.array([0.299, 0.587, 0.114])
         opaque = alpha > 0.5
         if not opaque.any():
-            raise ImageError("image is fully transparent: no ink")
+            raise ImageError("no digit found: the image is fully transparent")
         if opaque.all():
             return lum
         stroke = float(lum[opaque].mean())
@@ -107,52 +110,12 @@ def to_gray(image) -> np.ndarray:
         return lum * alpha + background * (1.0 - alpha)
     if image.mode == "CMYK":
         image = image.convert("RGB")
-    return np.asarray(image.convert("L"), dtype=np.float64) / 255.0
+    return np.asarray(image.convert("L"), dtype=np.float32) / np.float32(255.0)
 
 
 def _border(gray: np.ndarray) -> np.ndarray:
     width = max(1, min(gray.shape) // 20)
     return np.concatenate([gray[:width].ravel(), gray[-width:].ravel(), gray[:, :width].ravel(), gray[:, -width:].ravel()])
-
-
-def ink_map(gray: np.ndarray) -> tuple[np.ndarray, bool]:
-    """Luminance -> ink in [0, 1] (white ink on black), with contrast normalised and background noise removed.
-
-    Returns:
-        (ink, inverted): `inverted` when the background was light.
-    """
-    border = _border(gray)
-    inverted = float(np.median(border)) > 0.5
-    ink = 1.0 - gray if inverted else gray.copy()
-    background = float(np.percentile(_border(ink), 90))
-    peak = float(np.percentile(ink, 99.9))
-    span = peak - background
-    if span < 0.1:
-        raise ImageError("no ink found: the image is blank or has too little contrast")
-    ink = np.clip((ink - background) / span, 0.0, 1.0)
-    ink[ink < 0.15] = 0.0  # what remains of paper texture and sensor noise
-    return ink, inverted
-
-
-def _denoised_mask(ink: np.ndarray) -> np.ndarray:
-    """Strong ink with isolated specks removed (a 3x3 opening), for finding the digit's box."""
-    from PIL import Image, ImageFilter
-
-    mask = Image.fromarray(((ink > 0.2) * 255).astype(np.uint8))
-    if min(ink.shape) >= 56:
-        mask = mask.filter(ImageFilter.MinFilter(3)).filter(ImageFilter.MaxFilter(3))
-    return np.asarray(mask) > 0
-
-
-def bounding_box(ink: np.ndarray) -> tuple[int, int, int, int]:
-    """(top, bottom, left, right), exclusive ends, of the ink; raises ImageError when there is none."""
-    mask = _denoised_mask(ink)
-    if not mask.any():
-        mask = ink > 0
-    if not mask.any():
-        raise ImageError("no ink found: the image is blank")
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
 
 
 def center_of_mass(image: np.ndarray) -> tuple[float, float]:
@@ -169,8 +132,10 @@ def fit_digit(ink: np.ndarray) -> np.ndarray:
     """Crop to the ink, scale the longest side to 20 px (antialiased), centre the mass in 28x28 -> float [0, 1]."""
     from PIL import Image
 
-    top, bottom, left, right = bounding_box(ink)
-    crop = ink[top:bottom, left:right]
+    rows, cols = np.flatnonzero(ink.max(axis=1) > 0.15), np.flatnonzero(ink.max(axis=0) > 0.15)
+    if rows.size == 0:
+        raise ImageError("no digit found: the image is blank or has too little contrast")
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     height, width = crop.shape
     scale = DIGIT_BOX / max(height, width)
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
@@ -180,6 +145,35 @@ def fit_digit(ink: np.ndarray) -> np.ndarray:
     row0, col0 = (FIELD - new_h) // 2, (FIELD - new_w) // 2
     field[row0 : row0 + new_h, col0 : col0 + new_w] = small
     return shift_to_center(field)
+
+
+def digit_ink(found, labels: np.ndarray, group) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """One digit's ink cut from the original image: (ink in [0, 1], (left, top, right, bottom)).
+
+    The region is the group's box (work scale) mapped to the original with a small margin; only ink
+    within two work pixels of the group's own components is kept, so neighbouring digits, ruled
+    lines and specks stay out. Ink is its contrast scaled so the stroke core is 1.
+    """
+    from scipy import ndimage
+
+    f = found.factor
+    height, width = found.gray.shape
+    margin = 2
+    top, bottom = max(0, (group.top - margin) * f), min(height, (group.bottom + margin) * f)
+    left, right = max(0, (group.left - margin) * f), min(width, (group.right + margin) * f)
+    own = np.isin(labels[group.top - min(margin, group.top) : group.bottom + margin, group.left - min(margin, group.left) : group.right + margin], group.labels)
+    own = ndimage.binary_dilation(own, iterations=2, structure=np.ones((3, 3)))
+    rows = np.clip(np.arange(top, bottom) // f - (group.top - min(margin, group.top)), 0, own.shape[0] - 1)
+    cols = np.clip(np.arange(left, right) // f - (group.left - min(margin, group.left)), 0, own.shape[1] - 1)
+    keep = own[np.ix_(rows, cols)]
+    contrast = found.contrast_at(top, bottom, left, right)
+    if f > 1:
+        contrast = ndimage.gaussian_filter(contrast, 0.35 * f)
+    strokes = contrast[keep & (contrast > found.high)]
+    level = float(np.percentile(strokes, 75)) if strokes.size else found.peak
+    floor = 0.5 * found.low
+    ink = np.clip((contrast - floor) / max(level - floor, 1e-3), 0.0, 1.0) * keep
+    return ink, (left, top, right, bottom)
 
 
 def shift_to_center(field: np.ndarray) -> np.ndarray:
@@ -216,26 +210,71 @@ def is_mnist_style(gray: np.ndarray) -> bool:
     return abs(com_row - FIELD / 2) <= 2 and abs(com_col - FIELD / 2) <= 2
 
 
+def _locate(gray: np.ndarray):
+    """find_ink + digit_groups; raises ImageError("no digit found ...") when there is none."""
+    from .ink import find_ink
+    from .segment import digit_groups, in_row
+
+    found = find_ink(gray)
+    if found is None:
+        raise ImageError("no digit found: the image is blank or has too little contrast")
+    labels, groups = digit_groups(found.mask, found.contrast)
+    if not groups:
+        raise ImageError("no digit found: only specks or lines in the image")
+    return found, labels, in_row(groups)
+
+
+def _prepared(found, labels, group, image, seen: int) -> Prepared:
+    ink, box = digit_ink(found, labels, group)
+    field = fit_digit(ink)
+    return Prepared((field * 255).round().astype(np.uint8), found.dark_ink, False, image.size, box, seen)
+
+
 def prepare(image, name: str = "<image>") -> Prepared:
-    """A decoded PIL image -> the 28x28 uint8 input the model sees.
+    """A decoded PIL image of one digit -> the 28x28 uint8 input the model sees.
+
+    When the image holds several digit-sized groups in a row, the one with the most ink is taken and
+    `digits_seen` says how many there were.
 
     Raises:
-        ImageError: no ink (blank image) or an unusable image.
+        ImageError: no digit found (blank, lines only, specks) or an unusable image.
     """
     try:
         gray = to_gray(image)
         if is_mnist_style(gray):
-            return Prepared((gray * 255).round().astype(np.uint8), False, True, image.size)
-        ink, inverted = ink_map(gray)
-        field = fit_digit(ink)
+            height, width = gray.shape
+            return Prepared((gray * 255).round().astype(np.uint8), False, True, image.size, (0, 0, width, height))
+        found, labels, groups = _locate(gray)
+        main = max(groups, key=lambda g: g.mass)
+        return _prepared(found, labels, main, image, len(groups))
     except ImageError as exc:
         raise ImageError(f"{name}: {exc.message}") from None
-    return Prepared((field * 255).round().astype(np.uint8), inverted, False, image.size)
+
+
+def prepare_number(image, name: str = "<image>") -> list[Prepared]:
+    """A decoded PIL image of a row of digits -> one 28x28 input per digit, left to right.
+
+    Raises:
+        ImageError: no digit found or an unusable image.
+    """
+    try:
+        gray = to_gray(image)
+        if is_mnist_style(gray):
+            return [prepare(image, name)]
+        found, labels, groups = _locate(gray)
+        return [_prepared(found, labels, group, image, len(groups)) for group in groups]
+    except ImageError as exc:
+        raise ImageError(f"{name}: {exc.message}") from None
 
 
 def prepare_bytes(data: bytes, name: str = "<image>") -> Prepared:
-    """Decode and prepare image bytes (see `decode` and `prepare`)."""
+    """Decode and prepare image bytes of one digit (see `decode` and `prepare`)."""
     return prepare(decode(data, name), name)
+
+
+def prepare_number_bytes(data: bytes, name: str = "<image>") -> list[Prepared]:
+    """Decode and prepare image bytes of a row of digits (see `decode` and `prepare_number`)."""
+    return prepare_number(decode(data, name), name)
 
 
 def naive(image) -> np.ndarray:

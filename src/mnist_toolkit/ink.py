@@ -1,0 +1,265 @@
+"""Finding the ink in a real-world image: lighting flattened, polarity, threshold, clean components.
+
+Pure functions over float luminance arrays (scipy.ndimage for filters, labelling and morphology). The
+steps, on a reduced copy of at most `WORK_SIDE` pixels per side so that a 12-megapixel photo costs
+about as much as a small one:
+
+1. Paper estimated from the image itself: a smooth background by normalised convolution (a coarse,
+   weighted Gaussian average) over the pixels not yet judged ink, refined twice.
+2. Polarity from the ink/background split: where the two classes are well separated (a tight crop,
+   a large digit) the background is the class that holds most of the border and of the pixels;
+   where the ink is a small part of the frame, the ink is the side with the heavier tail.
+3. Ink contrast relative to the local paper, thresholded by hysteresis relative to the strongest ink
+   (faint ruled lines, shadows and texture fall below it), then thin straight lines spanning much of
+   the frame (ruled lines, margins) and specks are removed. Ink that touches the edge stays ink.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: The longest side of the reduced copy on which the digit is located.
+WORK_SIDE = 800
+#: Below this contrast between the strongest ink and the paper, the image holds no digit.
+MIN_CONTRAST = 0.12
+
+
+@dataclass(frozen=True)
+class InkField:
+    """An image's ink, located on a reduced copy; enough to cut any region from the original.
+
+    `contrast` is ink strength relative to the local paper (0 = paper, about 1 = the strongest ink),
+    `mask` the cleaned ink, both at work scale; `factor` maps work pixels to original pixels.
+    """
+
+    gray: np.ndarray  # (H, W) float32 luminance of the original
+    factor: int  # work pixel (r, c) covers original rows r*factor .. (r+1)*factor
+    background: np.ndarray  # (h, w) paper luminance at work scale
+    contrast: np.ndarray  # (h, w) float32, >= 0
+    mask: np.ndarray  # (h, w) bool, cleaned ink
+    dark_ink: bool  # dark ink on light paper (the usual photo)
+    peak: float  # contrast of the strongest ink
+    low: float  # hysteresis thresholds used at work scale
+    high: float
+
+    def contrast_at(self, top: int, bottom: int, left: int, right: int) -> np.ndarray:
+        """Ink contrast of an original-resolution region, against the paper estimated at work scale."""
+        from scipy import ndimage
+
+        region = self.gray[top:bottom, left:right]
+        f = self.factor
+        rows = (np.arange(top, bottom) + 0.5) / f - 0.5
+        cols = (np.arange(left, right) + 0.5) / f - 0.5
+        grid = np.meshgrid(rows, cols, indexing="ij")
+        paper = ndimage.map_coordinates(self.background, grid, order=1, mode="nearest")
+        return _contrast(region, paper, self.dark_ink)
+
+
+def reduce(gray: np.ndarray, factor: int) -> np.ndarray:
+    """Block mean by an integer factor (the last partial rows and columns averaged as they are)."""
+    if factor <= 1:
+        return gray
+    height, width = gray.shape
+    pad_h, pad_w = (-height) % factor, (-width) % factor
+    padded = np.pad(gray, ((0, pad_h), (0, pad_w)), mode="edge") if pad_h or pad_w else gray
+    return padded.reshape(padded.shape[0] // factor, factor, padded.shape[1] // factor, factor).mean(axis=(1, 3))
+
+
+def _work_factor(shape: tuple[int, int]) -> int:
+    return max(1, int(np.ceil(max(shape) / WORK_SIDE)))
+
+
+def smooth_background(gray: np.ndarray, exclude: np.ndarray | None) -> np.ndarray:
+    """The paper's luminance everywhere: a weighted Gaussian average of the pixels not in `exclude`.
+
+    Computed on a grid of about 32 cells across the short side and interpolated back, so its cost
+    does not grow with the image; where no paper is near (inside a very thick stroke), the paper's
+    median stands in.
+    """
+    from scipy import ndimage
+
+    weights = np.ones_like(gray, dtype=np.float32) if exclude is None else (~exclude).astype(np.float32)
+    if weights.sum() < 1:
+        weights[:] = 1.0
+    cell = max(1, min(gray.shape) // 32)
+    values = reduce(gray * weights, cell)
+    counts = reduce(weights, cell)
+    sigma = 3.0
+    values = ndimage.gaussian_filter(values, sigma, mode="nearest")
+    counts = ndimage.gaussian_filter(counts, sigma, mode="nearest")
+    fallback = float(np.median(gray[weights > 0]))
+    coarse = np.where(counts > 0.02, values / np.maximum(counts, 1e-6), fallback)
+    rows = (np.arange(gray.shape[0]) + 0.5) / cell - 0.5
+    cols = (np.arange(gray.shape[1]) + 0.5) / cell - 0.5
+    grid = np.meshgrid(rows, cols, indexing="ij")
+    return ndimage.map_coordinates(coarse, grid, order=1, mode="nearest").astype(np.float32)
+
+
+def _signed_contrast(gray: np.ndarray, paper: np.ndarray, dark_ink: bool) -> np.ndarray:
+    """Ink strength relative to the local paper, signed (paper pixels scatter around 0).
+
+    Dark ink divides by the paper (lighting is multiplicative); light ink on a dark ground is scaled
+    by the room left above the ground.
+    """
+    if dark_ink:
+        return ((paper - gray) / np.maximum(paper, 0.05)).astype(np.float32)
+    return ((gray - paper) / np.maximum(1.0 - paper, 0.05)).astype(np.float32)
+
+
+def _contrast(gray: np.ndarray, paper: np.ndarray, dark_ink: bool) -> np.ndarray:
+    return np.clip(_signed_contrast(gray, paper, dark_ink), 0.0, None)
+
+
+def _paper_noise(signed: np.ndarray, two_classes: bool) -> float:
+    """Spread of the paper's contrast: over the paper class when ink is a large share, else robust over all."""
+    values = signed[signed < otsu_threshold(signed)[0]] if two_classes else signed
+    return max(_robust_sigma(values), 0.003)
+
+
+def _ink_threshold(signed: np.ndarray, two_classes: bool) -> float:
+    floor = max(4 * _paper_noise(signed, two_classes), 0.04)
+    return max(floor, otsu_threshold(signed)[0]) if two_classes else floor
+
+
+def otsu_threshold(values: np.ndarray, bins: int = 256) -> tuple[float, float]:
+    """Otsu's threshold of `values` and its separability (between-class / total variance, 0..1)."""
+    low, high = float(values.min()), float(values.max())
+    if high - low < 1e-6:
+        return low, 0.0
+    hist, edges = np.histogram(values, bins=bins, range=(low, high))
+    hist = hist.astype(np.float64)
+    centres = (edges[:-1] + edges[1:]) / 2
+    weight_lo = np.cumsum(hist)
+    weight_hi = weight_lo[-1] - weight_lo
+    sum_lo = np.cumsum(hist * centres)
+    mean_lo = sum_lo / np.maximum(weight_lo, 1e-12)
+    mean_hi = (sum_lo[-1] - sum_lo) / np.maximum(weight_hi, 1e-12)
+    between = weight_lo * weight_hi * (mean_lo - mean_hi) ** 2
+    index = int(np.argmax(between[:-1]))
+    total = hist.sum()
+    variance = float(np.sum(hist * (centres - sum_lo[-1] / total) ** 2) / total)
+    separability = float(between[index] / total**2 / variance) if variance > 0 else 0.0
+    return float(edges[index + 1]), separability
+
+
+def _border(array: np.ndarray) -> np.ndarray:
+    width = max(1, min(array.shape) // 33)
+    return np.concatenate([array[:width].ravel(), array[-width:].ravel(), array[:, :width].ravel(), array[:, -width:].ravel()])
+
+
+def _corners(array: np.ndarray) -> np.ndarray:
+    """The four corner patches (an eighth of each side): paper in nearly every tight crop of a digit."""
+    h, w = max(1, array.shape[0] // 8), max(1, array.shape[1] // 8)
+    return np.concatenate([array[:h, :w].ravel(), array[:h, -w:].ravel(), array[-h:, :w].ravel(), array[-h:, -w:].ravel()])
+
+
+def _robust_sigma(values: np.ndarray) -> float:
+    median = float(np.median(values))
+    return 1.4826 * float(np.median(np.abs(values - median)))
+
+
+@dataclass(frozen=True)
+class Polarity:
+    """Which way the ink goes, and whether ink and paper form two clear classes of grey levels."""
+
+    dark_ink: bool  # dark ink on light paper
+    two_classes: bool  # a tight crop or a large digit: ink is a large share of the pixels
+    ink: np.ndarray | None  # the first guess at the ink when two_classes, else None
+
+
+def decide_polarity(gray: np.ndarray) -> Polarity:
+    """Polarity from the ink/background split of the grey levels.
+
+    Where Otsu's split separates two clear classes (separability >= 0.8: a tight crop, a large digit;
+    a lighting gradient alone stays below that, a uniform spread of grey scoring 0.75), the background
+    is the class that holds most of the pixels, the border and the corners together (the corners
+    count twice: strokes seldom reach them), so ink touching the edges does not flip it. Otherwise the ink is a small part of the frame: it is the side whose tail, after
+    removing the lighting, reaches further from the paper.
+    """
+    threshold, separability = otsu_threshold(gray)
+    if separability >= 0.8:
+        light = gray > threshold
+        votes = (float(light.mean()), float(_border(light).mean()), float(_corners(light).mean()))
+        dark_ink = (votes[0] + votes[1] + 2 * votes[2]) / 4 > 0.5
+        return Polarity(dark_ink, True, ~light if dark_ink else light)
+    residual = gray - smooth_background(gray, None)
+    centre = float(np.median(residual))
+    sigma = max(_robust_sigma(residual), 1e-3)
+    dark_tail = np.clip(centre - residual - 4 * sigma, 0, None).sum()
+    light_tail = np.clip(residual - centre - 4 * sigma, 0, None).sum()
+    if dark_tail == light_tail:
+        return Polarity(float(np.median(_border(gray))) > 0.5, False, None)
+    return Polarity(bool(dark_tail > light_tail), False, None)
+
+
+def _hysteresis(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    from scipy import ndimage
+
+    candidates = values > low
+    labels, count = ndimage.label(candidates, structure=np.ones((3, 3)))
+    if count == 0:
+        return candidates
+    strong = np.zeros(count + 1, dtype=bool)
+    strong[np.unique(labels[values > high])] = True
+    strong[0] = False
+    return strong[labels]
+
+
+def remove_lines(mask: np.ndarray) -> np.ndarray:
+    """The mask without thin straight lines that run across much of the frame (ruled lines, margins).
+
+    A pixel is removed when it lies on a horizontal (vertical) run longer than a third of the width
+    (height) and is not part of a vertical (horizontal) run thicker than about 2 % of the frame: a
+    digit's strokes crossing a ruled line keep their pixels, and a digit filling a tight crop keeps
+    its thick bars.
+    """
+    from scipy import ndimage
+
+    height, width = mask.shape
+    cleaned = mask.copy()
+    for axis, along, across in ((1, width, height), (0, height, width)):
+        run = max(8, along // 3)
+        thickness = max(3, int(round(0.02 * across)) + 1)
+        if along < 3 * run // 2 or mask.shape[1 - axis] < thickness:
+            continue
+        thick = ndimage.maximum_filter1d(ndimage.minimum_filter1d(mask.astype(np.uint8), thickness, axis=1 - axis), thickness, axis=1 - axis) > 0
+        thin = mask & ~thick
+        long_run = ndimage.maximum_filter1d(ndimage.minimum_filter1d(thin.astype(np.uint8), run, axis=axis), run, axis=axis) > 0
+        cleaned &= ~long_run
+    return cleaned
+
+
+def find_ink(gray: np.ndarray) -> InkField | None:
+    """Locate the ink of a luminance image in [0, 1]; None when there is no ink worth the name.
+
+    Args:
+        gray: (H, W) luminance, any size.
+    """
+    from scipy import ndimage
+
+    gray = np.asarray(gray, dtype=np.float32)
+    factor = _work_factor(gray.shape)
+    work = reduce(gray, factor)
+    polarity = decide_polarity(work)
+    dark_ink, two_classes = polarity.dark_ink, polarity.two_classes
+    exclude = None if polarity.ink is None else ndimage.binary_dilation(polarity.ink, iterations=1)
+    paper = smooth_background(work, exclude)
+    # Refine the paper twice, each time leaving out what currently looks like ink (and its rim).
+    for _ in range(2):
+        signed = _signed_contrast(work, paper, dark_ink)
+        likely_ink = ndimage.binary_dilation(signed > _ink_threshold(signed, two_classes), iterations=2)
+        paper = smooth_background(work, likely_ink)
+    smoothed_signed = ndimage.gaussian_filter(_signed_contrast(work, paper, dark_ink), 0.7)
+    noise = _paper_noise(smoothed_signed, two_classes)
+    smoothed = np.clip(smoothed_signed, 0.0, None)
+    contrast = _contrast(work, paper, dark_ink)
+    peak = float(np.percentile(smoothed, 99.99)) if smoothed.size > 10_000 else float(smoothed.max())
+    if peak < max(MIN_CONTRAST, 6 * noise):
+        return None
+    low, high = max(0.3 * peak, 3.5 * noise), max(0.55 * peak, 5 * noise)
+    mask = remove_lines(_hysteresis(smoothed, low, high))
+    if not mask.any():
+        return None
+    return InkField(gray, factor, paper, contrast, mask, dark_ink, peak, low, high)

@@ -1,0 +1,141 @@
+"""Grouping ink components into digits: one digit in a photo, or a row of digits read left to right.
+
+Works on the cleaned ink mask of `ink.find_ink` (work scale). Components are labelled with
+scipy.ndimage (8-connected); specks, page edges and tables along the border are dropped; the parts of
+one digit (a 5's detached bar, a broken stroke, the dot of a pen lifted) are merged when they overlap
+horizontally or nearly touch; what remains, if it is digit-sized, is a digit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Group:
+    """Ink components that make one digit; boxes at work scale, exclusive ends."""
+
+    top: int
+    bottom: int
+    left: int
+    right: int
+    area: int  # ink pixels
+    mass: float  # summed ink contrast
+    labels: list[int] = field(default_factory=list)
+
+    @property
+    def height(self) -> int:
+        return self.bottom - self.top
+
+    @property
+    def width(self) -> int:
+        return self.right - self.left
+
+    def absorb(self, other: Group) -> None:
+        self.top, self.bottom = min(self.top, other.top), max(self.bottom, other.bottom)
+        self.left, self.right = min(self.left, other.left), max(self.right, other.right)
+        self.area += other.area
+        self.mass += other.mass
+        self.labels += other.labels
+
+    def gap_to(self, other: Group) -> tuple[int, int]:
+        """(horizontal, vertical) empty space between the two boxes (0 when they overlap on that axis)."""
+        horizontal = max(0, max(self.left, other.left) - min(self.right, other.right))
+        vertical = max(0, max(self.top, other.top) - min(self.bottom, other.bottom))
+        return horizontal, vertical
+
+    def x_overlap(self, other: Group) -> float:
+        """Shared horizontal extent as a fraction of the narrower box."""
+        shared = min(self.right, other.right) - max(self.left, other.left)
+        return max(0, shared) / max(1, min(self.width, other.width))
+
+
+def components(mask: np.ndarray, contrast: np.ndarray) -> tuple[np.ndarray, list[Group]]:
+    """Label the mask (8-connected); one Group per component."""
+    from scipy import ndimage
+
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
+    if count == 0:
+        return labels, []
+    index = np.arange(1, count + 1)
+    areas = ndimage.sum_labels(np.ones_like(contrast), labels, index)
+    masses = ndimage.sum_labels(contrast, labels, index)
+    groups = []
+    for label, box, area, mass in zip(index, ndimage.find_objects(labels), areas, masses):
+        groups.append(Group(box[0].start, box[0].stop, box[1].start, box[1].stop, int(area), float(mass), [int(label)]))
+    return labels, groups
+
+
+def _drop_specks(groups: list[Group]) -> list[Group]:
+    largest = max(group.area for group in groups)
+    return [group for group in groups if group.area >= max(3, 0.01 * largest)]
+
+
+def _drop_border_blobs(groups: list[Group], shape: tuple[int, int]) -> list[Group]:
+    """Drop a page edge or table along the border: touching it, spanning most of that side, far larger than the rest."""
+    height, width = shape
+
+    def is_blob(group: Group) -> bool:
+        spans_rows = group.height >= 0.7 * height and (group.left == 0 or group.right == width)
+        spans_cols = group.width >= 0.7 * width and (group.top == 0 or group.bottom == height)
+        return spans_rows or spans_cols
+
+    blobs = [group for group in groups if is_blob(group)]
+    if not blobs:
+        return groups
+    rest = [group for group in groups if not is_blob(group)]
+    if not rest:
+        return groups
+    biggest_rest = max(group.height * group.width for group in rest)
+    return rest + [blob for blob in blobs if blob.height * blob.width <= 3 * biggest_rest]
+
+
+def _merge_parts(groups: list[Group]) -> list[Group]:
+    """Merge the parts of one digit: boxes overlapping by half the narrower width, or nearly touching."""
+    groups = sorted(groups, key=lambda g: -g.area)
+    merged = True
+    while merged:
+        merged = False
+        for i, first in enumerate(groups):
+            for j in range(i + 1, len(groups)):
+                second = groups[j]
+                size = max(first.height, second.height)
+                horizontal, vertical = first.gap_to(second)
+                overlapping = first.x_overlap(second) >= 0.5 and vertical <= 0.5 * size
+                touching = horizontal <= 0.04 * size and vertical <= 0.04 * size
+                small_part = second.area < 0.2 * first.area and horizontal <= 0.1 * size and vertical <= 0.3 * size
+                if overlapping or touching or small_part:
+                    first.absorb(second)
+                    del groups[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return groups
+
+
+def digit_groups(mask: np.ndarray, contrast: np.ndarray) -> tuple[np.ndarray, list[Group]]:
+    """The digits in a cleaned ink mask, left to right; also the label image their `labels` refer to.
+
+    A group is a digit when it is at least a third as tall as the tallest group and at least
+    2.5 % of the frame's shorter side (and 5 px) tall: specks never become digits.
+    """
+    labels, groups = components(mask, contrast)
+    if not groups:
+        return labels, []
+    groups = _drop_border_blobs(_drop_specks(groups), mask.shape)
+    groups = _merge_parts(groups)
+    floor = max(5.0, 0.025 * min(mask.shape))
+    tallest = max(group.height for group in groups)
+    digits = [group for group in groups if group.height >= max(floor, tallest / 3)]
+    return labels, sorted(digits, key=lambda g: (g.left + g.right) / 2)
+
+
+def in_row(groups: list[Group]) -> list[Group]:
+    """The groups that sit on the main row: vertically overlapping the tallest group's band."""
+    if not groups:
+        return groups
+    anchor = max(groups, key=lambda g: g.mass)
+    return [g for g in groups if min(g.bottom, anchor.bottom) - max(g.top, anchor.top) >= 0.3 * min(g.height, anchor.height)]
