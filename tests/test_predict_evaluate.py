@@ -204,3 +204,23 @@ def test_real_world_renderings_are_read_about_as_well_as_mnist(trained_run):
         plain = accuracy([naive(decode(data, style)) for data in files])
         assert ours >= reference - 6, (style, ours, reference)
         assert ours > plain + 20, (style, ours, plain)
+
+
+def test_predict_number_json_reads_a_row_left_to_right(cli, trained_run, tmp_path):
+    test = load_split(resolve_source(), "test")
+    picks = [int(np.flatnonzero(test.labels == d)[0]) for d in (2, 0, 7, 6)]
+    page = np.full((120, 60 + 100 * len(picks)), 235.0)
+    for i, index in enumerate(picks):
+        ink = np.asarray(Image.fromarray(test.images[index]).resize((90, 90), Image.BICUBIC), dtype=float).clip(0, 255) / 255
+        page[15:105, 30 + 100 * i : 120 + 100 * i] *= 1 - 0.85 * ink
+    path = tmp_path / "row.png"
+    path.write_bytes(png(page.astype(np.uint8)))
+    result = cli("predict", str(path), "--run", trained_run, "--number", "--json")
+    assert result.exit_code == 0, result.stderr
+    (row,) = json.loads(result.stdout)
+    assert set(row) == {"file", "number", "confidence", "digits", "error"} and row["error"] is None
+    assert len(row["digits"]) == 4 and len(row["number"]) == 4
+    lefts = [d["box"][0] for d in row["digits"]]
+    assert lefts == sorted(lefts) and all(set(d) == {"digit", "confidence", "top_k", "box"} for d in row["digits"])
+    single = cli("predict", str(path), "--run", trained_run)
+    assert "--number" in single.stderr  # several digits read as one: the warning suggests --number

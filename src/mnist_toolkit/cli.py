@@ -553,6 +553,7 @@ def predict(
     top_k: Annotated[int, typer.Option("--top-k", min=1, max=10, help="How many likely digits to list.")] = 3,
     show: Annotated[bool, typer.Option("--show", help="Draw the 28x28 input the model saw next to each answer.")] = False,
     save_preprocessed: Annotated[Optional[Path], typer.Option(help="Write each 28x28 model input as PNG into this folder.", show_default=False)] = None,
+    number: Annotated[bool, typer.Option("--number", help="Read every digit of each image, left to right (a written number).")] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Read digits from your own images (PNG, JPEG, BMP, GIF, TIFF, WebP), preprocessed as MNIST was."""
@@ -563,14 +564,17 @@ def predict(
 
     console = make_console(json_output)
     path, payload, model = _load_model_for(run, checkpoint, runs_dir)
-    rows = prepare_inputs(paths)
+    rows = prepare_inputs(paths, number=number)
     norm = payload["normalization"]
     predict_rows(model, rows, top_k, norm["mean"], norm["std"])
+    several = [row.file for row in rows if row.prepared is not None and row.prepared.digits_seen > 1]
+    if several:
+        print(f"Warning: {', '.join(several)}: several separated digits seen; read as one digit. Hint: pass --number to read them all.", file=sys.stderr)
     if save_preprocessed is not None:
         from PIL import Image
 
         used: set[str] = set()
-        for row in rows:
+        for row in (part for row in rows for part in (row.parts or [row])):
             if row.prepared is not None:
                 stem = Path(row.file).stem or "stdin"
                 name = stem

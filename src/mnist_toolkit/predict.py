@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import MnistError
-from .preprocess import ImageError, Prepared, prepare_bytes
+from .preprocess import ImageError, Prepared, prepare_bytes, prepare_number_bytes
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 STDIN = "-"
@@ -26,8 +26,19 @@ class PredictionRow:
     top_k: list[dict] = field(default_factory=list)  # [{digit, p}], most probable first
     error: str | None = None
     prepared: Prepared | None = None
+    parts: list[PredictionRow] | None = None  # with --number: one row per digit, left to right
+
+    @property
+    def number(self) -> str | None:
+        if not self.parts or any(part.digit is None for part in self.parts):
+            return None
+        return "".join(str(part.digit) for part in self.parts)
 
     def to_json(self) -> dict:
+        if self.parts is not None:
+            confidence = float(np.prod([part.confidence for part in self.parts])) if self.number is not None else None
+            digits = [{"digit": part.digit, "confidence": part.confidence, "top_k": part.top_k, "box": list(part.prepared.box)} for part in self.parts]
+            return {"file": self.file, "number": self.number, "confidence": confidence, "digits": digits, "error": self.error}
         return {"file": self.file, "digit": self.digit, "confidence": self.confidence, "top_k": self.top_k, "error": self.error}
 
 
@@ -72,13 +83,16 @@ def read_input(item: str) -> bytes:
         raise ImageError(f"{item}: cannot read: {exc.strerror or exc}") from None
 
 
-def prepare_inputs(items: list[str]) -> list[PredictionRow]:
-    """Expand and preprocess every input; failures become error rows, never exceptions."""
+def prepare_inputs(items: list[str], number: bool = False) -> list[PredictionRow]:
+    """Expand and preprocess every input (with `number`, every digit of a row); failures become error rows."""
     rows = []
     for item in expand_inputs(items):
         row = PredictionRow(file="<stdin>" if item == STDIN else item)
         try:
-            row.prepared = prepare_bytes(read_input(item), row.file)
+            if number:
+                row.parts = [PredictionRow(file=row.file, prepared=p) for p in prepare_number_bytes(read_input(item), row.file)]
+            else:
+                row.prepared = prepare_bytes(read_input(item), row.file)
         except MnistError as exc:
             row.error = exc.message
         except Exception as exc:  # a decoder bug on hostile input must not stop the batch
@@ -93,7 +107,7 @@ def predict_rows(model, rows: list[PredictionRow], top_k: int = 3, mean: float =
 
     from .transforms import normalise
 
-    ready = [row for row in rows if row.prepared is not None]
+    ready = [part for row in rows for part in (row.parts or [row]) if part.prepared is not None]
     if not ready:
         return rows
     batch = torch.from_numpy(np.stack([row.prepared.image for row in ready]))  # (B, 28, 28) uint8
