@@ -558,7 +558,7 @@ def predict(
 ) -> None:
     """Read digits from your own images (PNG, JPEG, BMP, GIF, TIFF, WebP), preprocessed as MNIST was."""
     from .imaging import save_png
-    from .predict import predict_rows, prepare_inputs
+    from .predict import digit_rows, predict_rows, prepare_inputs
     from .reporting.console import make_console
     from .reporting.evaluation import predictions_table
 
@@ -574,7 +574,7 @@ def predict(
         from PIL import Image
 
         used: set[str] = set()
-        for row in (part for row in rows for part in (row.parts or [row])):
+        for row in digit_rows(rows):
             if row.prepared is not None:
                 stem = Path(row.file).stem or "stdin"
                 name = stem

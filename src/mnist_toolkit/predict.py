@@ -34,9 +34,14 @@ class PredictionRow:
             return None
         return "".join(str(part.digit) for part in self.parts)
 
+    @property
+    def number_confidence(self) -> float | None:
+        """The number's confidence: the product of its digits' confidences."""
+        return float(np.prod([part.confidence for part in self.parts])) if self.number is not None else None
+
     def to_json(self) -> dict:
         if self.parts is not None:
-            confidence = float(np.prod([part.confidence for part in self.parts])) if self.number is not None else None
+            confidence = self.number_confidence
             digits = [{"digit": part.digit, "confidence": part.confidence, "top_k": part.top_k, "box": list(part.prepared.box)} for part in self.parts]
             return {"file": self.file, "number": self.number, "confidence": confidence, "digits": digits, "error": self.error}
         return {"file": self.file, "digit": self.digit, "confidence": self.confidence, "top_k": self.top_k, "error": self.error}
@@ -83,6 +88,11 @@ def read_input(item: str) -> bytes:
         raise ImageError(f"{item}: cannot read: {exc.strerror or exc}") from None
 
 
+def digit_rows(rows: list[PredictionRow]) -> list[PredictionRow]:
+    """Every row that holds one digit: the rows themselves, or their parts when a number was read."""
+    return [part for row in rows for part in (row.parts if row.parts is not None else [row])]
+
+
 def prepare_inputs(items: list[str], number: bool = False) -> list[PredictionRow]:
     """Expand and preprocess every input (with `number`, every digit of a row); failures become error rows."""
     rows = []
@@ -107,7 +117,7 @@ def predict_rows(model, rows: list[PredictionRow], top_k: int = 3, mean: float =
 
     from .transforms import normalise
 
-    ready = [part for row in rows for part in (row.parts or [row]) if part.prepared is not None]
+    ready = [row for row in digit_rows(rows) if row.prepared is not None]
     if not ready:
         return rows
     batch = torch.from_numpy(np.stack([row.prepared.image for row in ready]))  # (B, 28, 28) uint8

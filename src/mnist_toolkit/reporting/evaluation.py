@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -80,8 +79,7 @@ def predictions_table(rows, show: bool = False):
     for row in rows:
         if row.parts is not None and not row.error:
             confidences = "  ".join(f"{part.digit}: {100 * part.confidence:.1f}%" for part in row.parts)
-            product = float(np.prod([part.confidence for part in row.parts]))
-            cells = [row.file, row.number, f"{100 * product:.1f}%", confidences]
+            cells = [row.file, row.number, f"{100 * row.number_confidence:.1f}%", confidences]
             if show:
                 cells.append(Text("\n").join(digit_text(part.prepared.image) for part in row.parts))
         elif row.error:
