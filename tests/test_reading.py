@@ -38,7 +38,15 @@ def put(page: np.ndarray, digit: np.ndarray, top: int, left: int, size: int) -> 
     page[top : top + size, left : left + size] *= 1 - 0.85 * ink
 
 
-@pytest.mark.xfail(strict=True, reason="open (issue 10): some placements on a noiseless gradient are not yet found exactly")
+def aligned_correlation(image: np.ndarray, reference: np.ndarray, reach: int = 2) -> float:
+    """Best correlation over whole-pixel shifts up to `reach`: the same digit, centred a pixel apart, scores high."""
+    return max(
+        np.corrcoef(np.roll(image, (dy, dx), (0, 1)).ravel(), reference.ravel())[0, 1]
+        for dy in range(-reach, reach + 1)
+        for dx in range(-reach, reach + 1)
+    )
+
+
 @settings(max_examples=12, deadline=None)
 @given(st.floats(0.05, 0.9), st.floats(0.05, 0.9), st.integers(0, 9))
 def test_digit_anywhere_on_lit_paper_is_found(digits, fy, fx, which):
@@ -49,8 +57,7 @@ def test_digit_anywhere_on_lit_paper_is_found(digits, fy, fx, which):
     box_left, box_top, box_right, box_bottom = prepared.box
     assert left - 2 <= box_left and box_right <= left + 92 and top - 2 <= box_top and box_bottom <= top + 92
     assert prepared.inverted and prepared.image.max() >= 200
-    original = np.asarray(Image.fromarray(digits[which]), dtype=float)
-    assert np.corrcoef(prepared.image.ravel().astype(float), original.ravel())[0, 1] > 0.6
+    assert aligned_correlation(prepared.image.astype(float), digits[which].astype(float)) > 0.85
 
 
 def test_ruled_lines_do_not_move_the_box(digits):
@@ -60,13 +67,36 @@ def test_ruled_lines_do_not_move_the_box(digits):
     assert np.allclose(prepare_bytes(png(clean)).box, prepare_bytes(png(ruled)).box, atol=4)
 
 
-@pytest.mark.xfail(strict=True, reason="open (issue 10): a frame-filling square ring is more ink than paper; polarity flips")
-def test_ink_touching_every_edge_is_kept():
-    page = np.full((120, 100), 230.0)
-    page[:, :18] = page[:, -18:] = page[:18, :] = page[-18:, :] = 25  # a thick square "0" cut by the frame
+@pytest.mark.parametrize("dark_ink", [True, False])
+@pytest.mark.parametrize("thickness", [0.18, 0.32])
+def test_ink_touching_every_edge_is_kept(dark_ink, thickness):
+    yy, xx = np.mgrid[0:120, 0:100]
+    radius = np.hypot((yy - 59.5) / 66, (xx - 49.5) / 56)  # a thick "0" a little larger than the frame
+    ring = (radius <= 1) & (radius >= 1 - thickness)
+    page = np.where(ring, 25.0, 230.0) if dark_ink else np.where(ring, 230.0, 25.0)
     prepared = prepare_bytes(png(page))
-    assert prepared.inverted
-    assert prepared.image[4:24, 4:24].sum() > 0 and prepared.image[14, 14] == 0
+    assert prepared.inverted == dark_ink
+    assert prepared.box == (0, 0, 100, 120)
+    assert prepared.image[14, 14] == 0 and prepared.image[:, 4:8].sum() > 0 and prepared.image[:, 20:24].sum() > 0
+
+
+def test_sticky_note_on_a_darker_desk_is_paper_not_ink(digits):
+    desk = paper(600, 800, gradient=0.2) * 0.55
+    desk[150:330, 400:570] = 225  # a light note; the digit is written on it
+    put(desk, digits[0], 190, 440, 100)
+    prepared = prepare_bytes(png(desk))
+    left, top, right, bottom = prepared.box
+    assert prepared.inverted and 430 <= left and right <= 545 and 180 <= top and bottom <= 295
+    assert aligned_correlation(prepared.image.astype(float), digits[0].astype(float)) > 0.85
+
+
+def test_page_edge_is_not_the_digit(digits):
+    page = paper(600, 800)
+    page[:, :120] = 30  # the dark desk beyond the page's left edge
+    put(page, digits[4], 250, 500, 60)
+    prepared = prepare_bytes(png(page))
+    left, top, right, bottom = prepared.box
+    assert 490 <= left and right <= 565 and 240 <= top and bottom <= 315
 
 
 @pytest.mark.parametrize("count", [2, 4, 10])
@@ -81,7 +111,7 @@ def test_a_row_of_digits_gives_one_box_each_in_order(digits, count):
     assert [b[0] for b in boxes] == sorted(b[0] for b in boxes)
 
 
-@pytest.mark.parametrize("kind", [pytest.param("blank", marks=pytest.mark.xfail(strict=True, reason="open (issue 10): a noiseless strong gradient leaves residual 'ink' in the corners")), "lines-only", "specks"])
+@pytest.mark.parametrize("kind", ["blank", "lines-only", "specks"])
 def test_no_digit_is_an_error(kind):
     page = paper(400, 600, gradient=0.25, ruled=kind == "lines-only")
     if kind == "specks":

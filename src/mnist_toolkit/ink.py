@@ -57,6 +57,14 @@ class InkField:
         return _contrast(region, paper, self.dark_ink)
 
 
+def keep_only(gray: np.ndarray, region: np.ndarray, factor: int) -> np.ndarray:
+    """`gray` with everything outside `region` (a work-scale mask) set to the region's median: only it is read."""
+    rows = np.minimum(np.arange(gray.shape[0]) // factor, region.shape[0] - 1)
+    cols = np.minimum(np.arange(gray.shape[1]) // factor, region.shape[1] - 1)
+    inside = region[np.ix_(rows, cols)]
+    return np.where(inside, gray, np.float32(np.median(gray[inside]))).astype(np.float32)
+
+
 def reduce(gray: np.ndarray, factor: int) -> np.ndarray:
     """Block mean by an integer factor (the last partial rows and columns averaged as they are)."""
     if factor <= 1:
@@ -72,40 +80,70 @@ def _work_factor(shape: tuple[int, int]) -> int:
 
 
 def smooth_background(gray: np.ndarray, exclude: np.ndarray | None) -> np.ndarray:
-    """The paper's luminance everywhere: a weighted Gaussian average of the pixels not in `exclude`.
+    """The paper's luminance everywhere: a local plane fitted to the pixels not in `exclude`.
 
-    Computed on a grid of about 32 cells across the short side and interpolated back, so its cost
-    does not grow with the image; where no paper is near (inside a very thick stroke), the paper's
-    median stands in.
+    Normalised convolution of the first order: around every cell of a grid of about 32 cells along
+    the long side (so a narrow crop filled by a thick stroke is not taken for lighting), a plane is fitted by Gaussian-weighted least squares to the mean paper of the
+    cells nearby (no weight outside the frame), so a lighting gradient is followed exactly up to the
+    edges and corners; the grid is interpolated back, so the cost does not grow with the image.
+    Where little paper is near (inside a very thick stroke) the fit falls back towards a plain
+    weighted average, and where none is, to the paper's median.
     """
     from scipy import ndimage
 
     weights = np.ones_like(gray, dtype=np.float32) if exclude is None else (~exclude).astype(np.float32)
     if weights.sum() < 1:
         weights[:] = 1.0
-    cell = max(1, min(gray.shape) // 32)
-    values = reduce(gray * weights, cell)
-    counts = reduce(weights, cell)
-    sigma = 3.0
-    values = ndimage.gaussian_filter(values, sigma, mode="nearest")
-    counts = ndimage.gaussian_filter(counts, sigma, mode="nearest")
+    cell = max(1, max(gray.shape) // 32)
+    counts = reduce(weights, cell).astype(np.float64)
+    means = reduce(gray * weights, cell) / np.maximum(counts, 1e-9)
     fallback = float(np.median(gray[weights > 0]))
-    coarse = np.where(counts > 0.02, values / np.maximum(counts, 1e-6), fallback)
-    rows = (np.arange(gray.shape[0]) + 0.5) / cell - 0.5
-    cols = (np.arange(gray.shape[1]) + 0.5) / cell - 0.5
+    coarse = _local_plane(means, counts, sigma=3.0, fallback=fallback)
+    coarse = np.pad(coarse, 1, mode="reflect", reflect_type="odd")  # continue the plane half a cell past the edge
+    rows = (np.arange(gray.shape[0]) + 0.5) / cell + 0.5
+    cols = (np.arange(gray.shape[1]) + 0.5) / cell + 0.5
     grid = np.meshgrid(rows, cols, indexing="ij")
     return ndimage.map_coordinates(coarse, grid, order=1, mode="nearest").astype(np.float32)
+
+
+def _local_plane(means: np.ndarray, counts: np.ndarray, sigma: float, fallback: float) -> np.ndarray:
+    """Value at each cell of the plane fitted by Gaussian-weighted least squares to `means` weighted by `counts`."""
+    from scipy import ndimage
+
+    def blur(array: np.ndarray) -> np.ndarray:
+        return ndimage.gaussian_filter(array, sigma, mode="constant", cval=0.0)
+
+    ys, xs = np.mgrid[0 : means.shape[0], 0 : means.shape[1]].astype(np.float64)
+    c, g = counts, means * counts
+    s0, sy, sx = blur(c), blur(c * ys), blur(c * xs)
+    syy, sxy, sxx = blur(c * ys * ys), blur(c * xs * ys), blur(c * xs * xs)
+    t0, ty, tx = blur(g), blur(g * ys), blur(g * xs)
+    # Moments about each cell itself (d = q - p), then the 3x3 normal equations per cell.
+    m_y, m_x = sy - ys * s0, sx - xs * s0
+    m_yy = syy - 2 * ys * sy + ys * ys * s0
+    m_xx = sxx - 2 * xs * sx + xs * xs * s0
+    m_xy = sxy - xs * sy - ys * sx + xs * ys * s0
+    n_y, n_x = ty - ys * t0, tx - xs * t0
+    ridge = 0.05 * sigma**2 * s0  # keeps the slope tame where the paper nearby lies on one line
+    matrix = np.stack([np.stack([s0, m_y, m_x], -1), np.stack([m_y, m_yy + ridge, m_xy], -1), np.stack([m_x, m_xy, m_xx + ridge], -1)], -2)
+    target = np.stack([t0, n_y, n_x], -1)[..., None]
+    enough = s0 > 0.02
+    values = np.full(means.shape, fallback)
+    if enough.any():
+        values[enough] = np.linalg.solve(matrix[enough], target[enough])[:, 0, 0]
+    return values
 
 
 def _signed_contrast(gray: np.ndarray, paper: np.ndarray, dark_ink: bool) -> np.ndarray:
     """Ink strength relative to the local paper, signed (paper pixels scatter around 0).
 
     Dark ink divides by the paper (lighting is multiplicative); light ink on a dark ground is scaled
-    by the room left above the ground.
+    by the room left above the ground (at least half the range: "light ink" on light paper cannot be
+    strong, and dividing by the little room left would blow noise up into ink).
     """
     if dark_ink:
         return ((paper - gray) / np.maximum(paper, 0.05)).astype(np.float32)
-    return ((gray - paper) / np.maximum(1.0 - paper, 0.05)).astype(np.float32)
+    return ((gray - paper) / np.maximum(1.0 - paper, 0.5)).astype(np.float32)
 
 
 def _contrast(gray: np.ndarray, paper: np.ndarray, dark_ink: bool) -> np.ndarray:

@@ -211,9 +211,13 @@ def is_mnist_style(gray: np.ndarray) -> bool:
 
 
 def _locate(gray: np.ndarray):
-    """find_ink + digit_groups; raises ImageError("no digit found ...") when there is none."""
-    from .ink import find_ink
-    from .segment import digit_groups, in_row
+    """find_ink + digit_groups; raises ImageError("no digit found ...") when there is none.
+
+    When the strongest "ink" is a light paper patch on a darker ground (a sticky note on a table),
+    the digits are looked for on the patch alone.
+    """
+    from .ink import find_ink, keep_only
+    from .segment import digit_groups, in_row, paper_patch
 
     found = find_ink(gray)
     if found is None:
@@ -221,6 +225,13 @@ def _locate(gray: np.ndarray):
     labels, groups = digit_groups(found.mask, found.contrast)
     if not groups:
         raise ImageError("no digit found: only specks or lines in the image")
+    patch = None if found.dark_ink else paper_patch(labels, max(groups, key=lambda g: g.mass))
+    if patch is not None:
+        on_patch = find_ink(keep_only(gray, patch, found.factor))
+        if on_patch is not None and on_patch.dark_ink:
+            patch_labels, patch_groups = digit_groups(on_patch.mask, on_patch.contrast)
+            if patch_groups:
+                found, labels, groups = on_patch, patch_labels, patch_groups
     return found, labels, in_row(groups)
 
 
