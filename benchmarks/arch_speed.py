@@ -34,11 +34,9 @@ def main() -> None:
             config = replace(TrainConfig(), arch=info.name, max_steps=None)
             trainer = Trainer(config, data, torch.device("cpu"), Path(scratch) / info.name)
             perm = epoch_permutation(len(data.train_y), 0, 0)
-            trainer.steps_per_epoch = 20  # warm-up
-            trainer._train_steps(perm)
-            trainer.step_in_epoch, trainer.steps_per_epoch = 20, 20 + args.steps
+            trainer.train_one_epoch(perm, limit=20)  # warm-up
             started = time.perf_counter()
-            trainer._train_steps(perm)
+            trainer.train_one_epoch(perm, limit=args.steps)
             per_step = (time.perf_counter() - started) / args.steps
             results[info.name] = {"params": trainer.params, "ms_per_step": 1000 * per_step, "seconds_per_epoch": per_step * 938}
             print(f"{info.name:10s} {trainer.params:>10,} params  {1000 * per_step:7.1f} ms/step  {per_step * 938:6.1f} s/epoch", flush=True)

@@ -10,6 +10,8 @@ same model:
 - current: `mnist_toolkit.preprocess` (`prepare`, and `prepare_number` for rows of digits).
 A single-digit sample counts as right when the answer is its digit; a row when every digit of the
 number is right and no digit is missing or extra. An image the path refuses ("no digit found") is wrong.
+For the sets made from MNIST digits, the same model also reads those 28x28 digits themselves: the
+ceiling no preprocessing can pass (what is left below it is the model's, not the reading's).
 
 Reported numbers use digits of the MNIST *test* split (seed 0); the preprocessing was developed on
 sets built from the *training* split with another seed (`--split train --seed 1`).
@@ -65,6 +67,15 @@ def _attempt(read, data: bytes):
         return None
 
 
+def score_sources(model, norm, samples) -> dict | None:
+    """The model on the MNIST 28x28 digits the samples were made from: the ceiling any preprocessing can reach."""
+    if not all(sample.sources for sample in samples):
+        return None
+    digits = iter(read_digits(model, [digit for sample in samples for digit in sample.sources], norm))
+    read = ["".join(str(next(digits)) for _ in sample.sources) for sample in samples]
+    return {"accuracy": 100.0 * sum(r == s.label for r, s in zip(read, samples)) / len(samples)}
+
+
 def score_single(model, norm, samples, read) -> dict:
     started = time.perf_counter()
     images = [_attempt(read, sample.data) for sample in samples]
@@ -96,6 +107,24 @@ def score_numbers(model, norm, samples) -> dict:
     }
 
 
+def twelve_megapixel_speed(seed: int, split: str, photos: int = 8, repeats: int = 3) -> dict:
+    """Median ms to decode a 4000x3000 phone photo, and to prepare it once decoded (locate + cut + fit)."""
+    from mnist_toolkit.preprocess import prepare
+
+    samples = [s for s in build_set("phone photos", 80, seed, split) if s.kind.startswith("4000x3000")][:photos]
+    decode_ms, prepare_ms = [], []
+    for sample in samples:
+        for _ in range(repeats):
+            started = time.perf_counter()
+            image = decode(sample.data)
+            image.load()
+            decoded = time.perf_counter()
+            _attempt(lambda _: prepare(image), b"")
+            decode_ms.append(1000 * (decoded - started))
+            prepare_ms.append(1000 * (time.perf_counter() - decoded))
+    return {"photos": len(samples), "repeats": repeats, "decode_ms_median": float(np.median(decode_ms)), "prepare_ms_median": float(np.median(prepare_ms)), "prepare_ms_max": float(np.max(prepare_ms))}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, required=True)
@@ -104,6 +133,7 @@ def main() -> None:
     parser.add_argument("--split", default="test", choices=["train", "test"])
     parser.add_argument("--set", action="append", dest="sets", help="only these sets (repeatable)")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--speed", action="store_true", help="also time decoding and preparing 12-megapixel photos")
     args = parser.parse_args()
     payload = load_checkpoint(args.checkpoint)
     model, norm = rebuild_model(payload), payload["normalization"]
@@ -122,8 +152,15 @@ def main() -> None:
         else:
             scores = {path: score_single(model, norm, samples, read) for path, read in paths.items()}
             line = "  ".join(f"{path} {s['accuracy']:6.2f}% ({s['refused']} refused)" for path, s in scores.items())
+        ceiling = score_sources(model, norm, samples)
+        if ceiling is not None:
+            scores["mnist_itself"] = ceiling
+            line += f"  | its MNIST digits {ceiling['accuracy']:6.2f}%"
         result["sets"][name] = scores
         print(f"{name:28s} {line}   {scores['current']['ms_per_image']:.0f} ms/image", flush=True)
+    if args.speed:
+        result["twelve_megapixel"] = speed = twelve_megapixel_speed(args.seed, args.split)
+        print(f"12 MP phone photos ({speed['photos']} x {speed['repeats']}): decode {speed['decode_ms_median']:.0f} ms, prepare {speed['prepare_ms_median']:.0f} ms (median; max {speed['prepare_ms_max']:.0f} ms)", flush=True)
     if args.out:
         args.out.write_text(json.dumps(result, indent=2) + "\n")
 

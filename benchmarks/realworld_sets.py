@@ -45,6 +45,7 @@ class Sample:
     data: bytes  # encoded image file (JPEG or PNG)
     label: str  # the digit(s) written, e.g. "7" or "2026"
     kind: str  # short description of the variant, e.g. "4000x3000 jpeg, ruled, sticky note"
+    sources: tuple = ()  # the MNIST 28x28 digit(s) it was made from, left to right (none for other writers)
 
 
 Builder = Callable[[np.random.Generator, np.ndarray, np.ndarray, int], list[Sample]]
@@ -159,8 +160,8 @@ def _on_paper(alpha: np.ndarray, rng: np.random.Generator, ruled: float | None =
     return _to_uint8(refl), kind
 
 
-def _sample(made: tuple[bytes, str], label: object) -> Sample:
-    return Sample(made[0], str(label), made[1])
+def _sample(made: tuple[bytes, str], label: object, sources: tuple = ()) -> Sample:
+    return Sample(made[0], str(label), made[1], sources)
 
 
 def _save(pixels: np.ndarray, rng: np.random.Generator, png_odds: float = 0.4) -> tuple[bytes, str]:
@@ -399,12 +400,13 @@ def other_writers(rng: np.random.Generator, images: np.ndarray, labels: np.ndarr
     return [_sample(_written(value, rng), value) for value in rng.integers(0, 10, count)]
 
 
-def _number(text: np.ndarray, images: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str]:
+def _number(text: np.ndarray, images: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str, tuple]:
     height = rng.uniform(60, 160)
     picks = {d: iter(rng.choice(np.flatnonzero(labels == d), int((text == d).sum()), replace=False)) for d in set(text)}
-    crops = []
+    crops, sources = [], []
     for value in text:
         digit = images[next(picks[value])]
+        sources.append(digit)
         top, bottom, _, _ = _ink_box(digit.astype(np.float32), 40)
         alpha = _pen(digit, round(28 * height * rng.uniform(0.85, 1.15) / (bottom - top)), 0.6)
         top, bottom, left, right = _ink_box(alpha, 0.02)
@@ -424,7 +426,7 @@ def _number(text: np.ndarray, images: np.ndarray, labels: np.ndarray, rng: np.ra
     ruled = rng.uniform(0.9, 1.6) * height if rng.random() < 0.35 else None
     pixels, kind = _on_paper(alpha, rng, ruled)
     data, fmt = _save(pixels, rng)
-    return data, f"{fmt}, {alpha.shape[1]}x{alpha.shape[0]}, digits {height:.0f} px, {kind}"
+    return data, f"{fmt}, {alpha.shape[1]}x{alpha.shape[0]}, digits {height:.0f} px, {kind}", tuple(sources)
 
 
 def numbers(rng: np.random.Generator, images: np.ndarray, labels: np.ndarray, count: int) -> list[Sample]:
@@ -432,7 +434,8 @@ def numbers(rng: np.random.Generator, images: np.ndarray, labels: np.ndarray, co
     samples = []
     for _ in range(count):
         text = rng.integers(0, 10, int(rng.integers(2, 11)))
-        samples.append(_sample(_number(text, images, labels, rng), "".join(map(str, text))))
+        data, kind, sources = _number(text, images, labels, rng)
+        samples.append(_sample((data, kind), "".join(map(str, text)), sources))
     return samples
 
 
@@ -440,7 +443,7 @@ def _one_digit_each(render: Callable[[np.ndarray, np.random.Generator], tuple[by
     """A builder rendering `count` MNIST digits picked at random, one per sample."""
     def build(rng: np.random.Generator, images: np.ndarray, labels: np.ndarray, count: int) -> list[Sample]:
         picked = rng.choice(len(labels), size=count, replace=count > len(labels))
-        return [_sample(render(images[i], rng), labels[i]) for i in picked]
+        return [_sample(render(images[i], rng), labels[i], (images[i],)) for i in picked]
 
     build.__doc__ = render.__doc__
     return build

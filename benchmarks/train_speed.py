@@ -1,10 +1,17 @@
-"""Side by side, in one process: one training epoch of `mnist train`'s engine, of a bare loop over the
-same in-memory tensors, and of the torchvision `datasets.MNIST` + `DataLoader` pipeline that the
-pytorch/examples script uses. Same model, same initial weights, same batch size. Prints the ratios.
+"""What `mnist train`'s engine costs per step against a bare loop, measured fairly and side by side.
 
-Usage: poetry run python benchmarks/train_speed.py [--rounds 3] [--arch cnn] [--batch-size 64]
-Rounds alternate the order of the three contenders; the median epoch time of each is reported, so
-the first round's warm-up (oneDNN kernel creation) does not decide the result.
+Four contenders, each with its own model (the same initial weights), its own optimizer and, for the
+engine with callbacks, its own live display and TensorBoard writer:
+- engine: `Trainer.train_one_epoch` with the callbacks `mnist train` uses in a terminal;
+- engine, no callbacks: the same loop alone;
+- bare: the simplest correct loop over the same in-memory uint8 tensors;
+- torchvision: `datasets.MNIST` + `DataLoader` (the pytorch/examples input pipeline), for reference.
+Every round gives each contender `--steps` steps, in a rotating order; the engine and the bare loop
+cut the same batches from the same permutation. Reported: ms per step per contender (median and
+range over rounds) and the per-round ratio engine / bare (median and range). Only the public engine
+API is used. A ratio whose range straddles 1.0 means no difference this measurement can resolve.
+
+Usage: poetry run python benchmarks/train_speed.py [--rounds 7] [--steps 150] [--out FILE]
 """
 
 from __future__ import annotations
@@ -23,38 +30,34 @@ from torch import nn
 
 from mnist_toolkit.config import TrainConfig
 from mnist_toolkit.data import resolve_source
-from mnist_toolkit.engine import Trainer, prepare_data
+from mnist_toolkit.engine import Trainer, epoch_permutation, prepare_data
 from mnist_toolkit.models import create_model
 from mnist_toolkit.resources import EMBEDDED_DIR, RESOURCES
+from mnist_toolkit.train_state import TrainState
 from mnist_toolkit.transforms import normalise
 
 
-def toolkit_epoch(trainer: Trainer, epoch: int) -> float:
-    """The engine's own training loop, with the callbacks `mnist train` uses."""
-    trainer.epoch, trainer.step_in_epoch = epoch, 0
-    from mnist_toolkit.engine import epoch_permutation
-
-    perm = epoch_permutation(len(trainer.data.train_y), trainer.config.seed, epoch)
+def engine_steps(trainer: Trainer, perm: torch.Tensor, steps: int, round_index: int) -> float:
+    """`steps` steps of the engine from the start of the round's permutation; seconds."""
+    trainer.state = TrainState(epoch=round_index)
     started = time.perf_counter()
-    trainer._train_steps(perm)
-    for callback in trainer.callbacks:  # what the epoch's end costs the loop: TensorBoard's buffered step losses
+    trainer.train_one_epoch(perm, limit=steps)
+    for callback in trainer.callbacks:  # what an epoch's end costs: TensorBoard's buffered step losses
         if hasattr(callback, "flush_steps"):
             callback.flush_steps()
     return time.perf_counter() - started
 
 
-def bare_epoch(model, optimizer, images, labels, batch_size: int, epoch: int) -> float:
-    """The simplest correct loop over the same uint8 tensors."""
+def bare_steps(model, optimizer, images, labels, perm: torch.Tensor, batch_size: int, steps: int) -> float:
+    """The simplest correct loop over the same tensors and the same batches; seconds."""
     loss_fn = nn.CrossEntropyLoss()
     started = time.perf_counter()
     model.train()
-    perm = torch.randperm(len(labels), generator=torch.Generator().manual_seed(epoch))
-    for start in range(0, len(labels), batch_size):
-        index = perm[start : start + batch_size]
+    for step in range(steps):
+        index = perm[step * batch_size : (step + 1) * batch_size]
         x, y = normalise(images[index]), labels[index]
         optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(model(x), y)
-        loss.backward()
+        loss_fn(model(x), y).backward()
         optimizer.step()
     return time.perf_counter() - started
 
@@ -72,79 +75,95 @@ def torchvision_loader(batch_size: int, root: Path):
     return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True)
 
 
-def torchvision_epoch(model, optimizer, loader) -> float:
+def torchvision_steps(model, optimizer, loader, steps: int) -> float:
     loss_fn = nn.CrossEntropyLoss()
     started = time.perf_counter()
     model.train()
-    for x, y in loader:
+    for step, (x, y) in enumerate(loader):
+        if step == steps:
+            break
         optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(model(x), y)
-        loss.backward()
+        loss_fn(model(x), y).backward()
         optimizer.step()
     return time.perf_counter() - started
 
 
+def spread(values: list[float]) -> dict:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--steps", type=int, default=150, help="steps per contender per round")
     parser.add_argument("--arch", default="cnn")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--out", type=Path, help="also write the results here (JSON)")
     args = parser.parse_args()
-    torch.set_num_threads(torch.get_num_threads())
 
-    with tempfile.TemporaryDirectory() as scratch:
+    from rich.console import Console
+
+    from mnist_toolkit.engine import StartRecord
+    from mnist_toolkit.reporting.tensorboard import TensorBoardCallback
+    from mnist_toolkit.reporting.training import ConsoleCallback
+
+    with tempfile.TemporaryDirectory() as scratch, open("/dev/null", "w") as sink:
         config = replace(TrainConfig(), arch=args.arch, batch_size=args.batch_size, runs_dir=scratch)
         data = prepare_data(config, resolve_source(), torch.device("cpu"))
-        from rich.console import Console
-
-        from mnist_toolkit.reporting.tensorboard import TensorBoardCallback
-        from mnist_toolkit.reporting.training import ConsoleCallback
-
-        trainer = Trainer(config, data, torch.device("cpu"), Path(scratch) / "run")
-        quiet = Console(file=open("/dev/null", "w"), force_terminal=True)
-        trainer.callbacks = [ConsoleCallback(quiet), TensorBoardCallback(Path(scratch) / "run")]
-        trainer.callbacks[0].on_start(trainer)
-        trainer.callbacks[0].on_epoch_start(1, trainer.steps_per_epoch, 0)
-
-        torch.manual_seed(0)
+        with_callbacks = Trainer(config, data, torch.device("cpu"), Path(scratch) / "engine")
+        live = ConsoleCallback(Console(file=sink, force_terminal=True))
+        with_callbacks.callbacks = [live, TensorBoardCallback(Path(scratch) / "engine", data, config.to_dict())]
+        for callback in with_callbacks.callbacks:
+            callback.on_start(StartRecord(config.epochs, with_callbacks.steps_per_epoch, 0, []))
+            callback.on_epoch_start(1, with_callbacks.steps_per_epoch, 0)
+        alone = Trainer(config, data, torch.device("cpu"), Path(scratch) / "alone")
+        torch.manual_seed(config.seed)
         bare_model = create_model(args.arch)
         bare_opt = torch.optim.Adam(bare_model.parameters(), lr=1e-3)
-        torch.manual_seed(0)
+        torch.manual_seed(config.seed)
         tv_model = create_model(args.arch)
         tv_opt = torch.optim.Adam(tv_model.parameters(), lr=1e-3)
         loader = torchvision_loader(args.batch_size, Path(scratch) / "tv")
 
-        contenders = {
-            "toolkit": lambda r: toolkit_epoch(trainer, r),
-            "bare": lambda r: bare_epoch(bare_model, bare_opt, data.train_x, data.train_y, args.batch_size, r),
-            "torchvision": lambda r: torchvision_epoch(tv_model, tv_opt, loader),
-        }
-        times: dict[str, list[float]] = {name: [] for name in contenders}
-        names = list(contenders)
-        for round_index in range(args.rounds):
-            order = names[round_index % 3 :] + names[: round_index % 3]
-            for name in order:
-                seconds = contenders[name](round_index)
-                times[name].append(seconds)
-                print(f"round {round_index + 1} {name:12s} {seconds:6.2f} s/epoch", flush=True)
-        trainer.callbacks[0].live.stop()
+        def contenders(perm: torch.Tensor, round_index: int) -> dict:
+            return {
+                "engine": lambda: engine_steps(with_callbacks, perm, args.steps, round_index),
+                "engine, no callbacks": lambda: engine_steps(alone, perm, args.steps, round_index),
+                "bare": lambda: bare_steps(bare_model, bare_opt, data.train_x, data.train_y, perm, args.batch_size, args.steps),
+                "torchvision": lambda: torchvision_steps(tv_model, tv_opt, loader, args.steps),
+            }
 
-    median = {name: statistics.median(values) for name, values in times.items()}
-    result = {
-        "arch": args.arch,
-        "batch_size": args.batch_size,
-        "threads": torch.get_num_threads(),
-        "seconds_per_epoch": median,
-        "toolkit_over_bare": median["toolkit"] / median["bare"],
-        "torchvision_over_toolkit": median["torchvision"] / median["toolkit"],
-        "all": times,
+        names = list(contenders(torch.arange(1), 0))
+        for run in contenders(epoch_permutation(len(data.train_y), config.seed, 99), 99).values():
+            run()  # warm-up: oneDNN kernels, allocator, loader workers
+        ms: dict[str, list[float]] = {name: [] for name in names}
+        for round_index in range(args.rounds):
+            perm = epoch_permutation(len(data.train_y), config.seed, round_index)
+            runs = contenders(perm, round_index)
+            order = names[round_index % len(names) :] + names[: round_index % len(names)]
+            for name in order:
+                ms[name].append(1000 * runs[name]() / args.steps)
+            print(f"round {round_index + 1}: " + "  ".join(f"{n} {ms[n][-1]:.2f}" for n in names) + " ms/step", flush=True)
+        live.on_interrupted(None)
+
+    ratios = {
+        "engine / bare": [a / b for a, b in zip(ms["engine"], ms["bare"])],
+        "engine, no callbacks / bare": [a / b for a, b in zip(ms["engine, no callbacks"], ms["bare"])],
+        "torchvision / engine": [a / b for a, b in zip(ms["torchvision"], ms["engine"])],
     }
-    print(json.dumps(result, indent=2))
-    print(f"toolkit/bare = {result['toolkit_over_bare']:.3f} (target <= 1.05); "
-          f"torchvision/toolkit = {result['torchvision_over_toolkit']:.2f} (target >= 1.3)")  # fmt: skip
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+    result = {
+        "arch": args.arch, "batch_size": args.batch_size, "steps_per_round": args.steps, "rounds": args.rounds,
+        "threads": torch.get_num_threads(), "date": time.strftime("%Y-%m-%d"),
+        "ms_per_step": {name: spread(values) for name, values in ms.items()},
+        "ratios": {name: spread(values) for name, values in ratios.items()},
+        "all_ms_per_step": ms,
+    }  # fmt: skip
+    for name, values in result["ms_per_step"].items():
+        print(f"{name:22s} {values['median']:6.2f} ms/step  (range {values['min']:.2f}-{values['max']:.2f})")
+    for name, values in result["ratios"].items():
+        print(f"{name:28s} {values['median']:.3f}  (range {values['min']:.3f}-{values['max']:.3f})")
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ def test_compare_gives_both_optimizers_the_same_start_and_batches(cli, tmp_path,
 
     seen: dict[str, list] = {}
     original_fit = engine.Trainer.fit
-    original_steps = engine.Trainer._train_steps
+    original_steps = engine.Trainer.train_one_epoch
 
     def fit(self):
         seen.setdefault(self.config.optimizer, []).append({k: v.clone() for k, v in self.model.state_dict().items()})
@@ -31,7 +31,7 @@ def test_compare_gives_both_optimizers_the_same_start_and_batches(cli, tmp_path,
         return original_steps(self, perm)
 
     monkeypatch.setattr(engine.Trainer, "fit", fit)
-    monkeypatch.setattr(engine.Trainer, "_train_steps", steps)
+    monkeypatch.setattr(engine.Trainer, "train_one_epoch", steps)
     result = cli("compare", *TINY, "--runs-dir", tmp_path, "--json")
     assert result.exit_code == 0, result.stderr
     adam, nesterov = seen["adam"][0], seen["nesterov"][0]

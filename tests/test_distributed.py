@@ -41,3 +41,17 @@ def test_two_processes_equal_one_with_the_same_global_batch(tmp_path):
 def test_nproc_is_removed_from_the_workers_command_line():
     assert _argv_without_nproc(["train", "--nproc", "2", "--epochs", "1"]) == ["train", "--epochs", "1"]
     assert _argv_without_nproc(["train", "--nproc=4", "--json"]) == ["train", "--json"]
+
+
+def test_ranks_draw_their_own_dropout_and_augmentation_and_a_run_repeats(tmp_path):
+    extra = ["--augment", "--dropout", "0.5", "--max-steps", "4", "--nproc", "2"]
+    first = run("--runs-dir", str(tmp_path / "a"), *extra)
+    second = run("--runs-dir", str(tmp_path / "b"), *extra)
+    payload = load_checkpoint(first["last_checkpoint"])
+    states = payload["rng_states"]  # one per rank, gathered into rank 0's checkpoint
+    assert len(states) == 2
+    assert not torch.equal(states[0]["augment"], states[1]["augment"])
+    assert not torch.equal(states[0]["cpu"], states[1]["cpu"])
+    again = load_checkpoint(second["last_checkpoint"])
+    assert all(torch.equal(payload["model_state"][k], again["model_state"][k]) for k in payload["model_state"])
+    assert all(torch.equal(a["augment"], b["augment"]) for a, b in zip(states, again["rng_states"]))

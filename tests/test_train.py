@@ -90,15 +90,20 @@ class _StopAfter(TrainCallback):
     def __init__(self, trainer_holder, steps):
         self.holder, self.steps = trainer_holder, steps
 
-    def on_step(self, global_step, *args):
-        if global_step == self.steps:
+    def on_step(self, step):
+        if step.global_step == self.steps:
             self.holder[0].stop_event.set()
 
 
-def test_interrupt_saves_a_resumable_checkpoint(tmp_path):
+def test_interrupt_saves_a_resumable_checkpoint_before_any_evaluation(tmp_path, monkeypatch):
     prepared = prepare_run(small_config(tmp_path, epochs=1))
     holder = [prepared.trainer]
     prepared.trainer.callbacks = [_StopAfter(holder, 3)]
+
+    def no_evaluation(*args):
+        raise AssertionError("evaluated after a stop signal: the grace period goes to scoring, not saving")
+
+    monkeypatch.setattr(Trainer, "_evaluate", no_evaluation)
     with pytest.raises(TrainingInterrupted) as info:
         prepared.trainer.fit()
     payload = load_checkpoint(info.value.checkpoint)
@@ -123,13 +128,15 @@ def test_event_files_hold_the_expected_tags(tmp_path):
     from mnist_toolkit.reporting.tensorboard import TensorBoardCallback
 
     prepared = prepare_run(small_config(tmp_path, epochs=2, val_size=32))
-    prepared.trainer.callbacks = [TensorBoardCallback(prepared.run_dir)]
+    prepared.trainer.callbacks = [TensorBoardCallback(prepared.run_dir, prepared.trainer.data, prepared.trainer.config.to_dict())]
     prepared.trainer.fit()
     events = EventAccumulator(str(prepared.run_dir), size_guidance={"scalars": 0, "images": 0}).Reload()
     scalars = set(events.Tags()["scalars"])
     assert {"Loss/train_step", "Loss/train", "Loss/test", "Accuracy/train", "Accuracy/test", "Accuracy/val", "LR"} <= scalars
     assert len(events.Scalars("Loss/train_step")) == prepared.trainer.global_step
-    assert [e.step for e in events.Scalars("Accuracy/test")] == [1, 2]
+    # one x-axis for every scalar: the global step (224 training images in batches of 32: 7 steps per epoch)
+    assert [e.step for e in events.Scalars("Accuracy/test")] == [e.step for e in events.Scalars("Epoch")] == [7, 14]
+    assert [e.value for e in events.Scalars("Epoch")] == [1, 2]
     assert {"Samples/train", "Misclassified/test"} <= set(events.Tags()["images"])
     hparams = EventAccumulator(str(prepared.run_dir)).Reload()
     assert "hparam/test_accuracy" in hparams.Tags()["scalars"]

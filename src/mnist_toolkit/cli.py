@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -19,7 +20,7 @@ import typer
 from typer.core import TyperGroup
 
 from . import __version__
-from .errors import MnistError
+from .errors import ConfigError, MnistError
 
 from typer._click.exceptions import ClickException, NoArgsIsHelpError  # Typer vendors Click
 from typer.exceptions import Abort
@@ -313,7 +314,8 @@ def train(
     augment: Annotated[Optional[bool], typer.Option("--augment/--no-augment", help="Random rotation, shift and scale, batched on the device.", rich_help_panel=_DATA, show_default="off")] = None,
     preset: Annotated[Optional[str], typer.Option(help="baseline | fast | best: a starting point that options override.", rich_help_panel=_RUN, show_default="baseline")] = None,
     config_file: Annotated[Optional[Path], typer.Option("--config", help="TOML file with any option; command-line options win.", rich_help_panel=_RUN, show_default=False)] = None,
-    resume: Annotated[Optional[Path], typer.Option(help="Continue a run: its folder or a checkpoint.", rich_help_panel=_RUN, show_default=False)] = None,
+    resume: Annotated[Optional[Path], typer.Option(help="Continue a run: its folder or a checkpoint (only --epochs, --max-steps, --patience, --threads, --device may change).", rich_help_panel=_RUN, show_default=False)] = None,
+    init_from: Annotated[Optional[Path], typer.Option("--init-from", help="Start a new run from the weights of a run (its reported checkpoint) or a checkpoint; any other options.", rich_help_panel=_RUN, show_default=False)] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed of weights, batch order and validation split.", rich_help_panel=_RUN, show_default="0")] = None,
     deterministic: Annotated[Optional[bool], typer.Option("--deterministic/--no-deterministic", help="Deterministic algorithms only.", rich_help_panel=_RUN, show_default="off")] = None,
     device: Annotated[Optional[str], typer.Option(help="auto | cpu | cuda | mps.", rich_help_panel=_RUN, show_default="auto")] = None,
@@ -322,6 +324,8 @@ def train(
     runs_dir: Annotated[Optional[Path], typer.Option(help="Folder of the run folders.", rich_help_panel=_RUN, show_default="runs")] = None,
     name: Annotated[Optional[str], typer.Option(help="Appended to the run folder's name.", rich_help_panel=_RUN, show_default=False)] = None,
     nproc: Annotated[Optional[int], typer.Option(help="Data-parallel over N local processes (torchrun, DDP); --batch-size stays the global batch.", rich_help_panel=_RUN, show_default=False)] = None,
+    log_every: Annotated[int, typer.Option(min=0, help="Outside a terminal: a progress line every N steps (0: epoch lines only).", rich_help_panel=_RUN)] = 100,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress: only the result.", rich_help_panel=_RUN)] = False,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -337,13 +341,22 @@ def train(
 
     dist = from_environment()
     console = make_console(json_output) if dist.is_main else make_console(True, quiet=True)
+    if resume is not None and init_from is not None:
+        raise ConfigError("--resume and --init-from exclude each other", hint="--resume continues a run; --init-from starts a new one from its weights")
     config = None if resume is not None else build_train_config(options, config_file)
+    if init_from is not None:
+        from .config import load_toml
+        from .resume import init_from_config
+        from .runs import checkpoint_of
+
+        config = init_from_config(config, options, load_toml(config_file) if config_file else {}, checkpoint_of(init_from))
     if dist.enabled:
         from .engine import resolve_device
 
         init_group(dist, resolve_device((config.device if config else options.get("device")) or "auto").type)
     try:
-        _train_in_process(config, resume, options, dist, console, json_output, verbose)
+        reporting = "none" if json_output or quiet else ("live" if console.is_terminal else "lines")
+        _train_in_process(config, resume, options, dist, console, TrainReporting(reporting, log_every, json_output, verbose), config_file)
     finally:
         shutdown()
 
@@ -361,26 +374,45 @@ def _argv_without_nproc(argv: list[str]) -> list[str]:
     return kept
 
 
-def _train_in_process(config, resume, options, dist, console, json_output: bool, verbose: bool) -> None:
+@dataclass(frozen=True)
+class TrainReporting:
+    """How `mnist train` reports: `live` (terminal), `lines` (pipe, file, CI) or `none` (--quiet, --json)."""
+
+    progress: str
+    log_every: int
+    json_output: bool
+    verbose: bool
+
+
+def _train_in_process(config, resume, options, dist, console, reporting: TrainReporting, config_file=None) -> None:
     """One process's share of `mnist train` (the only one, or one rank of a torchrun group)."""
     from .engine import TrainingInterrupted, stop_on_signals
     from .reporting.tensorboard import TensorBoardCallback
-    from .reporting.training import ConsoleCallback
+    from .reporting.training import ConsoleCallback, LineCallback
     from .training import prepare_run, run_summary
 
-    prepared = prepare_run(config, resume, options, dist=dist)
+    prepared = prepare_run(config, resume, options, dist=dist, config_file=config_file)
     trainer = prepared.trainer
     _warn_fallback(console, prepared.data_source.get("fallback_reason"))
-    if verbose or resume is not None:
+    if reporting.verbose or resume is not None:
         what = f"Resuming {prepared.resumed_from} at epoch {trainer.epoch + 1}, step {trainer.global_step}" if resume else "Run"
         console.print(f"{what}: {prepared.run_dir}  ({trainer.params:,} parameters, {trainer.device}, data: {prepared.data_source['source']})")
+    if trainer.config.init_from and (reporting.verbose or not reporting.json_output):
+        console.print(f"Starting from the weights of {trainer.config.init_from}")
+    if prepared.schedule_change is not None:
+        console.print(f"[yellow]Note:[/yellow] {prepared.schedule_change.describe()}")
     if trainer.epoch >= trainer.config.epochs:
         raise MnistError(f"{prepared.run_dir} already finished its {trainer.config.epochs} epochs", hint="pass --epochs N with a larger N to train further")
     with stop_on_signals() as stop_event:
         trainer.stop_event = stop_event
         if dist.is_main:  # rank 0 alone prints and logs
-            trainer.callbacks = [ConsoleCallback(console, f"Training {prepared.run_dir.name}"),
-                                 TensorBoardCallback(prepared.run_dir, purge_step=trainer.global_step or None)]  # fmt: skip
+            progress = {
+                "live": lambda: [ConsoleCallback(console, f"Training {prepared.run_dir.name}")],
+                "lines": lambda: [LineCallback(sys.stdout, reporting.log_every)],
+                "none": lambda: [],
+            }[reporting.progress]()
+            trainer.callbacks = [*progress, TensorBoardCallback(prepared.run_dir, trainer.data, trainer.config.to_dict(),
+                                                                purge_step=trainer.global_step or None)]  # fmt: skip
         try:
             result = trainer.fit()
         except TrainingInterrupted as exc:
@@ -390,17 +422,31 @@ def _train_in_process(config, resume, options, dist, console, json_output: bool,
     if not dist.is_main:
         return
     summary = run_summary(prepared, result)
-    if json_output:
+    if reporting.json_output:
         _emit_json(summary)
         return
-    console.print(f"Test accuracy {result.test_accuracy:.2f}%  loss {result.test_loss:.4f}  "
-                  f"({result.train_seconds:.1f} s training, {result.images_per_second:,.0f} images/s)")  # fmt: skip
-    console.print(f"Run folder: {prepared.run_dir}\nCheckpoint: {summary['checkpoint']}")
+    if reporting.progress == "lines":
+        from .reporting.training import history_table
+
+        console.print(history_table(result.history, f"Training {prepared.run_dir.name}"))
+    console.print(result_lines(summary))
+    console.print(f"Run folder: {prepared.run_dir}")
     console.print(f"TensorBoard: tensorboard --logdir {Path(trainer.config.runs_dir)}")
 
 
+def result_lines(summary: dict) -> str:
+    """Which checkpoint the reported test accuracy belongs to, and the other one's beside it."""
+    speed = f"({summary['train_seconds']:.1f} s training, {summary['images_per_second']:,.0f} images/s)"
+    last, best = summary["last"], summary["best"]
+    if summary["reported"] == "best":
+        return (f"Test accuracy {best['test_accuracy']:.2f}%  loss {best['test_loss']:.4f}  of {best['checkpoint']} "
+                f"(epoch {best['epoch']}, best validation accuracy {best['val_accuracy']:.2f}%)\n"
+                f"Last epoch ({last['epoch']}): test accuracy {last['test_accuracy']:.2f}%  of {last['checkpoint']}  {speed}")  # fmt: skip
+    return f"Test accuracy {last['test_accuracy']:.2f}%  loss {last['test_loss']:.4f}  of {last['checkpoint']} (last epoch)  {speed}"
+
+
 #: `mnist train` parameters that are training options (shared by compare and experiments).
-_NOT_TRAIN_OPTIONS = {"json_output", "verbose", "resume", "config_file", "nproc"}
+_NOT_TRAIN_OPTIONS = {"json_output", "verbose", "resume", "config_file", "nproc", "init_from", "log_every", "quiet"}
 _TRAIN_OPTION_NAMES = set(pyinspect.signature(train).parameters) - _NOT_TRAIN_OPTIONS
 
 
@@ -456,6 +502,19 @@ def models(json_output: JsonOption = False) -> None:
     for row in rows:
         table.add_row(row["name"], f"{row['parameters']:,}", row["description"])
     make_console().print(table)
+
+
+@app.command()
+def env(data_dir: DataDirOption = None, json_output: JsonOption = False) -> None:
+    """Versions, devices, threads and the data copy in use: what a bug report needs."""
+    from .env_report import collect
+    from .reporting.console import environment_table, make_console
+
+    facts = collect(str(data_dir) if data_dir else None)
+    if json_output:
+        _emit_json(facts)
+        return
+    make_console().print(environment_table(facts))
 
 
 def _load_model_for(run: Optional[Path], checkpoint: Optional[Path], runs_dir: Path):
@@ -629,7 +688,7 @@ def compare(
     with stop_on_signals() as stop_event, CompareView(console, "Side by side (train loss, test accuracy)") as view:
         def make_callbacks(name, trainer):
             trainer.stop_event = stop_event
-            return [view.callback(name, trainer), TensorBoardCallback(trainer.run_dir)]
+            return [view.callback(name, trainer), TensorBoardCallback(trainer.run_dir, trainer.data, trainer.config.to_dict())]
 
         try:
             outcomes, sweep = run_comparison(base, names, seed_list, folder, make_callbacks, lr_sweep)
@@ -700,7 +759,7 @@ def experiments(
     with stop_on_signals() as stop_event:
         def make_callbacks(name, trainer):
             trainer.stop_event = stop_event
-            return [ConsoleCallback(console, f"Experiment {name}"), TensorBoardCallback(trainer.run_dir, purge_step=trainer.global_step or None)]
+            return [ConsoleCallback(console, f"Experiment {name}"), TensorBoardCallback(trainer.run_dir, trainer.data, trainer.config.to_dict(), purge_step=trainer.global_step or None)]
 
         try:
             rows = run_grid(folder, baseline, chosen, overrides, make_callbacks, done)

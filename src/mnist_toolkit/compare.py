@@ -65,8 +65,8 @@ class StepLossRecorder(TrainCallback):
     def __init__(self) -> None:
         self.losses: list[tuple[int, float]] = []
 
-    def on_step(self, global_step, step_in_epoch, loss, *rest) -> None:
-        self.losses.append((global_step, loss))
+    def on_step(self, step) -> None:
+        self.losses.append((step.global_step, step.loss))
 
 
 def parse_list(text: str, cast: Callable, what: str) -> tuple:

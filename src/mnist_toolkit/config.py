@@ -43,6 +43,7 @@ class TrainConfig:
     name: str | None = None  # appended to the run folder's name
     data_dir: str | None = None  # None: MNIST_DATA_DIR or the embedded copy
     preset: str | None = None  # the preset the settings started from
+    init_from: str | None = None  # the checkpoint whose weights the network started from (--init-from)
 
     def to_dict(self) -> dict:
         """Plain JSON/TOML-ready values."""
@@ -75,7 +76,7 @@ PRESETS: dict[str, dict] = {
     },
 }  # fmt: skip
 
-_TOP_LEVEL = {f.name for f in fields(TrainConfig)} - {"model_args"}
+_TOP_LEVEL = {f.name for f in fields(TrainConfig)} - {"model_args", "init_from"}  # init_from: only `mnist train --init-from`
 #: Every option name a TOML file or a grid may use (underscores; dashes are accepted too).
 OPTION_NAMES = frozenset(_TOP_LEVEL | set(CNN_OPTIONS))
 

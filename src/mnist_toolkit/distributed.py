@@ -91,3 +91,14 @@ def launch(nproc: int, argv: list[str]) -> int:
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
                "-m", "mnist_toolkit", *argv]  # fmt: skip
     return subprocess.call(command)
+
+
+def all_gather(context: DistContext, value) -> list:
+    """Every rank's value, in rank order (a one-element list for one process)."""
+    if not context.enabled:
+        return [value]
+    import torch.distributed as dist
+
+    gathered = [None] * context.world_size
+    dist.all_gather_object(gathered, value)
+    return gathered

@@ -12,22 +12,27 @@ import signal
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import save_checkpoint
 from .config import TrainConfig
 from .data import DataSource, load_split
-from .distributed import DistContext, all_reduce_sum
+from .distributed import DistContext, all_gather, all_reduce_sum
 from .errors import CheckpointError, ConfigError
+from .inference import EvalResult, evaluate
 from .models import count_parameters, create_model
 from .optim import create_optimizer, create_scheduler, optimizer_info
 from .resources import MNIST_MEAN, MNIST_STD
 from .runs import write_json
+from .train_state import EpochRecord, RandomStreams, TrainState
 from .transforms import normalise, random_affine
+
+__all__ = ["EpochRecord", "EvalResult", "FitResult", "StartRecord", "StepRecord", "TrainCallback", "TrainData", "Trainer",
+           "TrainingInterrupted", "epoch_permutation", "evaluate", "prepare_data", "resolve_device", "stop_on_signals"]  # fmt: skip
 
 _EPOCH_SEED_STRIDE = 1_000_003
 
@@ -102,78 +107,53 @@ def epoch_permutation(count: int, seed: int, epoch: int) -> torch.Tensor:
     return torch.randperm(count, generator=generator)
 
 
-# ----------------------------------------------------------------------------------------------- evaluation
-@dataclass
-class EvalResult:
-    loss: float  # mean cross-entropy
-    accuracy: float  # correct / total x 100
-    correct: int
-    total: int
-    predictions: torch.Tensor | None  # (N,) int64, on the CPU; None when sharded over ranks
-
-
-@torch.no_grad()
-def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000,
-             mean: float = MNIST_MEAN, std: float = MNIST_STD) -> EvalResult:  # fmt: skip
-    """Score a model in eval mode without gradients, then restore its previous mode."""
-    was_training = model.training
-    model.eval()
-    loss_sum, correct, predictions = 0.0, 0, []
-    try:
-        for start in range(0, len(labels), batch_size):
-            x = normalise(images[start : start + batch_size], mean, std)
-            y = labels[start : start + batch_size]
-            logits = model(x)
-            loss_sum += nn.functional.cross_entropy(logits.float(), y, reduction="sum").item()
-            predicted = logits.argmax(dim=1)
-            correct += (predicted == y).sum().item()
-            predictions.append(predicted.cpu())
-    finally:
-        model.train(was_training)
-    total = len(labels)
-    return EvalResult(
-        loss_sum / max(1, total),
-        100.0 * correct / max(1, total),
-        correct,
-        total,
-        torch.cat(predictions) if predictions else torch.empty(0, dtype=torch.long),
-    )
-
-
 # ----------------------------------------------------------------------------------------------- callbacks
-@dataclass
-class EpochRecord:
-    """One row of the history."""
+@dataclass(frozen=True)
+class StartRecord:
+    """What a callback learns when training starts (or resumes)."""
 
+    epochs: int
+    steps_per_epoch: int
+    global_step: int  # 0 for a new run
+    history: list[EpochRecord]  # epochs finished before this start (a resumed run)
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One optimizer step: the batch's loss and the epoch's running figures."""
+
+    global_step: int
     epoch: int  # 1-based
-    steps: int  # optimizer steps taken so far, in all
-    train_loss: float  # mean over the epoch's batches, as trained (dropout on)
-    train_acc: float
-    test_loss: float
-    test_acc: float
-    val_loss: float | None
-    val_acc: float | None
-    lr: float  # at the end of the epoch
-    seconds: float  # training time of the epoch (evaluation excluded)
+    step_in_epoch: int  # 1-based, out of steps_per_epoch
+    steps_per_epoch: int
+    loss: float  # this batch's plain cross-entropy
+    running_loss: float  # over the epoch so far
+    running_acc: float
     images_per_second: float
-    complete: bool = True  # False when the epoch was cut by --max-steps or an interrupt
+    lr: float
 
 
 class TrainCallback:
-    """Hooks the engine calls; the defaults do nothing. Reporting code subclasses this."""
+    """Hooks the engine calls with records (never the engine itself); the defaults do nothing."""
 
-    def on_start(self, trainer: Trainer) -> None: ...
+    def on_start(self, start: StartRecord) -> None: ...
     def on_epoch_start(self, epoch: int, steps_in_epoch: int, start_step: int) -> None: ...
-    def on_step(self, global_step: int, step_in_epoch: int, loss: float, running_loss: float,
-                running_acc: float, images_per_second: float, lr: float) -> None: ...  # fmt: skip
+    def on_step(self, step: StepRecord) -> None: ...
     def on_epoch_end(self, record: EpochRecord) -> None: ...
-    def on_end(self, result: FitResult, trainer: Trainer) -> None: ...
+    def on_end(self, result: FitResult) -> None: ...
+    def on_interrupted(self, checkpoint: Path) -> None: ...
 
 
 @dataclass
 class FitResult:
+    """How training ended and which checkpoint's test accuracy is reported.
+
+    With a validation set the reported checkpoint is best.pt (the best validation accuracy) and the
+    reported test accuracy is the one measured on those weights; otherwise last.pt and the last epoch's.
+    """
+
     history: list[EpochRecord]
-    test_loss: float
+    test_loss: float  # of the last epoch (last.pt)
     test_accuracy: float
     train_seconds: float
     images_per_second: float
@@ -181,16 +161,26 @@ class FitResult:
     best_checkpoint: Path | None
     stopped_early: bool
     interrupted: bool
-    test_predictions: torch.Tensor | None = None
+    test_predictions: torch.Tensor | None = None  # of the last epoch's weights, on the CPU
+    best_epoch: int | None = None
+    best_val_accuracy: float | None = None
+    best_test_accuracy: float | None = None  # measured on best.pt's weights
+    best_test_loss: float | None = None
+
+    @property
+    def reported(self) -> tuple[str, Path | None, float, float]:
+        """("best" or "last", checkpoint, test accuracy, test loss): the checkpoint and the accuracy that belong together."""
+        if self.best_checkpoint is not None and self.best_test_accuracy is not None:
+            return "best", self.best_checkpoint, self.best_test_accuracy, float(self.best_test_loss)
+        return "last", self.last_checkpoint, self.test_accuracy, self.test_loss
 
 
 class TrainingInterrupted(Exception):
     """Training stopped on SIGINT/SIGTERM after saving a checkpoint; `checkpoint` resumes it."""
 
-    def __init__(self, checkpoint: Path, result: FitResult | None = None) -> None:
+    def __init__(self, checkpoint: Path) -> None:
         super().__init__(f"training interrupted; checkpoint saved to {checkpoint}")
         self.checkpoint = checkpoint
-        self.result = result
 
 
 @contextmanager
@@ -225,7 +215,12 @@ def stop_on_signals(signals=(signal.SIGINT, signal.SIGTERM)):
 
 # ----------------------------------------------------------------------------------------------- trainer
 class Trainer:
-    """Trains one model on one TrainData according to a TrainConfig, into one run folder."""
+    """Trains one model on one TrainData according to a TrainConfig, into one run folder.
+
+    The run's position lives in `state` (a TrainState) and its random streams in `streams`; a
+    checkpoint holds both with the model, optimizer, schedule and GradScaler, so that a resumed run
+    continues exactly where it stopped. Continuing with other settings is `resume.py`'s business.
+    """
 
     def __init__(self, config: TrainConfig, data: TrainData, device: torch.device, run_dir: Path,
                  callbacks: list[TrainCallback] | None = None, stop_event: threading.Event | None = None,
@@ -243,8 +238,9 @@ class Trainer:
             torch.set_num_threads(config.threads)
         if config.deterministic or torch.are_deterministic_algorithms_enabled():
             torch.use_deterministic_algorithms(config.deterministic)  # importing its machinery costs seconds
-        torch.manual_seed(config.seed)
+        torch.manual_seed(config.seed)  # the same initial weights on every rank
         self.model = create_model(config.arch, **config.model_args).to(device)
+        self.streams = RandomStreams.seeded(config.seed, self.dist.rank, cuda=device.type == "cuda")
         self.params = count_parameters(self.model)
         self.train_model = self.model  # what the loop calls; DistributedDataParallel around it on several ranks
         if self.dist.enabled:
@@ -255,25 +251,41 @@ class Trainer:
         self.optimizer = create_optimizer(config.optimizer, self.model.parameters(), self.lr, config.momentum,
                                           config.weight_decay, config.betas)  # fmt: skip
         self.steps_per_epoch = max(1, -(-len(data.train_y) // config.batch_size))
-        total = self.steps_per_epoch * config.epochs  # not cut by max_steps: a resumed run continues the same schedule
-        self.scheduler = create_scheduler(config.scheduler, self.optimizer, total, self.steps_per_epoch, config.epochs, self.lr)
+        self.scheduler = self.build_scheduler()
         self.loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
         self.loss_sum_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing, reduction="sum")
         self.scaler = torch.amp.GradScaler("cuda") if config.amp else None
-        self.augment_generator = torch.Generator().manual_seed(config.seed + 1)
-        # position
-        self.epoch = 0  # 0-based index of the epoch in progress
-        self.step_in_epoch = 0
-        self.global_step = 0
-        self.history: list[EpochRecord] = []
-        self.best_val_acc: float | None = None
-        self.best_epoch: int | None = None
-        self.epochs_since_best = 0
-        self.partial_epoch: tuple[float, int, int, float] = (0.0, 0, 0, 0.0)  # sums of a cut epoch, for resume
+        self.state = TrainState()
         self.checkpoint_dir = self.run_dir / "checkpoints"
 
+    def build_scheduler(self):
+        """The schedule for the configured epochs (not cut by max_steps: a resumed run continues the same schedule)."""
+        total = self.steps_per_epoch * self.config.epochs
+        return create_scheduler(self.config.scheduler, self.optimizer, total, self.steps_per_epoch, self.config.epochs, self.lr)
+
+    # ------------------------------------------------------------------ position (read-only views of the state)
+    @property
+    def epoch(self) -> int:
+        return self.state.epoch
+
+    @property
+    def global_step(self) -> int:
+        return self.state.global_step
+
+    @property
+    def history(self) -> list[EpochRecord]:
+        return self.state.history
+
+    @property
+    def best_val_acc(self) -> float | None:
+        return self.state.best_val_acc
+
+    @property
+    def best_epoch(self) -> int | None:
+        return self.state.best_epoch
+
     # ------------------------------------------------------------------ checkpoints
-    def checkpoint_payload(self) -> dict:
+    def checkpoint_payload(self, rng_states: list[dict]) -> dict:
         """Everything needed to rebuild the model and to continue training exactly."""
         return {
             "arch": self.config.arch,
@@ -281,32 +293,26 @@ class Trainer:
             "model_state": self.model.state_dict(),
             "optimizer_state": self.optimizer.state_dict(),
             "scheduler_state": self.scheduler.state_dict() if self.scheduler else None,
+            "scaler_state": self.scaler.state_dict() if self.scaler is not None else None,
             "config": self.config.to_dict(),
             "normalization": {"mean": MNIST_MEAN, "std": MNIST_STD},
             "num_classes": 10,
             "in_channels": 1,
-            "epoch": self.epoch,
-            "step_in_epoch": self.step_in_epoch,
-            "global_step": self.global_step,
-            "rng_state": torch.get_rng_state(),
-            "augment_rng_state": self.augment_generator.get_state(),
-            "history": [asdict(r) for r in self.history],
-            "best_val_acc": self.best_val_acc,
-            "best_epoch": self.best_epoch,
-            "epochs_since_best": self.epochs_since_best,
-            "partial_epoch": list(self.partial_epoch),
+            **self.state.to_payload(),
+            "rng_states": rng_states,  # one per rank
             "params": self.params,
         }
 
     def save(self, name: str = "last.pt") -> Path:
-        """Write a checkpoint (rank 0 only; other ranks hold the same weights)."""
+        """Write a checkpoint (collective: every rank hands in its random streams, rank 0 writes)."""
         path = self.checkpoint_dir / name
+        rng_states = all_gather(self.dist, self.streams.state())
         if self.dist.is_main:
-            save_checkpoint(path, self.checkpoint_payload())
+            save_checkpoint(path, self.checkpoint_payload(rng_states))
         return path
 
     def restore(self, payload: dict) -> None:
-        """Continue from a checkpoint written by `save`.
+        """Continue from a checkpoint written by `save`, with this trainer's config and schedule.
 
         Raises:
             CheckpointError: the checkpoint does not match this run's model or optimizer.
@@ -316,19 +322,14 @@ class Trainer:
             self.optimizer.load_state_dict(payload["optimizer_state"])
             if self.scheduler is not None and payload.get("scheduler_state"):
                 self.scheduler.load_state_dict(payload["scheduler_state"])
+            if self.scaler is not None and payload.get("scaler_state"):
+                self.scaler.load_state_dict(payload["scaler_state"])
         except (RuntimeError, ValueError, KeyError) as exc:
             raise CheckpointError(f"cannot resume: the checkpoint does not fit this run ({str(exc).splitlines()[0]})") from None
-        self.epoch = int(payload["epoch"])
-        self.step_in_epoch = int(payload["step_in_epoch"])
-        self.global_step = int(payload["global_step"])
-        torch.set_rng_state(payload["rng_state"])
-        self.augment_generator.set_state(payload["augment_rng_state"])
-        self.history = [EpochRecord(**r) for r in payload.get("history", []) if r.get("complete", True)]
-        self.best_val_acc = payload.get("best_val_acc")
-        self.best_epoch = payload.get("best_epoch")
-        self.epochs_since_best = int(payload.get("epochs_since_best", 0))
-        loss_sum, correct, seen, seconds = payload.get("partial_epoch", (0.0, 0, 0, 0.0))
-        self.partial_epoch = (float(loss_sum), int(correct), int(seen), float(seconds))
+        self.state = TrainState.from_payload(payload)
+        states = payload.get("rng_states") or [{"cpu": payload["rng_state"], "augment": payload["augment_rng_state"]}]
+        if self.dist.rank < len(states):
+            self.streams.restore(states[self.dist.rank])
 
     # ------------------------------------------------------------------ loop
     def _emit(self, hook: str, *args) -> None:
@@ -352,28 +353,38 @@ class Trainer:
             stop = all_reduce_sum(self.dist, [1.0 if stop else 0.0])[0] > 0
             if stop:
                 self.stop_event.set()
-        return stop or (self.config.max_steps is not None and self.global_step >= self.config.max_steps)
+        return stop or (self.config.max_steps is not None and self.state.global_step >= self.config.max_steps)
 
     def _evaluate(self, images: torch.Tensor, labels: torch.Tensor) -> EvalResult:
-        """`evaluate`, sharded over the ranks and all-reduced when training is distributed."""
+        """`evaluate`, sharded over the ranks and gathered when training is distributed."""
         if not self.dist.enabled:
             return evaluate(self.model, images, labels, self.config.eval_batch_size)
         rank, world = self.dist.rank, self.dist.world_size
         part = evaluate(self.model, images[rank::world], labels[rank::world], self.config.eval_batch_size)
         loss_sum, correct, total = all_reduce_sum(self.dist, [part.loss * part.total, float(part.correct), float(part.total)])
-        return EvalResult(loss_sum / max(1, total), 100.0 * correct / max(1, total), int(correct), int(total), None)
+        shards = all_gather(self.dist, part.predictions)
+        predictions = torch.empty(len(labels), dtype=torch.long)
+        for shard_rank, shard in enumerate(shards):
+            predictions[shard_rank::world] = shard
+        return EvalResult(loss_sum / max(1, total), 100.0 * correct / max(1, total), int(correct), int(total), predictions)
 
-    def _train_steps(self, perm: torch.Tensor) -> tuple[float, int, int, float, bool]:
-        """Run the rest of the current epoch; returns (loss sum, correct, seen, seconds, cut short)."""
-        cfg, model, data = self.config, self.model, self.data
+    def train_one_epoch(self, perm: torch.Tensor, limit: int | None = None) -> tuple[float, int, int, float, bool]:
+        """Run the rest of the current epoch (at most `limit` steps); returns this rank's (loss sum, correct,
+        seen, seconds, cut short).
+
+        The loss summed is plain cross-entropy whatever the label smoothing, so that the train and test
+        columns measure the same thing.
+        """
+        cfg, model, data, state = self.config, self.model, self.data, self.state
         bs = cfg.batch_size
         perm = perm.to(self.device)
-        loss_sum, correct, seen, before = self.partial_epoch if self.step_in_epoch else (0.0, 0, 0, 0.0)
+        loss_sum, correct, seen, before = state.partial_epoch if state.step_in_epoch else (0.0, 0, 0, 0.0)
         model.train()
         started = time.perf_counter()
         cut = False
         rank, world = self.dist.rank, self.dist.world_size
-        for step in range(self.step_in_epoch, self.steps_per_epoch):
+        end = self.steps_per_epoch if limit is None else min(self.steps_per_epoch, state.step_in_epoch + limit)
+        for step in range(state.step_in_epoch, end):
             index = perm[step * bs : (step + 1) * bs]  # the global batch
             global_count = len(index)
             if world > 1:
@@ -381,7 +392,7 @@ class Trainer:
             x = normalise(data.train_x[index])  # (B, 1, 28, 28)
             y = data.train_y[index]
             if cfg.augment:
-                x = random_affine(x, self.augment_generator)
+                x = random_affine(x, self.streams.augment)
             self.optimizer.zero_grad(set_to_none=True)
             if self.scaler is not None:
                 with torch.autocast("cuda", dtype=torch.float16):
@@ -397,103 +408,94 @@ class Trainer:
                 self.optimizer.step()
             if self.scheduler is not None:
                 self.scheduler.step()
-            self.step_in_epoch = step + 1
-            self.global_step += 1
-            batch_loss = loss.item() * (global_count / (len(y) * world) if world > 1 and len(y) else 1.0)
-            loss_sum += batch_loss * len(y)
-            correct += (logits.argmax(dim=1) == y).sum().item()
+            state.step_in_epoch = step + 1
+            state.global_step += 1
+            with torch.no_grad():
+                batch_sum = nn.functional.cross_entropy(logits.detach().float(), y, reduction="sum").item()
+                correct += (logits.argmax(dim=1) == y).sum().item()
+            loss_sum += batch_sum
             seen += len(y)
             elapsed = before + time.perf_counter() - started
-            self._emit("on_step", self.global_step, self.step_in_epoch, batch_loss, loss_sum / max(1, seen),
-                       100.0 * correct / max(1, seen), seen * world / max(elapsed, 1e-9), self.current_lr())  # fmt: skip
+            self._emit("on_step", StepRecord(state.global_step, state.epoch + 1, state.step_in_epoch, self.steps_per_epoch,
+                                             batch_sum / max(1, len(y)), loss_sum / max(1, seen), 100.0 * correct / max(1, seen),
+                                             seen * world / max(elapsed, 1e-9), self.current_lr()))  # fmt: skip
             if self._should_stop():
-                cut = self.step_in_epoch < self.steps_per_epoch
                 break
+        cut = state.step_in_epoch < self.steps_per_epoch
         seconds = before + time.perf_counter() - started
-        self.partial_epoch = (loss_sum, correct, seen, seconds) if cut else (0.0, 0, 0, 0.0)
+        state.partial_epoch = (loss_sum, correct, seen, seconds) if cut else (0.0, 0, 0, 0.0)
         return loss_sum, correct, seen, seconds, cut
+
+    def _write_metrics(self) -> None:
+        if self.dist.is_main:
+            write_json(self.run_dir / "metrics.json", {"history": [asdict(r) for r in self.state.history],
+                                                       "best_epoch": self.state.best_epoch, "best_val_acc": self.state.best_val_acc})  # fmt: skip
 
     def fit(self) -> FitResult:
         """Train until the configured epochs, max steps, early stop or an interrupt.
 
         Raises:
-            TrainingInterrupted: after SIGINT/SIGTERM, once the checkpoint is saved.
+            TrainingInterrupted: after SIGINT/SIGTERM, once the checkpoint is saved (before any evaluation,
+                so that a scheduler's grace period is spent on saving, not on scoring).
         """
-        cfg, data = self.config, self.data
-        self._emit("on_start", self)
+        cfg, data, state = self.config, self.data, self.state
+        self._emit("on_start", StartRecord(cfg.epochs, self.steps_per_epoch, state.global_step, list(state.history)))
         train_seconds, train_images = 0.0, 0
-        stopped_early = interrupted = False
+        stopped_early = False
         last_eval: EvalResult | None = None
-        while self.epoch < cfg.epochs:
-            self._emit("on_epoch_start", self.epoch + 1, self.steps_per_epoch, self.step_in_epoch)
-            perm = epoch_permutation(len(data.train_y), cfg.seed, self.epoch)
-            loss_sum, correct, seen, seconds, cut = self._train_steps(perm)
+        while state.epoch < cfg.epochs:
+            self._emit("on_epoch_start", state.epoch + 1, self.steps_per_epoch, state.step_in_epoch)
+            perm = epoch_permutation(len(data.train_y), cfg.seed, state.epoch)
+            loss_sum, correct, seen, seconds, cut = self.train_one_epoch(perm)
+            if self.stop_event.is_set():
+                checkpoint = self.save("last.pt")
+                self._emit("on_interrupted", checkpoint)
+                raise TrainingInterrupted(checkpoint)
             loss_sum, correct, seen = all_reduce_sum(self.dist, [loss_sum, float(correct), float(seen)])
             train_seconds += seconds
             train_images += seen
-            interrupted = self.stop_event.is_set()
             last_eval = self._evaluate(data.test_x, data.test_y)
             val = self._evaluate(data.val_x, data.val_y) if len(data.val_y) else None
             record = EpochRecord(
-                epoch=self.epoch + 1, steps=self.global_step,
+                epoch=state.epoch + 1, steps=state.global_step,
                 train_loss=loss_sum / max(1, seen), train_acc=100.0 * correct / max(1, seen),
                 test_loss=last_eval.loss, test_acc=last_eval.accuracy,
                 val_loss=val.loss if val else None, val_acc=val.accuracy if val else None,
                 lr=self.current_lr(), seconds=seconds, images_per_second=seen / max(seconds, 1e-9),
                 complete=not cut,
             )  # fmt: skip
-            if not cut:
-                self.epoch += 1
-                self.step_in_epoch = 0
             improved = False
-            if val is not None and not cut:
-                if self.best_val_acc is None or val.accuracy > self.best_val_acc:
-                    self.best_val_acc, self.best_epoch, self.epochs_since_best = val.accuracy, record.epoch, 0
-                    improved = True
-                else:
-                    self.epochs_since_best += 1
-            self.history.append(record)
-            if self.dist.is_main:
-                write_json(self.run_dir / "metrics.json", {"history": [asdict(r) for r in self.history],
-                                                           "best_epoch": self.best_epoch, "best_val_acc": self.best_val_acc})  # fmt: skip
+            if cut:
+                state.history.append(record)
+            else:
+                improved = state.finish_epoch(record)
+            self._write_metrics()
             self.save("last.pt")
             if improved:
                 self.save("best.pt")
             self._emit("on_epoch_end", record)
-            if interrupted:
+            if cfg.max_steps is not None and state.global_step >= cfg.max_steps:
                 break
-            if cfg.max_steps is not None and self.global_step >= cfg.max_steps:
-                break
-            if cfg.patience is not None and self.epochs_since_best >= cfg.patience:
+            if cfg.patience is not None and state.epochs_since_best >= cfg.patience:
                 stopped_early = True
                 break
         best = self.checkpoint_dir / "best.pt"
+        best_record = state.best_record()
         result = FitResult(
-            history=self.history,
+            history=state.history,
             test_loss=last_eval.loss if last_eval else float("nan"),
             test_accuracy=last_eval.accuracy if last_eval else float("nan"),
             train_seconds=train_seconds,
             images_per_second=train_images / max(train_seconds, 1e-9),
             last_checkpoint=self.checkpoint_dir / "last.pt" if last_eval else None,
-            best_checkpoint=best if best.exists() else None,
+            best_checkpoint=best if best_record is not None and best.exists() else None,
             stopped_early=stopped_early,
-            interrupted=interrupted,
+            interrupted=False,
             test_predictions=last_eval.predictions if last_eval else None,
+            best_epoch=state.best_epoch,
+            best_val_accuracy=state.best_val_acc,
+            best_test_accuracy=best_record.test_acc if best_record else None,
+            best_test_loss=best_record.test_loss if best_record else None,
         )
-        self._emit("on_end", result, self)
-        if interrupted:
-            raise TrainingInterrupted(self.checkpoint_dir / "last.pt", result)
+        self._emit("on_end", result)
         return result
-
-
-def resume_config(checkpoint_path: Path, overrides: dict) -> tuple[TrainConfig, dict]:
-    """The saved config of a checkpoint with a few options the user may change on resume.
-
-    Only `epochs`, `max_steps`, `threads`, `device` and `patience` may change; the others are the
-    run's own, so that a resumed run continues the same training.
-    """
-    payload = load_checkpoint(checkpoint_path)
-    config = TrainConfig.from_dict(payload["config"])
-    allowed = {k: v for k, v in overrides.items() if k in ("epochs", "max_steps", "threads", "device", "patience")}
-    config = replace(config, max_steps=None, **{k: v for k, v in allowed.items() if v is not None})
-    return config, payload

@@ -80,32 +80,18 @@ def evaluate_model(model, images: np.ndarray, labels: np.ndarray, batch_size: in
     """Run a model over (N, 28, 28) uint8 images: predictions, confidences, loss and timing."""
     import torch
 
-    from .transforms import normalise
+    from .inference import predict_logits
 
-    x_all = torch.from_numpy(np.ascontiguousarray(images))
-    y_all = torch.from_numpy(labels.astype(np.int64))
-    was_training = model.training
-    model.eval()
-    predictions, confidences, loss_sum = [], [], 0.0
     started = time.perf_counter()
-    try:
-        with torch.no_grad():
-            for start in range(0, len(y_all), batch_size):
-                logits = model(normalise(x_all[start : start + batch_size], mean, std)).float()
-                y = y_all[start : start + batch_size]
-                loss_sum += torch.nn.functional.cross_entropy(logits, y, reduction="sum").item()
-                probabilities = logits.softmax(dim=1)
-                confidence, predicted = probabilities.max(dim=1)
-                predictions.append(predicted)
-                confidences.append(confidence)
-    finally:
-        model.train(was_training)
+    logits = predict_logits(model, torch.from_numpy(np.ascontiguousarray(images)), batch_size, mean, std)
+    targets = torch.from_numpy(labels.astype(np.int64))
+    loss = torch.nn.functional.cross_entropy(logits, targets, reduction="sum").item() if len(labels) else 0.0
+    confidences, predictions = logits.softmax(dim=1).max(dim=1)
     seconds = time.perf_counter() - started
-    count = len(y_all)
     return {
-        "predictions": torch.cat(predictions).numpy() if predictions else np.zeros(0, np.int64),
-        "confidences": torch.cat(confidences).numpy() if confidences else np.zeros(0, np.float32),
-        "loss": loss_sum / max(1, count),
+        "predictions": predictions.numpy(),
+        "confidences": confidences.numpy(),
+        "loss": loss / max(1, len(labels)),
         "seconds": seconds,
     }
 

@@ -115,19 +115,13 @@ def predict_rows(model, rows: list[PredictionRow], top_k: int = 3, mean: float =
     """Fill digit, confidence and top-k of every row that has a prepared image (one batch)."""
     import torch
 
-    from .transforms import normalise
+    from .inference import predict_logits
 
     ready = [row for row in digit_rows(rows) if row.prepared is not None]
     if not ready:
         return rows
     batch = torch.from_numpy(np.stack([row.prepared.image for row in ready]))  # (B, 28, 28) uint8
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            probabilities = model(normalise(batch, mean, std)).float().softmax(dim=1)
-    finally:
-        model.train(was_training)
+    probabilities = predict_logits(model, batch, len(ready), mean, std).softmax(dim=1)
     k = max(1, min(top_k, probabilities.shape[1]))
     values, digits = probabilities.topk(k, dim=1)
     for row, p, d in zip(ready, values.tolist(), digits.tolist()):

@@ -11,7 +11,8 @@ import torch
 from .config import TrainConfig
 from .data import resolve_source
 from .distributed import DistContext, broadcast
-from .engine import FitResult, Trainer, prepare_data, resolve_device, resume_config
+from .engine import FitResult, Trainer, prepare_data, resolve_device
+from .resume import ScheduleChange, continue_schedule, load_initial_weights, resume_config
 from .optim import optimizer_info
 from .runs import checkpoint_of, create_named_run_dir, create_run_dir, environment, write_json
 
@@ -24,6 +25,7 @@ class PreparedRun:
     run_dir: Path
     resumed_from: Path | None
     data_source: dict
+    schedule_change: ScheduleChange | None = None  # the schedule rebuilt because --epochs changed on resume
 
 
 def run_label(config: TrainConfig) -> str:
@@ -35,7 +37,8 @@ def run_label(config: TrainConfig) -> str:
 
 
 def prepare_run(config: TrainConfig | None, resume: Path | None = None, overrides: dict | None = None,
-                run_dir: Path | None = None, dist: DistContext | None = None) -> PreparedRun:  # fmt: skip
+                run_dir: Path | None = None, dist: DistContext | None = None,
+                config_file: str | Path | None = None) -> PreparedRun:  # fmt: skip
     """Create (or reopen, when resuming) the run folder, load the data and build the trainer.
 
     The run folder is created before any data is loaded, so an unwritable runs folder fails at once.
@@ -48,7 +51,7 @@ def prepare_run(config: TrainConfig | None, resume: Path | None = None, override
     payload = None
     if resume is not None:
         checkpoint = checkpoint_of(resume, prefer_best=False)
-        config, payload = resume_config(checkpoint, overrides or {})
+        config, payload = resume_config(checkpoint, overrides or {}, config_file)
         run_dir = checkpoint.parent.parent
     else:
         checkpoint = None
@@ -64,11 +67,14 @@ def prepare_run(config: TrainConfig | None, resume: Path | None = None, override
     source = resolve_source(config.data_dir)
     data = prepare_data(config, source, device)
     trainer = Trainer(config, data, device, run_dir, dist=dist)
+    schedule_change = None
     if payload is not None:
-        trainer.restore(payload)
+        schedule_change = continue_schedule(trainer, payload)
+    elif config.init_from is not None:
+        load_initial_weights(trainer, Path(config.init_from))
     info = optimizer_info(config.optimizer)
     if not dist.is_main:
-        return PreparedRun(trainer, run_dir, checkpoint, data.source)
+        return PreparedRun(trainer, run_dir, checkpoint, data.source, schedule_change)
     write_json(run_dir / "config.json", {
         "config": config.to_dict(),
         "resolved": {
@@ -81,20 +87,33 @@ def prepare_run(config: TrainConfig | None, resume: Path | None = None, override
             "test_images": len(data.test_y),
             "steps_per_epoch": trainer.steps_per_epoch,
             "resumed_from": str(checkpoint) if checkpoint else None,
+            "init_from": config.init_from,
+            "schedule_change": schedule_change.describe() if schedule_change else None,
             "world_size": dist.world_size,
         },
         "data": data.source,
         "environment": environment(),
     })  # fmt: skip
-    return PreparedRun(trainer, run_dir, checkpoint, data.source)
+    return PreparedRun(trainer, run_dir, checkpoint, data.source, schedule_change)
 
 
 def run_summary(prepared: PreparedRun, result: FitResult) -> dict:
-    """The `train --json` document."""
+    """The `train --json` document. `checkpoint` and `test_accuracy` belong together: `mnist evaluate
+    --checkpoint` of that file measures that accuracy (best.pt with a validation set, else last.pt)."""
     trainer = prepared.trainer
+    reported, checkpoint, accuracy, loss = result.reported
+    last = result.history[-1] if result.history else None
     return {
         "run_dir": str(prepared.run_dir),
-        "checkpoint": str(result.best_checkpoint or result.last_checkpoint),
+        "checkpoint": str(checkpoint),
+        "reported": reported,
+        "test_accuracy": accuracy,
+        "test_loss": loss,
+        "last": {"checkpoint": str(result.last_checkpoint), "epoch": last.epoch if last else None,
+                 "test_accuracy": result.test_accuracy, "test_loss": result.test_loss},
+        "best": None if result.best_checkpoint is None else {
+            "checkpoint": str(result.best_checkpoint), "epoch": result.best_epoch, "val_accuracy": result.best_val_accuracy,
+            "test_accuracy": result.best_test_accuracy, "test_loss": result.best_test_loss},
         "last_checkpoint": str(result.last_checkpoint),
         "best_checkpoint": str(result.best_checkpoint) if result.best_checkpoint else None,
         "config": trainer.config.to_dict(),
@@ -102,11 +121,9 @@ def run_summary(prepared: PreparedRun, result: FitResult) -> dict:
         "device": str(trainer.device),
         "data": prepared.data_source,
         "history": [asdict(r) for r in result.history],
-        "test_accuracy": result.test_accuracy,
-        "test_loss": result.test_loss,
         "train_seconds": result.train_seconds,
         "images_per_second": result.images_per_second,
         "stopped_early": result.stopped_early,
         "steps": trainer.global_step,
+        "schedule_change": prepared.schedule_change.describe() if prepared.schedule_change else None,
     }
-

@@ -62,14 +62,15 @@ class CompareView:
                 self.task = view.progress.add_task(f"{name} epoch {epoch}/{trainer.config.epochs}", total=steps_in_epoch,
                                                    completed=start_step, loss=0.0, acc=0.0, ips=0.0)  # fmt: skip
 
-            def on_step(self, global_step, step_in_epoch, loss, running_loss, running_acc, images_per_second, lr):
-                view.progress.update(self.task, completed=step_in_epoch, loss=running_loss, acc=running_acc, ips=images_per_second)
+            def on_step(self, step):
+                view.progress.update(self.task, completed=step.step_in_epoch, loss=step.running_loss, acc=step.running_acc,
+                                     ips=step.images_per_second)  # fmt: skip
 
             def on_epoch_end(self, record):
                 view.cells[name][record.epoch] = record
                 view.live.update(view._view())
 
-            def on_end(self, result, trainer):
+            def on_end(self, result):
                 if self.task is not None:
                     view.progress.remove_task(self.task)
                     self.task = None

@@ -195,3 +195,24 @@ class RichDownloadListener(DownloadListener):
             total = self.progress.tasks[task].total
             self.progress.update(task, completed=total if total is not None else self.progress.tasks[task].completed)
 
+
+
+def environment_table(facts: dict) -> Table:
+    """`mnist env`: one row per fact, devices and packages one row each."""
+    table = Table(title="Environment", title_justify="left", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    for key in ("mnist_toolkit", "python", "python_executable", "platform", "torch", "torch_cuda_build", "cuda_available", "cudnn"):
+        table.add_row(key, "-" if facts[key] is None else str(facts[key]))
+    for device in facts["devices"]:
+        details = ", ".join(f"{k} {v}" for k, v in device.items() if k not in ("type", "name"))
+        table.add_row(f"device {device['type']}", f"{device['name']}" + (f" ({details})" if details else ""))
+    threads = f"{facts['torch_threads']} intra-op, {facts['torch_interop_threads']} inter-op"
+    if facts["thread_variables"]:
+        threads += "; " + ", ".join(f"{k}={v}" for k, v in facts["thread_variables"].items())
+    table.add_row("threads", threads)
+    for name, version in facts["packages"].items():
+        table.add_row(name, version or "not installed")
+    data = facts["data"]
+    table.add_row("data", f"{data['source']} ({data['root']})" + (f"; {data['fallback_reason']}" if data.get("fallback_reason") else ""))
+    return table

@@ -1,8 +1,10 @@
 """TensorBoard logging of a training run, as an engine callback.
 
-Tags: `Loss/train_step` every step; `Loss/{train,test,val}`, `Accuracy/{train,test,val}` and `LR` every
-epoch; `Samples/train` (a grid of inputs) at the start; `Misclassified/test` at the end; and the run's
-hyper-parameters with its final metrics in the HPARAMS tab.
+Tags: `Loss/train_step` every step; `Loss/{train,test,val}`, `Accuracy/{train,test,val}`, `LR` and
+`Epoch` every epoch; `Samples/train` (a grid of inputs) at the start; `Misclassified/test` at the end;
+and the run's hyper-parameters with its reported metrics in the HPARAMS tab. Every scalar uses one
+x-axis, the global optimizer step (an epoch's values at the step that ended it), so that a resumed
+run's purge (`purge_step`) removes exactly what is redone and nothing is duplicated.
 """
 
 from __future__ import annotations
@@ -10,12 +12,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..engine import EpochRecord, FitResult, TrainCallback, Trainer
+from ..engine import EpochRecord, FitResult, StartRecord, StepRecord, TrainCallback
 from ..imaging import grid_image
 
 EPOCH_TAGS = {
     "Loss/train": "train_loss", "Loss/test": "test_loss", "Loss/val": "val_loss",
-    "Accuracy/train": "train_acc", "Accuracy/test": "test_acc", "Accuracy/val": "val_acc", "LR": "lr",
+    "Accuracy/train": "train_acc", "Accuracy/test": "test_acc", "Accuracy/val": "val_acc", "LR": "lr", "Epoch": "epoch",
 }  # fmt: skip
 
 
@@ -39,12 +41,19 @@ def hparams_of(config: dict) -> dict:
 
 
 class TensorBoardCallback(TrainCallback):
-    """Writes the run's event files into its run folder."""
+    """Writes the run's event files into its run folder.
 
-    def __init__(self, log_dir, purge_step: int | None = None) -> None:
+    Args:
+        data: the run's TrainData (a grid of training inputs, the test set's misclassified digits).
+        config: the run's config as a dict, for the HPARAMS tab.
+    """
+
+    def __init__(self, log_dir, data, config: dict, purge_step: int | None = None) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
         self.writer = SummaryWriter(log_dir=str(log_dir), purge_step=purge_step)
+        self.data = data
+        self.config = config
         self.step_losses: list[tuple[int, float]] = []  # written at the end of each epoch, off the hot loop
 
     def flush_steps(self) -> None:
@@ -53,47 +62,45 @@ class TensorBoardCallback(TrainCallback):
             self.writer.add_scalar("Loss/train_step", loss, step)
         self.step_losses.clear()
 
-    def on_start(self, trainer: Trainer) -> None:
-        if trainer.global_step == 0:
-            self.writer.add_image("Samples/train", _grid(trainer.data.train_x[:64]), 0, dataformats="HW")
+    def on_start(self, start: StartRecord) -> None:
+        if start.global_step == 0:
+            self.writer.add_image("Samples/train", _grid(self.data.train_x[:64]), 0, dataformats="HW")
 
-    def on_step(self, global_step, step_in_epoch, loss, running_loss, running_acc, images_per_second, lr) -> None:
-        self.step_losses.append((global_step, loss))
+    def on_step(self, step: StepRecord) -> None:
+        self.step_losses.append((step.global_step, step.loss))
 
     def on_epoch_end(self, record: EpochRecord) -> None:
         self.flush_steps()
         for tag, attribute in EPOCH_TAGS.items():
             value = getattr(record, attribute)
             if value is not None:
-                self.writer.add_scalar(tag, value, record.epoch)
+                self.writer.add_scalar(tag, value, record.steps)
         self.writer.flush()
 
-    def on_end(self, result: FitResult, trainer: Trainer) -> None:
-        data = trainer.data
-        predictions = result.test_predictions
-        if predictions is None and result.history:  # sharded over ranks: score the test set here, once
-            from ..engine import evaluate
+    def on_interrupted(self, checkpoint) -> None:
+        self.flush_steps()
+        self.writer.close()
 
-            predictions = evaluate(trainer.model, data.test_x, data.test_y, trainer.config.eval_batch_size).predictions
+    def on_end(self, result: FitResult) -> None:
+        step = result.history[-1].steps if result.history else 0
+        predictions, labels = result.test_predictions, self.data.test_y.cpu()
         if predictions is not None:
-            result.test_predictions = predictions
-            wrong = (result.test_predictions != data.test_y.cpu()).nonzero().flatten()[:64]
+            wrong = (predictions != labels).nonzero().flatten()[:64]
             if len(wrong):
-                self.writer.add_image("Misclassified/test", _grid(data.test_x.cpu()[wrong]), trainer.global_step, dataformats="HW")
-                labels = ", ".join(
-                    f"{int(data.test_y[i])}->{int(result.test_predictions[i])}" for i in wrong.tolist()
-                )
-                self.writer.add_text("Misclassified/test", f"true->predicted, row by row: {labels}", trainer.global_step)
+                self.writer.add_image("Misclassified/test", _grid(self.data.test_x.cpu()[wrong]), step, dataformats="HW")
+                pairs = ", ".join(f"{int(labels[i])}->{int(predictions[i])}" for i in wrong.tolist())
+                self.writer.add_text("Misclassified/test", f"last epoch's weights; true->predicted, row by row: {pairs}", step)
+        reported, _, accuracy, loss = result.reported
         last = result.history[-1] if result.history else None
         metrics = {
-            "hparam/test_accuracy": result.test_accuracy,
-            "hparam/test_loss": result.test_loss,
+            "hparam/test_accuracy": accuracy,
+            "hparam/test_loss": loss,
             "hparam/train_loss": last.train_loss if last else float("nan"),
             "hparam/train_seconds": result.train_seconds,
         }
-        if trainer.best_val_acc is not None:
-            metrics["hparam/best_val_accuracy"] = trainer.best_val_acc
-        self.writer.add_hparams(hparams_of(trainer.config.to_dict()), metrics, run_name=".", global_step=trainer.global_step)
+        if result.best_val_accuracy is not None:
+            metrics["hparam/best_val_accuracy"] = result.best_val_accuracy
+        self.writer.add_hparams({**hparams_of(self.config), "reported_checkpoint": reported}, metrics, run_name=".", global_step=step)
         self.writer.flush()
         self.writer.close()
 

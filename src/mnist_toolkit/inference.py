@@ -1,0 +1,51 @@
+"""The one inference path: a model's logits over uint8 digits, in eval mode, without gradients.
+
+Training scores its epochs with it, `mnist evaluate` scores a checkpoint with it and `mnist predict`
+reads prepared images with it, so the three can never disagree about what a model answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .resources import MNIST_MEAN, MNIST_STD
+from .transforms import normalise
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 256,
+                   mean: float = MNIST_MEAN, std: float = MNIST_STD) -> torch.Tensor:  # fmt: skip
+    """(N, 28, 28) uint8 images (on the model's device) -> (N, 10) float32 logits on the same device.
+
+    The model runs in eval mode and gets its previous mode back afterwards.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        parts = [model(normalise(images[start : start + batch_size], mean, std)).float() for start in range(0, len(images), batch_size)]
+    finally:
+        model.train(was_training)
+    return torch.cat(parts) if parts else torch.empty((0, 10), device=images.device)
+
+
+@dataclass
+class EvalResult:
+    loss: float  # mean cross-entropy
+    accuracy: float  # correct / total x 100
+    correct: int
+    total: int
+    predictions: torch.Tensor | None  # (N,) int64, on the CPU; None when sharded over ranks
+
+
+def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 256,
+             mean: float = MNIST_MEAN, std: float = MNIST_STD) -> EvalResult:  # fmt: skip
+    """Score a model on labelled uint8 images: mean cross-entropy, accuracy and the predictions."""
+    logits = predict_logits(model, images, batch_size, mean, std)
+    total = len(labels)
+    loss = nn.functional.cross_entropy(logits, labels, reduction="sum").item() if total else 0.0
+    predictions = logits.argmax(dim=1)
+    correct = int((predictions == labels).sum().item())
+    return EvalResult(loss / max(1, total), 100.0 * correct / max(1, total), correct, total, predictions.cpu())

@@ -1,0 +1,126 @@
+"""The rules for continuing training: resuming a run, extending it, or starting a new run from its weights.
+
+- `--resume RUN` continues the same training. Only `RESUMABLE` options may be given with it: how long
+  to go on (`--epochs`, `--max-steps`, `--patience`) and where (`--threads`, `--device`). Any other
+  option is an error that names it and points to `--init-from`, never silently ignored.
+- Extending `--epochs` (or shortening them) rebuilds the learning-rate schedule for the new length
+  and advances it to the step the run has reached: the run goes on as if it had been started with
+  the new number of epochs. The learning rate moves from the old curve to the new one at that
+  point (a finished cosine or one-cycle schedule rises again to the new curve's value there); the
+  change is reported, never silent.
+- `--init-from RUN_OR_CHECKPOINT` starts a new run whose network starts from those weights (the
+  network is the source's; optimizer, schedule, data and every other option are the new run's).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .checkpoint import load_checkpoint
+from .config import CNN_OPTIONS, TrainConfig, validate
+from .errors import CheckpointError, ConfigError
+
+#: Options that may be given with --resume.
+RESUMABLE = ("epochs", "max_steps", "patience", "threads", "device")
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def resume_config(checkpoint_path: Path, given: dict, config_file: str | Path | None = None) -> tuple[TrainConfig, dict]:
+    """The saved config of a checkpoint with the RESUMABLE options the user gave, and the checkpoint's payload.
+
+    Args:
+        given: the command line's training options (None = not given).
+
+    Raises:
+        ConfigError: an option that cannot change on resume was given.
+    """
+    refused = [_flag(name) for name, value in given.items() if value is not None and name not in RESUMABLE]
+    if config_file is not None:
+        refused.append("--config")
+    if refused:
+        raise ConfigError(
+            f"{', '.join(refused)} cannot change when resuming: --resume continues a run as it was configured "
+            f"(only {', '.join(map(_flag, RESUMABLE))} may be given)",
+            hint="to train on from its weights with other settings, start a new run: mnist train --init-from RUN ...",
+        )
+    payload = load_checkpoint(checkpoint_path)
+    config = TrainConfig.from_dict(payload["config"])
+    config = replace(config, max_steps=None)  # a step limit belongs to one invocation
+    config = replace(config, **{name: given[name] for name in RESUMABLE if given.get(name) is not None})
+    return validate(config), payload
+
+
+@dataclass(frozen=True)
+class ScheduleChange:
+    """How the schedule was rebuilt when the number of epochs changed on resume."""
+
+    scheduler: str
+    epochs_before: int
+    epochs_after: int
+    at_step: int
+    lr_before: float
+    lr_after: float
+
+    def describe(self) -> str:
+        return (f"{self.scheduler} schedule rebuilt for {self.epochs_after} epochs (was {self.epochs_before}) and advanced "
+                f"to step {self.at_step}: lr {self.lr_before:.3g} -> {self.lr_after:.3g}")  # fmt: skip
+
+
+def continue_schedule(trainer, payload: dict) -> ScheduleChange | None:
+    """Restore `trainer` from `payload`; when the epochs changed, rebuild its schedule and advance it.
+
+    Returns the change made to the schedule, or None when it continues unchanged.
+    """
+    epochs_before = int(payload["config"]["epochs"])
+    if trainer.scheduler is None or epochs_before == trainer.config.epochs:
+        trainer.restore(payload)
+        return None
+    trainer.restore({**payload, "scheduler_state": None})
+    lr_before = trainer.current_lr()
+    for group in trainer.optimizer.param_groups:  # chained schedules (cosine, step) start from the current lr
+        group["lr"] = group.get("initial_lr", group["lr"])
+    trainer.scheduler = trainer.build_scheduler()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "scheduler.step() before optimizer.step()": intended here
+        for _ in range(trainer.global_step):
+            trainer.scheduler.step()
+    return ScheduleChange(trainer.config.scheduler, epochs_before, trainer.config.epochs, trainer.global_step, lr_before, trainer.current_lr())
+
+
+def init_from_config(config: TrainConfig, given: dict, file_options: dict, source: Path) -> TrainConfig:
+    """`config` with the source checkpoint's network and `init_from` recorded.
+
+    Raises:
+        ConfigError: an architecture option contradicts the source's network.
+    """
+    payload = load_checkpoint(source)
+    arch, model_args = payload["arch"], dict(payload.get("model_args", {}))
+    asked = {**file_options, **{k: v for k, v in given.items() if v is not None}}
+    clashes = []
+    if "arch" in asked and asked["arch"] != arch:
+        clashes.append(f"--arch {asked['arch']} (the source is {arch})")
+    for name in CNN_OPTIONS:
+        if name in asked and model_args.get(name) != asked[name] and not (isinstance(asked[name], int) and model_args.get(name) == [asked[name]]):
+            clashes.append(f"{_flag(name)} {asked[name]} (the source has {model_args.get(name, 'the default')})")
+    if clashes:
+        raise ConfigError(f"--init-from keeps the source's network; these differ: {'; '.join(clashes)}",
+                          hint="leave the architecture options out, or train the new network from scratch")  # fmt: skip
+    return validate(replace(config, arch=arch, model_args=model_args, init_from=str(source)))
+
+
+def load_initial_weights(trainer, source: Path) -> None:
+    """Put the source checkpoint's weights into a new run's model.
+
+    Raises:
+        CheckpointError: the weights do not fit the model.
+    """
+    payload = load_checkpoint(source)
+    try:
+        trainer.model.load_state_dict(payload["model_state"])
+    except (RuntimeError, KeyError) as exc:
+        raise CheckpointError(f"{source}: its weights do not fit this network ({str(exc).splitlines()[0]})") from None
