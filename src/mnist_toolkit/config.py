@@ -34,6 +34,7 @@ class TrainConfig:
     train_limit: int | None = None  # train on the first N training images
     max_steps: int | None = None  # stop after N optimizer steps
     augment: bool = False  # random affine (rotation, shift, scale) on the device
+    augment_strokes: bool = False  # also random stroke width and slant (robustness to other pens and hands)
     seed: int = 0
     deterministic: bool = False  # torch.use_deterministic_algorithms
     device: str = "auto"  # auto | cpu | cuda | mps
@@ -73,6 +74,12 @@ PRESETS: dict[str, dict] = {
         "arch": "cnn", "conv_layers": 3, "filters": [32, 64, 128], "kernel_size": 3, "fc_layers": 2, "hidden": [256],
         "batch_norm": True, "dropout": 0.3, "augment": True, "batch_size": 128, "epochs": 30,
         "optimizer": "adamw", "lr": 3e-3, "weight_decay": 5e-4, "scheduler": "onecycle", "label_smoothing": 0.1,
+    },
+    "robust": {  # the best preset plus stroke-width and slant augmentation: the pretrained model's recipe
+        "arch": "cnn", "conv_layers": 3, "filters": [32, 64, 128], "kernel_size": 3, "fc_layers": 2, "hidden": [256],
+        "batch_norm": True, "dropout": 0.3, "augment": True, "augment_strokes": True, "batch_size": 128,
+        "epochs": 30, "optimizer": "adamw", "lr": 3e-3, "weight_decay": 5e-4, "scheduler": "onecycle",
+        "label_smoothing": 0.1,
     },
 }  # fmt: skip
 

@@ -29,7 +29,7 @@ from .optim import create_optimizer, create_scheduler, optimizer_info
 from .resources import MNIST_MEAN, MNIST_STD
 from .runs import write_json
 from .train_state import EpochRecord, RandomStreams, TrainState
-from .transforms import normalise, random_affine
+from .transforms import augment_batch, normalise
 
 __all__ = ["EpochRecord", "EvalResult", "FitResult", "StartRecord", "StepRecord", "TrainCallback", "TrainData", "Trainer",
            "TrainingInterrupted", "epoch_permutation", "evaluate", "prepare_data", "resolve_device", "stop_on_signals"]  # fmt: skip
@@ -391,8 +391,8 @@ class Trainer:
                 index = index[rank::world]  # this rank's disjoint share
             x = normalise(data.train_x[index])  # (B, 1, 28, 28)
             y = data.train_y[index]
-            if cfg.augment:
-                x = random_affine(x, self.streams.augment)
+            if cfg.augment or cfg.augment_strokes:
+                x = augment_batch(x, self.streams.augment, cfg.augment, cfg.augment_strokes)
             self.optimizer.zero_grad(set_to_none=True)
             if self.scaler is not None:
                 with torch.autocast("cuda", dtype=torch.float16):
