@@ -1,0 +1,118 @@
+"""The `mnist` command: the one Typer `app`, its root options and the one error boundary.
+
+Each command lives in a module of its own (`cli/train.py`, `cli/predict.py`, ...) and registers on `app`;
+the options several commands share are in `cli/options.py`, the training options in `cli/train_options.py`.
+Only Typer, the standard library and the light core modules are imported at start-up, so
+`mnist --help` stays fast; torch and the heavier core modules are imported inside the commands.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Annotated, Any, Optional
+
+import typer
+from typer.core import TyperGroup
+
+from .. import __version__
+from ..errors import MnistError
+
+from typer._click.exceptions import ClickException, NoArgsIsHelpError  # Typer vendors Click
+from typer.exceptions import Abort
+
+DEBUG_ENV = "MNIST_DEBUG"
+_state = {"debug": os.environ.get(DEBUG_ENV, "") not in ("", "0", "false")}
+
+
+def _error_line(message: str, hint: str = "") -> None:
+    text = f"Error: {message.rstrip('.')}."
+    if hint:
+        text += f" Hint: {hint}."
+    print(" ".join(text.split()), file=sys.stderr)
+
+
+class MnistGroup(TyperGroup):
+    """A Typer group that turns every failure into one `Error: ...` line and an exit status."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra: Any):  # noqa: D102
+        code = self._run(args, prog_name, complete_var, **extra)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+    def _run(self, args, prog_name, complete_var, **extra: Any) -> int:
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except MnistError as exc:
+            self._maybe_traceback()
+            _error_line(exc.message, exc.hint)
+            return 1
+        except NoArgsIsHelpError as exc:
+            print(exc.format_message() if hasattr(exc, "format_message") else exc, file=sys.stderr)
+            return 2
+        except ClickException as exc:  # usage errors: unknown option, bad value, missing argument
+            ctx = getattr(exc, "ctx", None)
+            command = ctx.command_path if ctx is not None else (prog_name or "mnist")
+            _error_line(exc.format_message(), f"see `{command} --help`")
+            return exc.exit_code
+        except (Abort, KeyboardInterrupt):
+            _error_line("interrupted")
+            return 130
+        except BrokenPipeError:
+            return 1
+        except OSError as exc:
+            self._maybe_traceback()
+            where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+            _error_line(f"{where}{exc.strerror or exc}", "check the path, its permissions and the free disk space")
+            return 1
+        except Exception as exc:  # a bug: say so in one line; --debug shows the traceback
+            self._maybe_traceback()
+            _error_line(f"unexpected {type(exc).__name__}: {exc}", f"rerun with --debug (or {DEBUG_ENV}=1) and report it")
+            return 1
+        return result if isinstance(result, int) else 0
+
+    @staticmethod
+    def _maybe_traceback() -> None:
+        if _state["debug"]:
+            traceback.print_exc()
+
+
+app = typer.Typer(
+    cls=MnistGroup,
+    name="mnist",
+    help="Get, inspect, train on, evaluate and predict with the MNIST handwritten digits.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"mnist-toolkit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help=f"Show tracebacks of failures (or set {DEBUG_ENV}=1).")] = False,
+    version: Annotated[
+        Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = None,
+) -> None:
+    """Get, inspect, train on, evaluate and predict with the MNIST handwritten digits."""
+    if debug:
+        _state["debug"] = True
+
+
+# The commands register on `app` as they are imported, in the order `mnist --help` lists them.
+from . import download, inspect_cmd, train, models, env, evaluate, predict, compare, experiments  # noqa: E402, F401
+from .train import _argv_without_nproc  # noqa: E402, F401  (tests import it from here)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

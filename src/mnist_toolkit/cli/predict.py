@@ -1,0 +1,66 @@
+"""`mnist predict`: read digits from your own images."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from . import app
+from .options import CheckpointOption, JsonOption, RunOption, RunsDirOption, _emit_json, _load_model_for
+
+
+@app.command()
+def predict(
+    paths: Annotated[list[str], typer.Argument(help="Image files, folders (searched recursively), glob patterns, or - for stdin.", show_default=False)],
+    run: RunOption = None,
+    checkpoint: CheckpointOption = None,
+    runs_dir: RunsDirOption = Path("runs"),
+    top_k: Annotated[int, typer.Option("--top-k", min=1, max=10, help="How many likely digits to list.")] = 3,
+    show: Annotated[bool, typer.Option("--show", help="Draw the 28x28 input the model saw next to each answer.")] = False,
+    save_preprocessed: Annotated[Optional[Path], typer.Option(help="Write each 28x28 model input as PNG into this folder.", show_default=False)] = None,
+    number: Annotated[bool, typer.Option("--number", help="Read every digit of each image, left to right (a written number).")] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Read digits from your own images (PNG, JPEG, BMP, GIF, TIFF, WebP), preprocessed as MNIST was."""
+    from ..imaging import save_png
+    from ..predict import digit_rows, predict_rows, prepare_inputs
+    from ..reporting.console import make_console
+    from ..reporting.evaluation import predictions_table
+
+    console = make_console(json_output)
+    path, payload, model = _load_model_for(run, checkpoint, runs_dir)
+    rows = prepare_inputs(paths, number=number)
+    norm = payload["normalization"]
+    predict_rows(model, rows, top_k, norm["mean"], norm["std"])
+    several = [row.file for row in rows if row.prepared is not None and row.prepared.digits_seen > 1]
+    if several:
+        print(f"Warning: {', '.join(several)}: several separated digits seen; read as one digit. Hint: pass --number to read them all.", file=sys.stderr)
+    if save_preprocessed is not None:
+        from PIL import Image
+
+        used: set[str] = set()
+        for row in digit_rows(rows):
+            if row.prepared is not None:
+                stem = Path(row.file).stem or "stdin"
+                name = stem
+                for n in range(2, 10_000):
+                    if name not in used:
+                        break
+                    name = f"{stem}-{n}"
+                used.add(name)
+                save_png(Image.fromarray(row.prepared.image, mode="L"), save_preprocessed / f"{name}.png")
+    if json_output:
+        _emit_json([row.to_json() for row in rows])
+    else:
+        console.print(predictions_table(rows, show=show))
+        if len(rows) > 1:
+            console.print(f"Checkpoint: {path}")
+    failed = [row for row in rows if row.error]
+    if failed:
+        where = "their error fields" if json_output else "the table"
+        print(f"Error: {len(failed)} of {len(rows)} input(s) could not be read; see {where}. "
+              "Hint: use images of a single digit in a common format.", file=sys.stderr)  # fmt: skip
+        raise typer.Exit(1)
