@@ -16,7 +16,7 @@ ceiling no preprocessing can pass (what is left below it is the model's, not the
 Reported numbers use digits of the MNIST *test* split (seed 0); the preprocessing was developed on
 sets built from the *training* split with another seed (`--split train --seed 1`).
 
-Usage: poetry run python benchmarks/predict_realworld.py --checkpoint RUN/checkpoints/last.pt [--count 300] [--out FILE]
+Usage: poetry run python benchmarks/predict_realworld.py --checkpoint RUN/checkpoints/last.pt [--checkpoint OTHER.pt ...] [--count 300] [--out FILE]
 """
 
 from __future__ import annotations
@@ -67,44 +67,54 @@ def _attempt(read, data: bytes):
         return None
 
 
-def score_sources(model, norm, samples) -> dict | None:
-    """The model on the MNIST 28x28 digits the samples were made from: the ceiling any preprocessing can reach."""
+def score_sources(models, samples) -> dict | None:
+    """Each model on the MNIST 28x28 digits the samples were made from: the ceiling any preprocessing can reach."""
     if not all(sample.sources for sample in samples):
         return None
-    digits = iter(read_digits(model, [digit for sample in samples for digit in sample.sources], norm))
-    read = ["".join(str(next(digits)) for _ in sample.sources) for sample in samples]
-    return {"accuracy": 100.0 * sum(r == s.label for r, s in zip(read, samples)) / len(samples)}
+    result = {}
+    for name, (model, norm) in models.items():
+        digits = iter(read_digits(model, [digit for sample in samples for digit in sample.sources], norm))
+        read = ["".join(str(next(digits)) for _ in sample.sources) for sample in samples]
+        result[name] = {"accuracy": 100.0 * sum(r == s.label for r, s in zip(read, samples)) / len(samples)}
+    return result
 
 
-def score_single(model, norm, samples, read) -> dict:
+def score_single(models, samples, read) -> dict:
+    """One preprocessing path over the samples (timed once), read by every model."""
     started = time.perf_counter()
     images = [_attempt(read, sample.data) for sample in samples]
     seconds = time.perf_counter() - started
-    digits = read_digits(model, images, norm)
-    right = sum(str(d) == s.label for d, s in zip(digits, samples))
-    return {"accuracy": 100.0 * right / len(samples), "refused": sum(i is None for i in images), "ms_per_image": 1000 * seconds / len(samples)}
+    scores = {}
+    for name, (model, norm) in models.items():
+        digits = read_digits(model, images, norm)
+        right = sum(str(d) == s.label for d, s in zip(digits, samples))
+        scores[name] = {"accuracy": 100.0 * right / len(samples), "refused": sum(i is None for i in images), "ms_per_image": 1000 * seconds / len(samples)}
+    return scores
 
 
-def score_numbers(model, norm, samples) -> dict:
+def score_numbers(models, samples) -> dict:
     started = time.perf_counter()
     per_image = [_attempt(lambda data: [p.image for p in prepare_number_bytes(data)], sample.data) for sample in samples]
     seconds = time.perf_counter() - started
     flat = [image for images in per_image if images for image in images]
-    digits = iter(read_digits(model, flat, norm))
-    exact = digits_right = digits_total = 0
-    for images, sample in zip(per_image, samples):
-        read = "".join(str(next(digits)) for _ in images) if images else ""
-        exact += read == sample.label
-        digits_total += len(sample.label)
-        if len(read) == len(sample.label):
-            digits_right += sum(a == b for a, b in zip(read, sample.label))
-    return {
-        "exact": 100.0 * exact / len(samples),
-        "digit_count_right": 100.0 * sum(images is not None and len(images) == len(s.label) for images, s in zip(per_image, samples)) / len(samples),
-        "digits_right": 100.0 * digits_right / digits_total,
-        "refused": sum(images is None for images in per_image),
-        "ms_per_image": 1000 * seconds / len(samples),
-    }
+    scores = {}
+    for name, (model, norm) in models.items():
+        digits = iter(read_digits(model, flat, norm))
+        exact = digits_right = digits_total = 0
+        for images, sample in zip(per_image, samples):
+            read = "".join(str(next(digits)) for _ in images) if images else ""
+            exact += read == sample.label
+            digits_total += len(sample.label)
+            if len(read) == len(sample.label):
+                digits_right += sum(a == b for a, b in zip(read, sample.label))
+        scores[name] = {
+            "exact": 100.0 * exact / len(samples),
+            "digit_count_right": 100.0 * sum(images is not None and len(images) == len(s.label) for images, s in zip(per_image, samples)) / len(samples),
+            "digits_right": 100.0 * digits_right / digits_total,
+            "refused": sum(images is None for images in per_image),
+            "ms_per_image": 1000 * seconds / len(samples),
+        }
+    return scores
 
 
 def twelve_megapixel_speed(seed: int, split: str, photos: int = 8, repeats: int = 3) -> dict:
@@ -127,7 +137,8 @@ def twelve_megapixel_speed(seed: int, split: str, photos: int = 8, repeats: int 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", type=Path, required=True)
+    parser.add_argument("--checkpoint", type=Path, required=True, action="append",
+                        help="a checkpoint; repeat to read the same prepared images with several models")  # fmt: skip
     parser.add_argument("--count", type=int, default=300, help="samples per set")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--split", default="test", choices=["train", "test"])
@@ -135,29 +146,37 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     parser.add_argument("--speed", action="store_true", help="also time decoding and preparing 12-megapixel photos")
     args = parser.parse_args()
-    payload = load_checkpoint(args.checkpoint)
-    model, norm = rebuild_model(payload), payload["normalization"]
+    models = {}
+    for path in args.checkpoint:
+        payload = load_checkpoint(path)
+        models[str(path)] = (rebuild_model(payload), payload["normalization"])
     previous = previous_preprocessing()
     paths = {
         "naive": lambda data: naive(decode(data)),
         "previous": lambda data: previous(data).image,
         "current": lambda data: prepare_bytes(data).image,
     }
-    result = {"checkpoint": str(args.checkpoint), "count": args.count, "seed": args.seed, "split": args.split, "previous_commit": PREVIOUS, "sets": {}}
+    result = {"checkpoints": list(models), "count": args.count, "seed": args.seed, "split": args.split, "previous_commit": PREVIOUS, "sets": {}}
     for name in args.sets or list(SETS):
         samples = build_set(name, args.count, args.seed, args.split)
         if name in NUMBER_SETS:
-            scores = {"current": score_numbers(model, norm, samples)}
-            line = f"exact {scores['current']['exact']:6.2f}%  digits {scores['current']['digits_right']:6.2f}%  count right {scores['current']['digit_count_right']:6.2f}%"
+            by_path = {"current": score_numbers(models, samples)}
         else:
-            scores = {path: score_single(model, norm, samples, read) for path, read in paths.items()}
-            line = "  ".join(f"{path} {s['accuracy']:6.2f}% ({s['refused']} refused)" for path, s in scores.items())
-        ceiling = score_sources(model, norm, samples)
-        if ceiling is not None:
-            scores["mnist_itself"] = ceiling
-            line += f"  | its MNIST digits {ceiling['accuracy']:6.2f}%"
+            by_path = {path: score_single(models, samples, read) for path, read in paths.items()}
+        ceiling = score_sources(models, samples)
+        scores = {model: {path: by_path[path][model] for path in by_path} for model in models}
+        for model in models:
+            if ceiling is not None:
+                scores[model]["mnist_itself"] = ceiling[model]
+            s = scores[model]
+            if name in NUMBER_SETS:
+                line = f"exact {s['current']['exact']:6.2f}%  digits {s['current']['digits_right']:6.2f}%  count right {s['current']['digit_count_right']:6.2f}%"
+            else:
+                line = "  ".join(f"{path} {s[path]['accuracy']:6.2f}% ({s[path]['refused']} refused)" for path in paths)
+            if ceiling is not None:
+                line += f"  | its MNIST digits {s['mnist_itself']['accuracy']:6.2f}%"
+            print(f"{name:20s} {Path(model).parent.parent.name or model:28.28s} {line}   {s['current']['ms_per_image']:.0f} ms/image", flush=True)
         result["sets"][name] = scores
-        print(f"{name:28s} {line}   {scores['current']['ms_per_image']:.0f} ms/image", flush=True)
     if args.speed:
         result["twelve_megapixel"] = speed = twelve_megapixel_speed(args.seed, args.split)
         print(f"12 MP phone photos ({speed['photos']} x {speed['repeats']}): decode {speed['decode_ms_median']:.0f} ms, prepare {speed['prepare_ms_median']:.0f} ms (median; max {speed['prepare_ms_max']:.0f} ms)", flush=True)

@@ -41,3 +41,24 @@ def cli():
         return runner.invoke(app, [str(a) for a in args], catch_exceptions=False, **kwargs)
 
     return invoke
+
+
+# Writing the ONNX model after every training run costs seconds (the exporter traces the network);
+# tests that check it pass --onnx or call the export themselves.
+import os  # noqa: E402
+
+os.environ.setdefault("MNIST_TRAIN_ONNX", "0")
+
+
+def train_small_run(runs_dir: Path, train_limit: int, epochs: int = 1, onnx: bool = False) -> Path:
+    """Train the fast preset's network on the first `train_limit` images into a run under `runs_dir`;
+    with `onnx`, also write the reported checkpoint's ONNX model as `mnist train` does."""
+    from mnist_toolkit.config import build_train_config
+    from mnist_toolkit.training import export_reported_onnx, prepare_run
+
+    config = build_train_config({"preset": "fast", "epochs": epochs, "train_limit": train_limit, "runs_dir": str(runs_dir)})
+    prepared = prepare_run(config)
+    result = prepared.trainer.fit()
+    if onnx:
+        export_reported_onnx(prepared, result)
+    return prepared.run_dir

@@ -62,3 +62,9 @@ class CheckpointError(MnistError):
     """A checkpoint is missing, truncated, foreign or incompatible."""
 
     default_hint = "train a model with `mnist train`, or pass a checkpoint with `--checkpoint FILE`"
+
+
+class ModelFileError(MnistError):
+    """An exported model file (ONNX, pt2) is missing, corrupt, foreign or of the wrong shape."""
+
+    default_hint = "export one with `mnist export`, or pass a run folder with `--run DIR`"

@@ -77,23 +77,45 @@ def most_confused(confusion: np.ndarray, top: int = 10) -> list[dict]:
 
 def evaluate_model(model, images: np.ndarray, labels: np.ndarray, batch_size: int = 256,
                    mean: float = 0.1307, std: float = 0.3081) -> dict:  # fmt: skip
-    """Run a model over (N, 28, 28) uint8 images: predictions, confidences, loss and timing."""
-    import torch
-
-    from .inference import predict_logits
-
+    """Run a model (a `TorchModel` or an `OnnxModel`: anything with `logits`; a bare torch module is
+    wrapped with `mean`/`std`) over (N, 28, 28) uint8 images: predictions, confidences, loss and timing."""
+    model = as_predictor(model, mean, std)
     started = time.perf_counter()
-    logits = predict_logits(model, torch.from_numpy(np.ascontiguousarray(images)), batch_size, mean, std)
-    targets = torch.from_numpy(labels.astype(np.int64))
-    loss = torch.nn.functional.cross_entropy(logits, targets, reduction="sum").item() if len(labels) else 0.0
-    confidences, predictions = logits.softmax(dim=1).max(dim=1)
+    logits = model.logits(images, batch_size)
+    loss = cross_entropy_sum(logits, labels)
+    probabilities = softmax(logits)
     seconds = time.perf_counter() - started
     return {
-        "predictions": predictions.numpy(),
-        "confidences": confidences.numpy(),
+        "predictions": probabilities.argmax(axis=1),
+        "confidences": probabilities.max(axis=1),
         "loss": loss / max(1, len(labels)),
         "seconds": seconds,
     }
+
+
+def as_predictor(model, mean: float = 0.1307, std: float = 0.3081):
+    """A model with `logits(images)`: itself, or a torch module wrapped on the torch engine."""
+    if hasattr(model, "logits"):
+        return model
+    from .inference import TorchModel
+
+    return TorchModel(model, mean, std, next(model.parameters()).device)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of (N, C) logits, numerically stable."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def cross_entropy_sum(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Summed cross-entropy of (N, C) logits against (N,) integer labels."""
+    if not len(labels):
+        return 0.0
+    shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return float(-log_probs[np.arange(len(labels)), labels.astype(np.int64)].sum())
 
 
 def build_report(checkpoint: str, data: dict, labels: np.ndarray, scored: dict, top_pairs: int = 10) -> EvalReport:

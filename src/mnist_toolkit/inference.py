@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -49,3 +50,24 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch
     predictions = logits.argmax(dim=1)
     correct = int((predictions == labels).sum().item())
     return EvalResult(loss / max(1, total), 100.0 * correct / max(1, total), correct, total, predictions.cpu())
+
+
+class TorchModel:
+    """A model on the torch engine behind the interface `OnnxModel` has: uint8 digits in, logits out (numpy).
+
+    Args:
+        model: the network (moved to `device`).
+        mean, std: the normalisation it was trained with.
+    """
+
+    engine = "torch"
+
+    def __init__(self, model: nn.Module, mean: float = MNIST_MEAN, std: float = MNIST_STD, device: str | torch.device = "cpu") -> None:
+        self.device = torch.device(device)
+        self.model = model.to(self.device)
+        self.mean, self.std = mean, std
+
+    def logits(self, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """(N, 28, 28) uint8 -> (N, 10) float32 logits."""
+        batch = torch.from_numpy(np.ascontiguousarray(images, dtype=np.uint8)).to(self.device)
+        return predict_logits(self.model, batch, batch_size, self.mean, self.std).cpu().numpy()

@@ -112,19 +112,20 @@ def prepare_inputs(items: list[str], number: bool = False) -> list[PredictionRow
 
 
 def predict_rows(model, rows: list[PredictionRow], top_k: int = 3, mean: float = 0.1307, std: float = 0.3081) -> list[PredictionRow]:
-    """Fill digit, confidence and top-k of every row that has a prepared image (one batch)."""
-    import torch
+    """Fill digit, confidence and top-k of every row that has a prepared image (one batch).
 
-    from .inference import predict_logits
+    `model` is a `TorchModel` or an `OnnxModel` (a bare torch module is wrapped with `mean`/`std`).
+    """
+    from .evaluation import as_predictor, softmax
 
     ready = [row for row in digit_rows(rows) if row.prepared is not None]
     if not ready:
         return rows
-    batch = torch.from_numpy(np.stack([row.prepared.image for row in ready]))  # (B, 28, 28) uint8
-    probabilities = predict_logits(model, batch, len(ready), mean, std).softmax(dim=1)
+    batch = np.stack([row.prepared.image for row in ready])  # (B, 28, 28) uint8
+    probabilities = softmax(as_predictor(model, mean, std).logits(batch, len(ready)))
     k = max(1, min(top_k, probabilities.shape[1]))
-    values, digits = probabilities.topk(k, dim=1)
-    for row, p, d in zip(ready, values.tolist(), digits.tolist()):
-        row.digit, row.confidence = d[0], p[0]
-        row.top_k = [{"digit": digit, "p": prob} for digit, prob in zip(d, p)]
+    order = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
+    for row, digits, p in zip(ready, order, probabilities):
+        row.digit, row.confidence = int(digits[0]), float(p[digits[0]])
+        row.top_k = [{"digit": int(d), "p": float(p[d])} for d in digits]
     return rows

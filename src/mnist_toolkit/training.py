@@ -127,3 +127,23 @@ def run_summary(prepared: PreparedRun, result: FitResult) -> dict:
         "steps": trainer.global_step,
         "schedule_change": prepared.schedule_change.describe() if prepared.schedule_change else None,
     }
+
+
+def export_reported_onnx(prepared: PreparedRun, result: FitResult, check_count: int = 1000):
+    """Write the ONNX model of the checkpoint the run reports, beside it (`best.onnx` or `last.onnx`).
+
+    Checked against torch on the first `check_count` test digits before it is written. Returns the
+    `ExportResult`, or None when the run has no reported checkpoint.
+
+    Raises:
+        MnistError: the export failed or disagreed with torch (the checkpoint itself is unaffected).
+    """
+    from .checkpoint import load_checkpoint
+    from .export import export_model
+    from .model_source import onnx_beside
+
+    _, checkpoint, _, _ = result.reported
+    if checkpoint is None or not Path(checkpoint).is_file():
+        return None
+    test_images = prepared.trainer.data.test_x[:check_count].cpu().numpy()
+    return export_model(load_checkpoint(checkpoint), str(prepared.run_dir), "onnx", onnx_beside(Path(checkpoint)), test_images)

@@ -109,7 +109,7 @@ def _root(
 
 
 # The commands register on `app` as they are imported, in the order `mnist --help` lists them.
-from . import download, inspect_cmd, train, models, env, evaluate, predict, compare, experiments  # noqa: E402, F401
+from . import download, inspect_cmd, train, models, env, evaluate, predict, export, serve, compare, experiments  # noqa: E402, F401
 from .train import _argv_without_nproc  # noqa: E402, F401  (tests import it from here)
 
 

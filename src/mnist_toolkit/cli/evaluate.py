@@ -12,12 +12,13 @@ from . import app
 from .options import (
     CheckpointOption,
     DataDirOption,
+    EngineOption,
     JsonOption,
     RunOption,
     RunsDirOption,
     VerboseOption,
     _emit_json,
-    _load_model_for,
+    _open_model,
     _resolve_data,
 )
 
@@ -32,6 +33,7 @@ def evaluate(
     show: Annotated[int, typer.Option(min=0, help="Draw the first N misclassified digits.")] = 12,
     batch_size: Annotated[int, typer.Option(min=1, help="Images per forward pass.")] = 256,
     data_dir: DataDirOption = None,
+    engine: EngineOption = "auto",
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -44,7 +46,7 @@ def evaluate(
     console = make_console(json_output)
     if (images is None) != (labels is None):
         raise ConfigError("--images and --labels go together", hint="pass both, or neither for the MNIST test set")
-    path, payload, model = _load_model_for(run, checkpoint, runs_dir)
+    loaded = _open_model(run, checkpoint, runs_dir, engine, make_console(True), verbose)
     if images is not None:
         digits = load_pair(images, labels)
         data = {"source": "files", "images": str(images), "labels": str(labels)}
@@ -52,27 +54,30 @@ def evaluate(
         source = _resolve_data(data_dir, console, verbose)
         digits = load_split(source, "test")
         data = {**source.describe(), "split": "test"}
-    norm = payload["normalization"]
-    scored = evaluate_model(model, digits.images, digits.labels, batch_size, norm["mean"], norm["std"])
-    report = build_report(str(path), data, digits.labels, scored)
-    saved = _save_evaluation(report, digits.images, path, payload)
+    scored = evaluate_model(loaded.predictor, digits.images, digits.labels, batch_size)
+    report = build_report(str(loaded.path), data, digits.labels, scored)
+    saved = _save_evaluation(report, digits.images, loaded) if loaded.origin != "pretrained" else {}
     if json_output:
-        _emit_json({**report.to_json(), "saved": saved})
+        _emit_json({**report.to_json(), "engine": loaded.engine, "origin": loaded.origin, "saved": saved})
         return
     console.print(evaluation_view(report, digits.images, show))
-    console.print(f"Saved {', '.join(saved.values())}" if saved else "")
+    if saved:
+        console.print(f"Saved {', '.join(saved.values())}")
+    console.print(f"Engine: {loaded.engine}" + ("; the pretrained model's report is not saved (it has no run folder)" if loaded.origin == "pretrained" else ""))
 
 
-def _save_evaluation(report, images, checkpoint_path: Path, payload: dict) -> dict:
-    """eval/ PNGs and metrics.json beside the checkpoint's run, and the same into its TensorBoard logs."""
+def _save_evaluation(report, images, loaded) -> dict:
+    """eval/ PNGs and metrics.json beside the checkpoint's run, and the same into its TensorBoard logs
+    (on the torch engine: TensorBoard's writer comes with torch, which the ONNX path never imports)."""
     from ..evaluation import confusion_png
     from ..imaging import grid_image, save_png
     from ..runs import write_json
 
+    checkpoint_path = loaded.path
     run_dir = checkpoint_path.parent.parent if checkpoint_path.parent.name == "checkpoints" else checkpoint_path.parent
     out = run_dir / "eval"
     saved = {}
-    confusion_png(report.confusion, out / "confusion.png", f"{payload['arch']}: {report.accuracy:.2f}% on {report.count:,} images")
+    confusion_png(report.confusion, out / "confusion.png", f"{loaded.arch or 'model'}: {report.accuracy:.2f}% on {report.count:,} images")
     saved["confusion"] = str(out / "confusion.png")
     wrong = [m["index"] for m in report.misclassified[:100]]
     grid = None
@@ -80,7 +85,8 @@ def _save_evaluation(report, images, checkpoint_path: Path, payload: dict) -> di
         grid = grid_image(images[wrong], columns=10, scale=2)
         saved["misclassified"] = str(save_png(grid, out / "misclassified.png"))
     saved["metrics"] = str(write_json(out / "metrics.json", report.to_json()))
-    from ..reporting.tensorboard import log_evaluation
+    if loaded.engine == "torch":
+        from ..reporting.tensorboard import log_evaluation
 
-    log_evaluation(run_dir, report, grid, step=int(payload.get("global_step", 0)))
+        log_evaluation(run_dir, report, grid, step=int(loaded.global_step or 0))
     return saved

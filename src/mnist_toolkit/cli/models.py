@@ -8,13 +8,15 @@ from .options import JsonOption, _emit_json
 
 @app.command()
 def models(json_output: JsonOption = False) -> None:
-    """List the architectures: name, parameters and description."""
+    """List the architectures (name, parameters, description) and the pretrained model in the package."""
+    from ..model_source import pretrained_info
     from ..models import count_parameters, create_model, list_models
     from ..reporting.console import make_console
 
     rows = [{"name": i.name, "parameters": count_parameters(create_model(i.name)), "description": i.description} for i in list_models()]
+    card = pretrained_info()
     if json_output:
-        _emit_json(rows)
+        _emit_json({"architectures": rows, "pretrained": card})
         return
     from rich.table import Table
 
@@ -24,4 +26,14 @@ def models(json_output: JsonOption = False) -> None:
     table.add_column("description")
     for row in rows:
         table.add_row(row["name"], f"{row['parameters']:,}", row["description"])
-    make_console().print(table)
+    console = make_console()
+    console.print(table)
+    if card is None:
+        console.print("No pretrained model in this installation.")
+        return
+    pretrained = Table(title="Pretrained model (used when no run exists)", title_justify="left")
+    for column in ("name", "arch", "parameters", "test accuracy", "validation", "trained with"):
+        pretrained.add_column(column, justify="right" if column in ("parameters", "test accuracy", "validation") else "left")
+    pretrained.add_row(card["name"], card["arch"], f"{card['params']:,}", f"{card['test_accuracy']:.2f}%",
+                       f"{card['val_accuracy']:.2f}%", card["command"])  # fmt: skip
+    console.print(pretrained)

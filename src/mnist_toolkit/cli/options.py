@@ -10,7 +10,6 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ..errors import ConfigError
 
 DataDirOption = Annotated[
     Optional[Path],
@@ -25,8 +24,9 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON documen
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Say which data is used and more.")]
 
 RunOption = Annotated[Optional[Path], typer.Option("--run", help="A run folder (its best.pt, else last.pt); default: the newest run.", show_default=False)]
-CheckpointOption = Annotated[Optional[Path], typer.Option("--checkpoint", help="A checkpoint file.", show_default=False)]
+CheckpointOption = Annotated[Optional[Path], typer.Option("--checkpoint", help="A checkpoint (.pt) or an exported model (.onnx).", show_default=False)]
 RunsDirOption = Annotated[Path, typer.Option("--runs-dir", help="Where to look for the newest run.")]
+EngineOption = Annotated[str, typer.Option("--engine", help="auto (ONNX Runtime when an ONNX model of the checkpoint is there) | onnx | torch.")]
 
 
 def _emit_json(document: Any) -> None:
@@ -52,16 +52,16 @@ def _resolve_data(data_dir: Optional[Path], console, verbose: bool):
     return source
 
 
-def _load_model_for(run: Optional[Path], checkpoint: Optional[Path], runs_dir: Path):
-    """The checkpoint chosen by --checkpoint, --run, or the newest run; returns (path, payload, model)."""
-    from ..checkpoint import load_checkpoint, rebuild_model
-    from ..runs import checkpoint_of, newest_run
+def _open_model(run: Optional[Path], checkpoint: Optional[Path], runs_dir: Path, engine: str, console=None, verbose: bool = False):
+    """The model --checkpoint, --run, the newest run or the package's pretrained model names, on `engine`.
 
-    if run is not None and checkpoint is not None:
-        raise ConfigError("--run and --checkpoint exclude each other", hint="pass one of them")
-    if checkpoint is not None:
-        path = checkpoint
-    else:
-        path = checkpoint_of(run if run is not None else newest_run(runs_dir), prefer_best=True)
-    payload = load_checkpoint(path)
-    return path, payload, rebuild_model(payload)
+    Says which model and engine answer when `verbose`, and always when the pretrained model is used.
+    """
+    from ..model_source import load_model, locate
+
+    loaded = load_model(locate(run, checkpoint, runs_dir), engine)
+    if console is not None and (verbose or loaded.origin == "pretrained"):
+        what = "the pretrained model in the package (no run under " + str(runs_dir) + ")" if loaded.origin == "pretrained" else str(loaded.path)
+        accuracy = f", test accuracy {loaded.test_accuracy:.2f}%" if loaded.test_accuracy is not None else ""
+        console.print(f"Model: {what} on the {loaded.engine} engine{accuracy}" + (f" ({loaded.note})" if loaded.note else ""))
+    return loaded

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from . import app
-from .options import CheckpointOption, JsonOption, RunOption, RunsDirOption, _emit_json, _load_model_for
+from .options import CheckpointOption, EngineOption, JsonOption, RunOption, RunsDirOption, VerboseOption, _emit_json, _open_model
 
 
 @app.command()
@@ -22,7 +22,9 @@ def predict(
     show: Annotated[bool, typer.Option("--show", help="Draw the 28x28 input the model saw next to each answer.")] = False,
     save_preprocessed: Annotated[Optional[Path], typer.Option(help="Write each 28x28 model input as PNG into this folder.", show_default=False)] = None,
     number: Annotated[bool, typer.Option("--number", help="Read every digit of each image, left to right (a written number).")] = False,
+    engine: EngineOption = "auto",
     json_output: JsonOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Read digits from your own images (PNG, JPEG, BMP, GIF, TIFF, WebP), preprocessed as MNIST was."""
     from ..imaging import save_png
@@ -31,10 +33,9 @@ def predict(
     from ..reporting.evaluation import predictions_table
 
     console = make_console(json_output)
-    path, payload, model = _load_model_for(run, checkpoint, runs_dir)
+    loaded = _open_model(run, checkpoint, runs_dir, engine, make_console(True), verbose)
     rows = prepare_inputs(paths, number=number)
-    norm = payload["normalization"]
-    predict_rows(model, rows, top_k, norm["mean"], norm["std"])
+    predict_rows(loaded.predictor, rows, top_k)
     several = [row.file for row in rows if row.prepared is not None and row.prepared.digits_seen > 1]
     if several:
         print(f"Warning: {', '.join(several)}: several separated digits seen; read as one digit. Hint: pass --number to read them all.", file=sys.stderr)
@@ -53,11 +54,12 @@ def predict(
                 used.add(name)
                 save_png(Image.fromarray(row.prepared.image, mode="L"), save_preprocessed / f"{name}.png")
     if json_output:
-        _emit_json([row.to_json() for row in rows])
+        model = {"engine": loaded.engine, "model": str(loaded.path), "origin": loaded.origin}
+        _emit_json([{**row.to_json(), **model} for row in rows])
     else:
         console.print(predictions_table(rows, show=show))
         if len(rows) > 1:
-            console.print(f"Checkpoint: {path}")
+            console.print(f"Model: {loaded.path} ({loaded.engine})")
     failed = [row for row in rows if row.error]
     if failed:
         where = "their error fields" if json_output else "the table"

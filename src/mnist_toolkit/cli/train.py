@@ -17,7 +17,7 @@ from .train_options import config_options, with_train_options
 
 @app.command()
 @with_train_options(config_only=False)
-def train(train_options: dict, *, config_file, resume, init_from, nproc, log_every, quiet, json_output, verbose) -> None:
+def train(train_options: dict, *, config_file, resume, init_from, nproc, log_every, quiet, onnx, json_output, verbose) -> None:
     """Train a network on MNIST, scoring the test set after every epoch; logs to TensorBoard under runs/."""
     if nproc is not None and "WORLD_SIZE" not in os.environ:
         from ..distributed import launch
@@ -45,7 +45,7 @@ def train(train_options: dict, *, config_file, resume, init_from, nproc, log_eve
         init_group(dist, resolve_device((config.device if config else options.get("device")) or "auto").type)
     try:
         reporting = "none" if json_output or quiet else ("live" if console.is_terminal else "lines")
-        _train_in_process(config, resume, options, dist, console, TrainReporting(reporting, log_every, json_output, verbose), config_file)
+        _train_in_process(config, resume, options, dist, console, TrainReporting(reporting, log_every, json_output, verbose, onnx), config_file)
     finally:
         shutdown()
 
@@ -71,6 +71,7 @@ class TrainReporting:
     log_every: int
     json_output: bool
     verbose: bool
+    onnx: bool = True  # write the ONNX model of the reported checkpoint beside it
 
 
 def _train_in_process(config, resume, options, dist, console, reporting: TrainReporting, config_file=None) -> None:
@@ -111,6 +112,7 @@ def _train_in_process(config, resume, options, dist, console, reporting: TrainRe
     if not dist.is_main:
         return
     summary = run_summary(prepared, result)
+    summary["onnx"] = _export_onnx(prepared, result, console) if reporting.onnx else None
     if reporting.json_output:
         _emit_json(summary)
         return
@@ -119,8 +121,22 @@ def _train_in_process(config, resume, options, dist, console, reporting: TrainRe
 
         console.print(history_table(result.history, f"Training {prepared.run_dir.name}"))
     console.print(result_lines(summary))
+    if summary["onnx"]:
+        console.print(f"ONNX model: {summary['onnx']} (mnist predict and evaluate use it on ONNX Runtime)")
     console.print(f"Run folder: {prepared.run_dir}")
     console.print(f"TensorBoard: tensorboard --logdir {Path(trainer.config.runs_dir)}")
+
+
+def _export_onnx(prepared, result, console) -> str | None:
+    """The reported checkpoint's ONNX model, beside it; a failed export is a warning, never a lost run."""
+    from ..training import export_reported_onnx
+
+    try:
+        exported = export_reported_onnx(prepared, result)
+    except MnistError as exc:
+        console.print(f"[yellow]Warning: no ONNX model written: {exc.message}[/yellow]")
+        return None
+    return str(exported.path) if exported else None
 
 
 def result_lines(summary: dict) -> str:

@@ -74,6 +74,7 @@ class TrainOption:
     parse: Optional[Callable[[Any, str], Any]] = None
     config: bool = True
     annotation: Any = None
+    envvar: Optional[str] = None  # an environment variable that sets the default
 
     @property
     def flag(self) -> str:
@@ -84,7 +85,7 @@ class TrainOption:
         """The option as a parameter of a command's signature, as Typer reads it."""
         annotation = self.annotation
         if annotation is None:
-            limits = {key: value for key, value in (("min", self.min), ("max", self.max)) if value is not None}
+            limits = {key: value for key, value in (("min", self.min), ("max", self.max), ("envvar", self.envvar)) if value is not None}
             option = typer.Option(*self.flags, help=self.help, rich_help_panel=self.panel, show_default=self.show_default, **limits)
             annotation = Annotated[self.type, option]
         return pyinspect.Parameter(self.name, pyinspect.Parameter.POSITIONAL_OR_KEYWORD, default=self.default, annotation=annotation)
@@ -143,6 +144,8 @@ TRAIN_OPTIONS: tuple[TrainOption, ...] = (
                 _RUN, show_default=False, config=False),  # fmt: skip
     TrainOption("log_every", int, "Outside a terminal: a progress line every N steps (0: epoch lines only).", _RUN, min=0, default=100, config=False),
     TrainOption("quiet", bool, "No progress: only the result.", _RUN, ("--quiet", "-q"), default=False, config=False),
+    TrainOption("onnx", bool, "Also write the ONNX model of the reported checkpoint beside it (or set MNIST_TRAIN_ONNX=0).", _RUN,
+                ("--onnx/--no-onnx",), default=True, config=False, envvar="MNIST_TRAIN_ONNX"),  # fmt: skip
     TrainOption("json_output", annotation=JsonOption, default=False, config=False),
     TrainOption("verbose", annotation=VerboseOption, default=False, config=False),
 )

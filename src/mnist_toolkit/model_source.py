@@ -1,0 +1,146 @@
+"""Which model a command uses, and on which engine.
+
+The model is the one named by `--checkpoint` (a `.pt` checkpoint or an exported `.onnx`), by `--run`,
+the newest run under the runs folder, or, when there is no run at all, the pretrained model shipped in
+the package. The engine is `torch`, `onnx`, or `auto`: ONNX Runtime whenever an ONNX model of that
+checkpoint is there and not older than it. Nothing here imports torch unless the torch engine is chosen.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import CheckpointError, ConfigError, ModelFileError
+
+ENGINES = ("auto", "onnx", "torch")
+PRETRAINED_DIR = Path(__file__).parent / "pretrained"
+PRETRAINED_NAME = "robust"
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """A model found on disk, before an engine is chosen."""
+
+    origin: str  # checkpoint | run | newest run | pretrained
+    checkpoint: Path | None  # the torch checkpoint, if any
+    onnx: Path | None  # its ONNX model (beside it, or given), if any
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to answer, with what a report needs to say about it."""
+
+    predictor: object  # OnnxModel or TorchModel: logits(images) -> (N, 10)
+    engine: str  # onnx | torch
+    origin: str
+    path: Path  # the file actually read
+    checkpoint: Path | None
+    test_accuracy: float | None
+    note: str | None = None  # why auto chose what it chose, when that is not obvious
+    arch: str | None = None
+    global_step: int | None = None  # the training step the weights come from
+
+    def describe(self) -> dict:
+        return {"engine": self.engine, "model": str(self.path), "origin": self.origin,
+                "checkpoint": str(self.checkpoint) if self.checkpoint else None, "test_accuracy": self.test_accuracy}  # fmt: skip
+
+
+def onnx_beside(checkpoint: Path) -> Path:
+    """Where `mnist train` writes the ONNX model of a checkpoint: the same name with `.onnx`."""
+    return checkpoint.with_suffix(".onnx")
+
+
+def pretrained_choice() -> ModelChoice:
+    """The pretrained model in the package (ONNX, and its weights for the torch engine)."""
+    checkpoint = PRETRAINED_DIR / f"{PRETRAINED_NAME}.pt"
+    onnx = PRETRAINED_DIR / f"{PRETRAINED_NAME}.onnx"
+    if not checkpoint.is_file() and not onnx.is_file():
+        raise CheckpointError("no run under the runs folder and no pretrained model in this installation",
+                              hint="train one with `mnist train`, or reinstall the package")  # fmt: skip
+    return ModelChoice("pretrained", checkpoint if checkpoint.is_file() else None, onnx if onnx.is_file() else None)
+
+
+def pretrained_info() -> dict | None:
+    """The pretrained model's card (how it was trained, its measured accuracy), or None if not installed."""
+    card = PRETRAINED_DIR / f"{PRETRAINED_NAME}.json"
+    try:
+        return json.loads(card.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def locate(run: Path | None, checkpoint: Path | None, runs_dir: Path) -> ModelChoice:
+    """The model `--run`, `--checkpoint`, the newest run or the package names.
+
+    Raises:
+        ConfigError: both --run and --checkpoint.
+        CheckpointError: a named run or checkpoint that is not there.
+    """
+    from .runs import checkpoint_of, newest_run
+
+    if run is not None and checkpoint is not None:
+        raise ConfigError("--run and --checkpoint exclude each other", hint="pass one of them")
+    if checkpoint is not None:
+        if checkpoint.suffix.lower() == ".onnx":
+            return ModelChoice("checkpoint", None, checkpoint)
+        path = checkpoint_of(checkpoint)
+        return ModelChoice("checkpoint", path, onnx_beside(path))
+    if run is not None:
+        path = checkpoint_of(run, prefer_best=True)
+        return ModelChoice("run", path, onnx_beside(path))
+    try:
+        path = checkpoint_of(newest_run(runs_dir), prefer_best=True)
+    except CheckpointError:
+        return pretrained_choice()
+    return ModelChoice("newest run", path, onnx_beside(path))
+
+
+def _fresh_onnx(choice: ModelChoice) -> tuple[bool, str | None]:
+    """Whether the choice's ONNX model may stand for it (present, and not older than its checkpoint)."""
+    if choice.onnx is None or not choice.onnx.is_file():
+        return False, None if choice.checkpoint is None else f"no ONNX model beside {choice.checkpoint}"
+    if choice.checkpoint is not None and choice.checkpoint.is_file() and choice.origin != "pretrained":
+        if choice.onnx.stat().st_mtime < choice.checkpoint.stat().st_mtime:
+            return False, f"{choice.onnx} is older than {choice.checkpoint.name} (re-export with `mnist export`)"
+    return True, None
+
+
+def load_model(choice: ModelChoice, engine: str = "auto", threads: int | None = None) -> LoadedModel:
+    """Open the chosen model on `engine`.
+
+    Raises:
+        ConfigError: an unknown engine, or one that cannot read this model.
+        ModelFileError, CheckpointError: the file is missing or not readable.
+    """
+    if engine not in ENGINES:
+        raise ConfigError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
+    fresh, why_not = _fresh_onnx(choice)
+    if engine == "onnx" and not fresh:
+        raise ModelFileError(f"--engine onnx: {why_not or 'no ONNX model'}",
+                             hint=f"write one with `mnist export --checkpoint {choice.checkpoint}`, or use --engine torch")  # fmt: skip
+    if engine == "torch" and choice.checkpoint is None:
+        raise ConfigError(f"--engine torch needs a torch checkpoint; {choice.onnx} is an ONNX model",
+                          hint="use --engine onnx (or auto) for .onnx files")  # fmt: skip
+    if engine == "onnx" or (engine == "auto" and fresh):
+        from .onnx_model import OnnxModel
+
+        model = OnnxModel(choice.onnx, threads)
+        accuracy = model.metadata.get("test_accuracy")
+        meta = model.metadata
+        return LoadedModel(model, "onnx", choice.origin, choice.onnx, choice.checkpoint, accuracy, None, meta.get("arch"), meta.get("global_step"))
+    from .checkpoint import load_checkpoint, rebuild_model
+    from .export import checkpoint_test_accuracy
+    from .inference import TorchModel
+
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    payload = load_checkpoint(choice.checkpoint)
+    norm = payload["normalization"]
+    model = TorchModel(rebuild_model(payload), norm["mean"], norm["std"])
+    note = why_not if engine == "auto" and choice.onnx is not None and why_not else None
+    return LoadedModel(model, "torch", choice.origin, choice.checkpoint, choice.checkpoint,
+                       checkpoint_test_accuracy(payload), note, payload["arch"], payload.get("global_step"))  # fmt: skip

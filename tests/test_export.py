@@ -1,0 +1,218 @@
+"""ONNX and pt2 export, the ONNX Runtime engine, the torch-free path and the pretrained model."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mnist_toolkit.checkpoint import load_checkpoint
+from mnist_toolkit.data import load_split, resolve_source
+
+from conftest import train_small_run
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory) -> Path:
+    """A run of the fast preset's network trained on 4,000 images (no ONNX model beside it yet)."""
+    return train_small_run(tmp_path_factory.mktemp("runs"), 4000)
+
+
+@pytest.fixture(scope="module")
+def test_digits():
+    return load_split(resolve_source(None), "test")
+
+
+@pytest.fixture(scope="module")
+def exported(small_run, test_digits, tmp_path_factory) -> dict:
+    """The small run exported to both formats with the core function."""
+    from mnist_toolkit.export import export_model
+
+    out = tmp_path_factory.mktemp("exported")
+    payload = load_checkpoint(small_run / "checkpoints" / "last.pt")
+    return {fmt: export_model(payload, str(small_run), fmt, out / f"model.{fmt}", test_digits.images[:1000]) for fmt in ("onnx", "pt2")}
+
+
+def digit_png(digit: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(digit).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+# ------------------------------------------------------------------------------------------ parity
+@pytest.mark.parametrize("fmt", ["onnx", "pt2"])
+def test_export_agrees_with_torch_on_a_thousand_digits(exported, fmt):
+    result = exported[fmt]
+    assert result.path.is_file() and result.bytes == result.path.stat().st_size
+    assert result.checked == 1000 and result.agree == 1000
+    assert result.max_logit_difference < 1e-3
+    assert result.metadata["arch"] == "cnn" and result.metadata["normalization"]["mean"] == pytest.approx(0.1307)
+
+
+def test_onnx_engine_matches_torch_on_the_whole_test_set(small_run, exported, test_digits):
+    from mnist_toolkit.evaluation import evaluate_model
+    from mnist_toolkit.onnx_model import OnnxModel
+    from mnist_toolkit.checkpoint import rebuild_model
+    from mnist_toolkit.inference import TorchModel
+
+    payload = load_checkpoint(small_run / "checkpoints" / "last.pt")
+    torch_model = TorchModel(rebuild_model(payload))
+    onnx_model = OnnxModel(exported["onnx"].path)
+    images, labels = test_digits.images, test_digits.labels
+    a, b = evaluate_model(torch_model, images, labels), evaluate_model(onnx_model, images, labels)
+    assert (a["predictions"] == b["predictions"]).mean() > 0.999
+    assert abs(a["loss"] - b["loss"]) < 1e-4
+    meta = onnx_model.metadata
+    assert meta["source"] == str(small_run) and meta["test_accuracy"] == pytest.approx(payload["history"][-1]["test_acc"])
+    # any batch size, one digit included
+    assert onnx_model.logits(images[:1]).shape == (1, 10) and onnx_model.logits(images[:777], batch_size=100).shape == (777, 10)
+
+
+def test_pt2_loads_with_torch_export_and_carries_metadata(exported, test_digits):
+    import torch
+
+    files = {"mnist_toolkit.json": ""}
+    program = torch.export.load(exported["pt2"].path, extra_files=files)
+    logits = program.module()(torch.from_numpy(test_digits.images[:5]))
+    assert logits.shape == (5, 10)
+    assert json.loads(files["mnist_toolkit.json"])["arch"] == "cnn"
+
+
+# ------------------------------------------------------------------------------------ CLI: export
+def test_cli_export_writes_a_checked_onnx_file(cli, small_run, tmp_path):
+    out = tmp_path / "digits.onnx"
+    result = cli("export", "--run", small_run, "--out", out, "--json")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["path"] == str(out) and report["agree"] == report["checked"] == 1000
+    assert out.is_file() and not list(tmp_path.glob(".*.part"))
+
+
+def test_cli_export_default_path_is_beside_the_checkpoint(cli, small_run):
+    result = cli("export", "--run", small_run, "--format", "pt2", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["path"] == str(small_run / "checkpoints" / "last.pt2")
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--format", "tflite"], "unknown export format 'tflite'"),
+        (["--out", "/nonexistent-folder/x.onnx"], "no such folder"),
+    ],
+)
+def test_cli_export_refuses_bad_arguments_in_one_line(cli, small_run, args, expected, tmp_path):
+    result = cli("export", "--run", small_run, *args)
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error:") and expected in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+# ------------------------------------------------------------------------------ engines and files
+def _bad_models(tmp_path: Path) -> dict[str, Path]:
+    import onnx
+    from onnx import TensorProto, helper
+
+    corrupt = tmp_path / "corrupt.onnx"
+    corrupt.write_bytes(b"\x08\x07garbage" * 50)
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 3, 32, 32])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 3, 32, 32])])  # fmt: skip
+    wrong = tmp_path / "wrong-shape.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), wrong)
+    return {"corrupt": corrupt, "wrong-shape": wrong}
+
+
+@pytest.mark.parametrize(("kind", "expected"), [("corrupt", "not a readable ONNX model"), ("wrong-shape", "not (batch, 28, 28) uint8")])
+def test_bad_onnx_files_are_refused_in_one_line(cli, tmp_path, kind, expected):
+    model = _bad_models(tmp_path)[kind]
+    image = tmp_path / "d.png"
+    image.write_bytes(digit_png(np.zeros((28, 28), np.uint8)))
+    for command in (["predict", image], ["evaluate"]):
+        result = cli(*command, "--checkpoint", model)
+        assert result.exit_code == 1, result.stdout
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("Error:") and expected in lines[0]
+
+
+def test_engine_choices(cli, small_run, test_digits, tmp_path):
+    image = tmp_path / "seven.png"
+    image.write_bytes(digit_png(test_digits.images[0]))
+    fresh = tmp_path / "run"
+    import shutil
+
+    shutil.copytree(small_run, fresh)
+    (fresh / "checkpoints" / "last.onnx").unlink(missing_ok=True)
+    refused = cli("predict", image, "--run", fresh, "--engine", "onnx")
+    assert refused.exit_code == 1 and "mnist export" in refused.stderr
+    auto = cli("predict", image, "--run", fresh, "--json", "--verbose")
+    assert auto.exit_code == 0 and "torch" in auto.stderr
+    assert cli("export", "--run", fresh).exit_code == 0
+    answers = {}
+    for engine in ("auto", "onnx", "torch"):
+        result = cli("predict", image, "--run", fresh, "--engine", engine, "--json", "--verbose")
+        assert result.exit_code == 0, result.stderr
+        answers[engine] = json.loads(result.stdout)[0]
+        assert ("onnx" if engine != "torch" else "torch") in result.stderr
+    assert answers["onnx"]["digit"] == answers["torch"]["digit"] == answers["auto"]["digit"]
+    assert answers["onnx"]["confidence"] == pytest.approx(answers["torch"]["confidence"], abs=1e-4)
+    evals = {e: json.loads(cli("evaluate", "--run", fresh, "--engine", e, "--json").stdout) for e in ("onnx", "torch")}
+    assert evals["onnx"]["engine"] == "onnx" and evals["torch"]["engine"] == "torch"
+    assert abs(evals["onnx"]["accuracy"] - evals["torch"]["accuracy"]) <= 0.01
+    assert cli("predict", image, "--engine", "tensorrt").exit_code != 0
+
+
+def test_onnx_path_never_imports_torch(small_run, test_digits, tmp_path):
+    """A fresh process: predict and evaluate on ONNX Runtime, then check sys.modules."""
+    from mnist_toolkit.export import export_model
+
+    payload = load_checkpoint(small_run / "checkpoints" / "last.pt")
+    export_model(payload, "test", "onnx", tmp_path / "m.onnx", test_digits.images[:100])
+    image = tmp_path / "d.png"
+    image.write_bytes(digit_png(test_digits.images[1]))
+    script = (
+        "import sys\n"
+        "from mnist_toolkit.cli import app\n"
+        "for args in (['predict', sys.argv[1], '--checkpoint', sys.argv[2], '--json'],\n"
+        "             ['evaluate', '--checkpoint', sys.argv[2], '--json']):\n"
+        "    try:\n"
+        "        app(args)\n"
+        "    except SystemExit as exit:\n"
+        "        assert exit.code in (0, None), exit.code\n"
+        "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH', file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(image), str(tmp_path / "m.onnx")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "NO-TORCH"
+    assert json.loads(done.stdout.split("\n]\n")[0] + "\n]")[0]["digit"] == int(test_digits.labels[1])
+
+
+# ------------------------------------------------------------------------------------- pretrained
+def test_pretrained_model_is_used_without_any_run(cli, tmp_path, test_digits):
+    from mnist_toolkit.model_source import pretrained_info
+
+    card = pretrained_info()
+    assert card is not None and card["test_accuracy"] >= 99.5
+    empty = tmp_path / "no-runs"
+    empty.mkdir()
+    images = []
+    for i in range(10):
+        path = tmp_path / f"d{i}.png"
+        path.write_bytes(digit_png(test_digits.images[i]))
+        images.append(path)
+    result = cli("predict", *images, "--runs-dir", empty, "--json", "--verbose")
+    assert result.exit_code == 0, result.stderr
+    assert "pretrained" in result.stderr
+    rows = json.loads(result.stdout)
+    assert [row["digit"] for row in rows] == [int(d) for d in test_digits.labels[:10]]
+    models = json.loads(cli("models", "--json").stdout)
+    listed = models["pretrained"] if isinstance(models, dict) else None
+    assert listed and listed["test_accuracy"] == card["test_accuracy"]
