@@ -1,0 +1,206 @@
+// mnist serve: the drawing page. Plain JavaScript, no dependencies.
+"use strict";
+
+const canvas = document.getElementById("canvas");
+const ctx = canvas.getContext("2d");
+const modelPicker = document.getElementById("model");
+const numberSwitch = document.getElementById("number");
+const errorLine = document.getElementById("error");
+let drawing = false;
+let drawn = false;
+let last = null;
+let timer = null;
+let lastImage = null; // the blob last sent (a drawing or an upload), re-read when the model changes
+let sequence = 0;
+
+function clearCanvas() {
+  ctx.fillStyle = "#000";
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  drawn = false;
+  lastImage = null;
+  document.getElementById("prediction").textContent = "?";
+  document.getElementById("confidence").textContent = "";
+  document.getElementById("probabilities").innerHTML = "";
+  document.getElementById("digits").innerHTML = "";
+  document.getElementById("feature-maps").innerHTML = "";
+  document.getElementById("model-input").removeAttribute("src");
+  document.getElementById("saliency").removeAttribute("src");
+  errorLine.textContent = "";
+}
+
+function point(event) {
+  const rect = canvas.getBoundingClientRect();
+  return { x: (event.clientX - rect.left) * canvas.width / rect.width, y: (event.clientY - rect.top) * canvas.height / rect.height };
+}
+
+function stroke(from, to) {
+  ctx.strokeStyle = "#fff";
+  ctx.lineWidth = 18; // about 2 px of a 28 x 28 field once the digit is fitted to 20 px, like MNIST's pens
+  ctx.lineCap = "round";
+  ctx.lineJoin = "round";
+  ctx.beginPath();
+  ctx.moveTo(from.x, from.y);
+  ctx.lineTo(to.x, to.y);
+  ctx.stroke();
+}
+
+canvas.addEventListener("pointerdown", (event) => {
+  drawing = true;
+  last = point(event);
+  stroke(last, last);
+  drawn = true;
+  canvas.setPointerCapture(event.pointerId);
+});
+canvas.addEventListener("pointermove", (event) => {
+  if (!drawing) return;
+  const next = point(event);
+  stroke(last, next);
+  last = next;
+  schedule();
+});
+function endStroke() { if (drawing) { drawing = false; schedule(0); } }
+canvas.addEventListener("pointerup", endStroke);
+canvas.addEventListener("pointercancel", endStroke);
+
+function schedule(delay = 150) {
+  clearTimeout(timer);
+  timer = setTimeout(() => { if (drawn) canvas.toBlob((blob) => send(blob), "image/png"); }, delay);
+}
+
+async function send(blob) {
+  lastImage = blob;
+  const id = ++sequence;
+  const query = new URLSearchParams({ top_k: "3" });
+  if (modelPicker.value) query.set("model", modelPicker.value);
+  if (numberSwitch.checked) query.set("number", "true");
+  try {
+    const response = await fetch("/api/predict?" + query, { method: "POST", body: blob, headers: { "Content-Type": "application/octet-stream" } });
+    const answer = await response.json();
+    if (id !== sequence) return; // an older answer arriving late
+    if (!response.ok) { showError(answer.error || response.statusText); return; }
+    errorLine.textContent = answer.warning || "";
+    show(answer);
+    if (!numberSwitch.checked) explain(blob, id);
+  } catch (error) {
+    showError(String(error));
+  }
+}
+
+function showError(message) {
+  errorLine.textContent = message;
+  document.getElementById("prediction").textContent = "?";
+  document.getElementById("confidence").textContent = "";
+}
+
+function show(answer) {
+  const number = answer.number !== undefined;
+  document.getElementById("prediction").textContent = number ? answer.number : String(answer.digit);
+  document.getElementById("confidence").textContent = (100 * answer.confidence).toFixed(1) + " % sure";
+  document.getElementById("engine").textContent = answer.model + " on " + answer.engine;
+  const bars = document.getElementById("probabilities");
+  bars.innerHTML = "";
+  const probabilities = number ? answer.digits[0].probabilities : answer.probabilities;
+  const best = probabilities.indexOf(Math.max(...probabilities));
+  probabilities.forEach((p, digit) => {
+    const label = document.createElement("span");
+    label.textContent = digit;
+    const track = document.createElement("div");
+    const bar = document.createElement("div");
+    bar.className = "bar" + (digit === best ? " top" : "");
+    bar.style.width = (100 * p).toFixed(1) + "%";
+    bar.dataset.testid = "bar-" + digit;
+    track.appendChild(bar);
+    const value = document.createElement("span");
+    value.textContent = (100 * p).toFixed(1) + "%";
+    bars.append(label, track, value);
+  });
+  document.getElementById("model-input").src = "data:image/png;base64," + (number ? answer.digits[0].input_png : answer.input_png);
+  const digits = document.getElementById("digits");
+  digits.innerHTML = "";
+  if (number) {
+    answer.digits.forEach((d) => {
+      const figure = document.createElement("figure");
+      const img = document.createElement("img");
+      img.className = "pixels";
+      img.src = "data:image/png;base64," + d.input_png;
+      const caption = document.createElement("figcaption");
+      caption.textContent = d.digit + " (" + (100 * d.confidence).toFixed(0) + "%)";
+      figure.append(img, caption);
+      digits.appendChild(figure);
+    });
+  }
+}
+
+async function explain(blob, id) {
+  const query = new URLSearchParams();
+  if (modelPicker.value) query.set("model", modelPicker.value);
+  const response = await fetch("/api/explain?" + query, { method: "POST", body: blob });
+  if (!response.ok || id !== sequence) return;
+  const seen = await response.json();
+  document.getElementById("saliency").src = "data:image/png;base64," + seen.saliency_png;
+  const holder = document.getElementById("feature-maps");
+  holder.innerHTML = "";
+  seen.feature_maps.forEach((layer) => {
+    const block = document.createElement("div");
+    block.className = "layer";
+    const title = document.createElement("div");
+    title.className = "muted";
+    title.textContent = layer.layer + ": " + layer.channels + " channels, " + layer.size.join(" x ");
+    const grid = document.createElement("div");
+    grid.className = "maps";
+    layer.maps.forEach((png) => {
+      const img = document.createElement("img");
+      img.className = "pixels";
+      img.src = "data:image/png;base64," + png;
+      grid.appendChild(img);
+    });
+    block.append(title, grid);
+    holder.appendChild(block);
+  });
+}
+
+function useFile(file) {
+  if (!file) return;
+  const reader = new FileReader();
+  reader.onload = () => {
+    const img = new Image();
+    img.onload = () => {
+      ctx.fillStyle = "#000";
+      ctx.fillRect(0, 0, canvas.width, canvas.height);
+      const scale = Math.min(canvas.width / img.width, canvas.height / img.height);
+      ctx.drawImage(img, (canvas.width - img.width * scale) / 2, (canvas.height - img.height * scale) / 2, img.width * scale, img.height * scale);
+      drawn = false; // the preview is not a drawing: the file itself is read, at full resolution
+    };
+    img.src = reader.result;
+  };
+  reader.readAsDataURL(file);
+  send(file);
+}
+
+document.getElementById("upload").addEventListener("change", (event) => useFile(event.target.files[0]));
+canvas.addEventListener("dragover", (event) => { event.preventDefault(); canvas.classList.add("dragging"); });
+canvas.addEventListener("dragleave", () => canvas.classList.remove("dragging"));
+canvas.addEventListener("drop", (event) => {
+  event.preventDefault();
+  canvas.classList.remove("dragging");
+  useFile(event.dataTransfer.files[0]);
+});
+document.getElementById("clear").addEventListener("click", clearCanvas);
+modelPicker.addEventListener("change", () => { if (lastImage) send(lastImage); });
+numberSwitch.addEventListener("change", () => { if (lastImage) send(lastImage); });
+
+async function loadModels() {
+  const response = await fetch("/api/models");
+  const listing = await response.json();
+  modelPicker.innerHTML = "";
+  listing.models.forEach((m) => {
+    const option = document.createElement("option");
+    option.value = m.id;
+    option.textContent = m.label + (m.test_accuracy != null ? " - " + m.test_accuracy.toFixed(2) + " %" : "");
+    option.selected = m.default;
+    modelPicker.appendChild(option);
+  });
+}
+
+clearCanvas();
+loadModels();

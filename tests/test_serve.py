@@ -1,0 +1,153 @@
+"""`mnist serve`: the JSON API in-process (Starlette's TestClient), and the server on loopback."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mnist_toolkit.data import load_split, resolve_source
+
+from conftest import train_small_run
+
+
+@pytest.fixture(scope="module")
+def served_runs(tmp_path_factory) -> Path:
+    """A runs folder with one small run (and its ONNX model)."""
+    runs = tmp_path_factory.mktemp("serve-runs")
+    train_small_run(runs, 4000, onnx=True)
+    return runs
+
+
+@pytest.fixture(scope="module")
+def client(served_runs):
+    from starlette.testclient import TestClient
+
+    from mnist_toolkit.server import ModelCatalog, create_app
+
+    return TestClient(create_app(ModelCatalog(served_runs)))
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_split(resolve_source(None), "test")
+
+
+def png(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def paper_digit(digit: np.ndarray, size: int = 240) -> bytes:
+    """An MNIST digit drawn dark on light paper, larger and off-centre: what an upload looks like."""
+    page = np.full((size, size), 235, np.uint8)
+    big = np.array(Image.fromarray(255 - digit).resize((112, 112), Image.BILINEAR))
+    page[40:152, 70:182] = np.minimum(page[40:152, 70:182], big)
+    return png(page)
+
+
+def test_health_and_models(client):
+    assert client.get("/api/health").json() == {"status": "ok"}
+    listing = client.get("/api/models").json()
+    ids = [m["id"] for m in listing["models"]]
+    assert "pretrained" in ids and len(ids) == 2
+    assert listing["default"] == ids[0] != "pretrained"
+    assert all(set(m) >= {"id", "label", "test_accuracy"} for m in listing["models"])
+
+
+def test_predict_raw_body_and_multipart_agree(client, digits):
+    data = png(digits.images[0])
+    raw = client.post("/api/predict", content=data)
+    assert raw.status_code == 200
+    answer = raw.json()
+    assert answer["digit"] == int(digits.labels[0]) and 0 < answer["confidence"] <= 1
+    assert [row["digit"] for row in answer["top_k"]] == [answer["digit"], *[r["digit"] for r in answer["top_k"][1:]]]
+    assert len(answer["top_k"]) == 3 and len(answer["probabilities"]) == 10
+    seen = Image.open(io.BytesIO(base64.b64decode(answer["input_png"])))
+    assert seen.size == (28, 28)
+    form = client.post("/api/predict?top_k=5", files={"image": ("d.png", data, "image/png")}).json()
+    assert form["digit"] == answer["digit"] and len(form["top_k"]) == 5
+
+
+def test_models_can_be_chosen_and_ids_never_become_paths(client, digits):
+    data = paper_digit(digits.images[3])
+    pretrained = client.post("/api/predict?model=pretrained", content=data).json()
+    assert pretrained["model"] == "pretrained" and pretrained["digit"] == int(digits.labels[3])
+    for bad in ("../../etc/passwd", "/etc", "nope", "pretrained/../x"):
+        response = client.post("/api/predict", params={"model": bad}, content=data)
+        assert response.status_code == 404 and "unknown model" in response.json()["error"]
+
+
+def test_number_reading(client, digits):
+    row = np.concatenate([np.pad(digits.images[i], ((0, 0), (6, 6))) for i in (1, 2, 3, 4)], axis=1)
+    answer = client.post("/api/predict?number=true&model=pretrained", content=png(row)).json()
+    expected = "".join(str(int(digits.labels[i])) for i in (1, 2, 3, 4))
+    assert answer["number"] == expected and len(answer["digits"]) == 4
+    assert all("box" in d and "input_png" in d for d in answer["digits"])
+
+
+def test_explain_gives_feature_maps_and_saliency(client, digits):
+    answer = client.post("/api/explain", content=png(digits.images[0])).json()
+    assert len(answer["feature_maps"]) == 2
+    first = answer["feature_maps"][0]
+    assert first["channels"] == 16 and len(first["maps"]) == 16
+    saliency = np.array(Image.open(io.BytesIO(base64.b64decode(answer["saliency_png"]))))
+    assert saliency.shape == (28, 28) and saliency.max() == 255
+    # the gradient sits where the ink is, not in the empty corners
+    ink = np.array(Image.open(io.BytesIO(base64.b64decode(answer["input_png"])))) > 0
+    assert saliency[ink].mean() > saliency[~ink].mean()
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "words"),
+    [
+        (b"", 400, "empty body"),
+        (b"not an image at all", 400, "not an image"),
+        (png(np.full((120, 120), 250, np.uint8)), 400, "no digit found"),
+        (b"\0" * (10 * 1024 * 1024 + 1), 413, "over 10 MB"),
+    ],
+)
+def test_bad_input_answers_in_json(client, body, status, words):
+    response = client.post("/api/predict", content=body)
+    assert response.status_code == status
+    assert words in response.json()["error"]
+
+
+def test_bad_top_k_and_multipart_without_image(client, digits):
+    assert client.post("/api/predict?top_k=0", content=png(digits.images[0])).status_code == 400
+    assert client.post("/api/predict?top_k=x", content=png(digits.images[0])).status_code == 400
+    response = client.post("/api/predict", files={"other": ("d.png", b"x", "image/png")})
+    assert response.status_code == 400 and "image" in response.json()["error"]
+
+
+def test_the_page_and_its_files_are_served_offline(client):
+    page = client.get("/")
+    assert page.status_code == 200
+    for testid in ("canvas", "prediction", "probabilities", "model-input", "clear", "upload"):
+        assert f'data-testid="{testid}"' in page.text
+    assert "http://" not in page.text and "https://" not in page.text  # no CDN
+    assert client.get("/static/app.js").status_code == 200 and client.get("/static/style.css").status_code == 200
+
+
+def test_twenty_parallel_clients_get_the_right_answers(client, digits):
+    bodies = [(png(digits.images[i]), int(digits.labels[i])) for i in range(40)]
+
+    def ask(item):
+        data, _ = item
+        response = client.post("/api/predict?model=pretrained", content=data)
+        return response.status_code, response.json()["digit"]
+
+    with ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(ask, bodies))
+    assert all(status == 200 for status, _ in answers)
+    sequential = [client.post("/api/predict?model=pretrained", content=data).json()["digit"] for data, _ in bodies]
+    assert [digit for _, digit in answers] == sequential
+    assert sum(d == label for d, (_, label) in zip(sequential, bodies)) >= 39
