@@ -120,3 +120,14 @@ def test_no_digit_is_an_error(kind):
             page[y : y + 2, x : x + 2] = 40
     with pytest.raises(ImageError, match="no digit found"):
         prepare_number_bytes(png(page))
+
+
+def test_an_upright_one_in_a_row_is_a_digit_not_a_margin_line(digits):
+    """A straight "1" spanning half of a short row's height is ink, not a ruled margin (those span the page)."""
+    page = paper(170, 420, gradient=0.2)
+    put(page, digits[1], 40, 30, 84)  # a 2
+    page[40:124, 196:204] *= 0.15  # an upright 1: a straight stroke, 84 px of the 170
+    put(page, digits[4], 40, 300, 84)  # a 4
+    prepared = prepare_number_bytes(png(page))
+    assert len(prepared) == 3
+    assert 190 <= prepared[1].box[0] <= 198 and 202 <= prepared[1].box[2] <= 212

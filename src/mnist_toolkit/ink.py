@@ -248,17 +248,18 @@ def _hysteresis(values: np.ndarray, low: float, high: float) -> np.ndarray:
 def remove_lines(mask: np.ndarray) -> np.ndarray:
     """The mask without thin straight lines that run across much of the frame (ruled lines, margins).
 
-    A pixel is removed when it lies on a horizontal (vertical) run longer than a third of the width
-    (height) and is not part of a vertical (horizontal) run thicker than about 2 % of the frame: a
-    digit's strokes crossing a ruled line keep their pixels, and a digit filling a tight crop keeps
-    its thick bars.
+    A pixel is removed when it lies on a horizontal run longer than a third of the width (or a
+    vertical run longer than 0.6 of the height: a margin spans the page, while a "1" in a row of
+    digits spans a third of a short frame) and is not part of a run across it thicker than about 2 %
+    of the frame: a digit's strokes crossing a ruled line keep their pixels, and a digit filling a
+    tight crop keeps its thick bars.
     """
     from scipy import ndimage
 
     height, width = mask.shape
     cleaned = mask.copy()
     for axis, along, across in ((1, width, height), (0, height, width)):
-        run = max(8, along // 3)
+        run = max(8, along // 3 if axis == 1 else int(0.6 * along))
         thickness = max(3, int(round(0.02 * across)) + 1)
         if along < 3 * run // 2 or mask.shape[1 - axis] < thickness:
             continue
