@@ -76,8 +76,8 @@ def main() -> None:
         "arch": payload["arch"],
         "model_args": payload["model_args"],
         "params": payload["params"],
-        "epochs_trained": len(payload["history"]),
-        "best_epoch": payload["best_epoch"],
+        "epochs": resolved["epochs"],
+        "checkpoint_epoch": payload["best_epoch"],  # best.pt: the epoch with the best validation accuracy
         "val_accuracy": payload["best_val_acc"],
         "test_accuracy": round(scores["torch"], 2),
         "test_accuracy_onnx": round(scores["onnx"], 2),

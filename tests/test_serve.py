@@ -151,3 +151,41 @@ def test_twenty_parallel_clients_get_the_right_answers(client, digits):
     sequential = [client.post("/api/predict?model=pretrained", content=data).json()["digit"] for data, _ in bodies]
     assert [digit for _, digit in answers] == sequential
     assert sum(d == label for d, (_, label) in zip(sequential, bodies)) >= 39
+
+
+def test_mnist_serve_listens_on_loopback_and_answers(served_runs, digits):
+    """The command itself, as a user starts it: a process on 127.0.0.1 that answers, stopped by SIGTERM."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "mnist_toolkit", "serve", "--port", str(port), "--runs-dir", str(served_runs)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                health = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=1).read())
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, server.stderr.read() if server.poll() is not None else "timeout"
+                time.sleep(0.2)
+        assert health == {"status": "ok"}
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/predict", data=png(digits.images[0]), method="POST")
+        assert json.loads(urllib.request.urlopen(request, timeout=30).read())["digit"] == int(digits.labels[0])
+    finally:
+        server.terminate()
+        _, stderr = server.communicate(timeout=20)
+    assert f"Serving http://127.0.0.1:{port}/" in stderr and "Warning" not in stderr
+
+
+def test_mnist_serve_refuses_a_missing_run_in_one_line(cli, tmp_path):
+    result = cli("serve", "--run", tmp_path / "nope")
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error:") and "nope" in lines[0]
