@@ -98,7 +98,11 @@ def _malicious(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("kind", ["missing", "no-runs", "truncated", "foreign", "malicious"])
-def test_unusable_checkpoints_are_one_line_errors(cli, tmp_path, trained_run, kind):
+def test_unusable_checkpoints_are_one_line_errors(cli, tmp_path, trained_run, kind, monkeypatch):
+    if kind == "no-runs":  # no run and no pretrained model in the installation (with one, it is used)
+        import mnist_toolkit.model_source
+
+        monkeypatch.setattr(mnist_toolkit.model_source, "PRETRAINED_DIR", tmp_path / "not-installed")
     arguments = {
         "missing": ["--checkpoint", tmp_path / "nope.pt"],
         "no-runs": ["--runs-dir", tmp_path / "empty"],
