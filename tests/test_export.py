@@ -152,22 +152,68 @@ def test_engine_choices(cli, small_run, test_digits, tmp_path):
     shutil.copytree(small_run, fresh)
     (fresh / "checkpoints" / "last.onnx").unlink(missing_ok=True)
     refused = cli("predict", image, "--run", fresh, "--engine", "onnx")
-    assert refused.exit_code == 1 and "mnist export" in refused.stderr
-    auto = cli("predict", image, "--run", fresh, "--json", "--verbose")
-    assert auto.exit_code == 0 and "torch" in auto.stderr
+    assert refused.exit_code == 1 and "no ONNX model beside" in refused.stderr and "mnist export" in refused.stderr
+    auto = cli("predict", image, "--run", fresh, "--json")
+    assert auto.exit_code == 0 and json.loads(auto.stdout)[0]["engine"] == "torch"  # nothing to run on ONNX yet
     assert cli("export", "--run", fresh).exit_code == 0
     answers = {}
     for engine in ("auto", "onnx", "torch"):
         result = cli("predict", image, "--run", fresh, "--engine", engine, "--json", "--verbose")
         assert result.exit_code == 0, result.stderr
         answers[engine] = json.loads(result.stdout)[0]
-        assert ("onnx" if engine != "torch" else "torch") in result.stderr
+        assert answers[engine]["engine"] == ("torch" if engine == "torch" else "onnx")
+        assert f"on the {answers[engine]['engine']} engine" in result.stderr
     assert answers["onnx"]["digit"] == answers["torch"]["digit"] == answers["auto"]["digit"]
     assert answers["onnx"]["confidence"] == pytest.approx(answers["torch"]["confidence"], abs=1e-4)
     evals = {e: json.loads(cli("evaluate", "--run", fresh, "--engine", e, "--json").stdout) for e in ("onnx", "torch")}
     assert evals["onnx"]["engine"] == "onnx" and evals["torch"]["engine"] == "torch"
     assert abs(evals["onnx"]["accuracy"] - evals["torch"]["accuracy"]) <= 0.01
-    assert cli("predict", image, "--engine", "tensorrt").exit_code != 0
+    # a checkpoint newer than its ONNX model: auto goes back to torch and says why
+    (fresh / "checkpoints" / "last.pt").touch()
+    stale = cli("predict", image, "--run", fresh, "--json", "--verbose")
+    assert json.loads(stale.stdout)[0]["engine"] == "torch" and "older than last.pt" in stale.stderr
+    bad = cli("predict", image, "--engine", "tensorrt")
+    assert bad.exit_code == 1 and "unknown engine 'tensorrt'" in bad.stderr and "unexpected" not in bad.stderr
+
+
+def test_a_missing_onnx_file_is_a_one_line_error(cli, tmp_path):
+    image = tmp_path / "d.png"
+    image.write_bytes(digit_png(np.zeros((28, 28), np.uint8)))
+    for engine in ("auto", "onnx"):
+        result = cli("predict", image, "--checkpoint", tmp_path / "nope.onnx", "--engine", engine)
+        lines = result.stderr.strip().splitlines()
+        assert result.exit_code == 1 and len(lines) == 1
+        assert "no such ONNX model" in lines[0] and "unexpected" not in lines[0]
+
+
+def test_export_refuses_to_overwrite_the_checkpoint_or_the_package(cli, small_run, tmp_path):
+    same = cli("export", "--checkpoint", small_run / "checkpoints" / "last.pt", "--out", small_run / "checkpoints" / "last.pt")
+    assert same.exit_code == 1 and "is the checkpoint itself" in same.stderr
+    empty = tmp_path / "no-runs"
+    empty.mkdir()
+    pretrained = cli("export", "--runs-dir", empty)
+    assert pretrained.exit_code == 1 and "pass --out FILE" in pretrained.stderr
+    out = tmp_path / "pretrained.onnx"
+    assert cli("export", "--runs-dir", empty, "--out", out).exit_code == 0 and out.is_file()
+
+
+def test_train_writes_the_reported_checkpoints_onnx_model(cli, tmp_path, monkeypatch):
+    result = cli("train", "--preset", "fast", "--epochs", "1", "--train-limit", "1500", "--runs-dir", tmp_path, "--onnx", "--json")
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["onnx"] == str(Path(summary["checkpoint"]).with_suffix(".onnx")) and Path(summary["onnx"]).is_file()
+    evaluated = json.loads(cli("evaluate", "--run", summary["run_dir"], "--json").stdout)
+    assert evaluated["engine"] == "onnx" and evaluated["accuracy"] == pytest.approx(summary["test_accuracy"], abs=0.01)
+    # an exporter that breaks leaves a warning, never a lost run
+    import mnist_toolkit.export
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("exporter exploded")
+
+    monkeypatch.setattr(mnist_toolkit.export, "export_model", broken)
+    again = cli("train", "--preset", "fast", "--epochs", "1", "--train-limit", "500", "--runs-dir", tmp_path, "--onnx", "--json")
+    assert again.exit_code == 0 and json.loads(again.stdout)["onnx"] is None
+    assert "no ONNX model written (RuntimeError: exporter exploded)" in again.stderr
 
 
 def test_onnx_path_never_imports_torch(small_run, test_digits, tmp_path):
@@ -193,6 +239,21 @@ def test_onnx_path_never_imports_torch(small_run, test_digits, tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip().splitlines()[-1] == "NO-TORCH"
     assert json.loads(done.stdout.split("\n]\n")[0] + "\n]")[0]["digit"] == int(test_digits.labels[1])
+    # the same through a run folder on `auto`, and with the pretrained model (no run at all)
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    import shutil
+
+    shutil.copy(small_run / "checkpoints" / "last.pt", run / "checkpoints" / "last.pt")
+    export_model(payload, "test", "onnx", run / "checkpoints" / "last.onnx", test_digits.images[:100])
+    empty = tmp_path / "no-runs"
+    empty.mkdir()
+    for where in (["--run", str(run)], ["--runs-dir", str(empty)]):
+        probe = ("import sys\nfrom mnist_toolkit.cli import app\ntry:\n    app(sys.argv[1:])\nexcept SystemExit as exit:\n    assert exit.code in (0, None)\n"
+                 "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH', file=sys.stderr)\n")  # fmt: skip
+        done = subprocess.run([sys.executable, "-c", probe, "predict", str(image), *where, "--json"], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0 and done.stderr.strip().splitlines()[-1] == "NO-TORCH", done.stderr
+        assert json.loads(done.stdout)[0]["engine"] == "onnx"
 
 
 # ------------------------------------------------------------------------------------- pretrained

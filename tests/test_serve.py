@@ -32,7 +32,7 @@ def client(served_runs):
 
     from mnist_toolkit.server import ModelCatalog, create_app
 
-    return TestClient(create_app(ModelCatalog(served_runs)))
+    return TestClient(create_app(ModelCatalog(served_runs), allowed_hosts=("testserver",)))
 
 
 @pytest.fixture(scope="module")
@@ -71,17 +71,23 @@ def test_predict_raw_body_and_multipart_agree(client, digits):
     assert answer["digit"] == int(digits.labels[0]) and 0 < answer["confidence"] <= 1
     assert [row["digit"] for row in answer["top_k"]] == [answer["digit"], *[r["digit"] for r in answer["top_k"][1:]]]
     assert len(answer["top_k"]) == 3 and len(answer["probabilities"]) == 10
+    assert sum(answer["probabilities"]) == pytest.approx(1.0, abs=1e-5)
+    ranked = sorted(range(10), key=lambda d: -answer["probabilities"][d])[:3]
+    assert [row["digit"] for row in answer["top_k"]] == ranked
+    assert [row["p"] for row in answer["top_k"]] == [answer["probabilities"][d] for d in ranked]
     seen = Image.open(io.BytesIO(base64.b64decode(answer["input_png"])))
     assert seen.size == (28, 28)
     form = client.post("/api/predict?top_k=5", files={"image": ("d.png", data, "image/png")}).json()
     assert form["digit"] == answer["digit"] and len(form["top_k"]) == 5
 
 
-def test_models_can_be_chosen_and_ids_never_become_paths(client, digits):
+def test_models_can_be_chosen_and_ids_never_become_paths(client, digits, served_runs):
     data = paper_digit(digits.images[3])
     pretrained = client.post("/api/predict?model=pretrained", content=data).json()
     assert pretrained["model"] == "pretrained" and pretrained["digit"] == int(digits.labels[3])
-    for bad in ("../../etc/passwd", "/etc", "nope", "pretrained/../x"):
+    run = next(p for p in served_runs.iterdir() if p.is_dir())
+    assert client.post("/api/predict", params={"model": run.name}, content=data).status_code == 200
+    for bad in ("../../etc/passwd", "/etc", "nope", "pretrained/../x", str(run), f"./{run.name}", f"{run.name}/checkpoints/last.pt"):
         response = client.post("/api/predict", params={"model": bad}, content=data)
         assert response.status_code == 404 and "unknown model" in response.json()["error"]
 
@@ -122,8 +128,9 @@ def test_bad_input_answers_in_json(client, body, status, words):
 
 
 def test_bad_top_k_and_multipart_without_image(client, digits):
-    assert client.post("/api/predict?top_k=0", content=png(digits.images[0])).status_code == 400
-    assert client.post("/api/predict?top_k=x", content=png(digits.images[0])).status_code == 400
+    for bad in ("0", "x", "11", "\u00b2", "-1", "3.5"):
+        response = client.post("/api/predict", params={"top_k": bad}, content=png(digits.images[0]))
+        assert response.status_code == 400 and "top_k" in response.json()["error"]
     response = client.post("/api/predict", files={"other": ("d.png", b"x", "image/png")})
     assert response.status_code == 400 and "image" in response.json()["error"]
 
@@ -188,4 +195,54 @@ def test_mnist_serve_refuses_a_missing_run_in_one_line(cli, tmp_path):
     result = cli("serve", "--run", tmp_path / "nope")
     assert result.exit_code == 1
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error:") and "nope" in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("Error:") and "no such run folder" in lines[0] and "unexpected" not in lines[0]
+
+
+def test_a_chunked_body_over_the_limit_is_refused_before_it_is_parsed(client):
+    def chunks():  # no Content-Length: the size is only known by counting
+        yield b"--x\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n\r\n"
+        for _ in range(11):
+            yield b"\0" * (1024 * 1024)
+
+    for content_type in ("multipart/form-data; boundary=x", "application/octet-stream"):
+        response = client.post("/api/predict", content=chunks(), headers={"content-type": content_type})
+        assert response.status_code == 413 and "over 10 MB" in response.json()["error"]
+
+
+def test_other_hosts_and_cross_origin_posts_are_refused(client, digits):
+    data = png(digits.images[0])
+    rebound = client.post("/api/predict", content=data, headers={"host": "evil.example"})
+    assert rebound.status_code == 400 and "Host" in rebound.json()["error"]
+    assert client.get("/api/models", headers={"host": "evil.example:8000"}).status_code == 400
+    foreign = client.post("/api/predict", content=data, headers={"origin": "http://evil.example"})
+    assert foreign.status_code == 403
+    own = client.post("/api/predict", content=data, headers={"origin": "http://testserver"})
+    assert own.status_code == 200
+
+
+def test_parallel_explanations_do_not_mix(client, digits):
+    bodies = [png(digits.images[i]) for i in range(12)]
+    alone = [client.post("/api/explain", content=b).json() for b in bodies]
+    with ThreadPoolExecutor(6) as pool:
+        together = list(pool.map(lambda b: client.post("/api/explain", content=b).json(), bodies))
+    for a, b in zip(alone, together):
+        assert a["digit"] == b["digit"] and a["saliency_png"] == b["saliency_png"]
+        assert [m["maps"] for m in a["feature_maps"]] == [m["maps"] for m in b["feature_maps"]]
+
+
+def test_a_run_that_trains_on_is_reloaded(tmp_path, digits):
+    """The catalog keys loaded models on the checkpoint's time: new weights are picked up."""
+    from mnist_toolkit.server import ModelCatalog
+
+    runs = tmp_path / "runs"
+    train_small_run(runs, 500)
+    catalog = ModelCatalog(runs, engine="torch")
+    entry, first = catalog.model(None)
+    import os
+    import time as clock
+
+    later = clock.time() + 5
+    os.utime(entry.choice.checkpoint, (later, later))
+    _, second = catalog.model(None)
+    assert second is not first
+    assert catalog.model(None)[1] is second

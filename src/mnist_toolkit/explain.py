@@ -22,6 +22,9 @@ def first_convolutions(model: nn.Module, count: int = 2) -> list[tuple[str, nn.C
 def explain(model: nn.Module, image: np.ndarray, mean: float, std: float, layers: int = 2, max_maps: int = 16) -> dict:
     """Feature maps and saliency for one (28, 28) uint8 digit.
 
+    Not reentrant on one model (its forward hooks would see another call's pass): callers serialise
+    calls per model, as the server does.
+
     Returns:
         {"digit": int, "feature_maps": [{"layer": name, "channels": C, "size": [H, W], "maps": (k, H, W) uint8}],
          "saliency": (28, 28) uint8}: every map scaled to 0-255 on its own.
@@ -33,7 +36,7 @@ def explain(model: nn.Module, image: np.ndarray, mean: float, std: float, layers
     hooks = [module.register_forward_hook(lambda _m, _i, out, name=name: captured.__setitem__(name, out.detach()))
              for name, module in convs]  # fmt: skip
     try:
-        x = normalise(torch.from_numpy(np.ascontiguousarray(image, dtype=np.uint8))[None]).requires_grad_(True)  # (1, 1, 28, 28)
+        x = normalise(torch.from_numpy(np.ascontiguousarray(image, dtype=np.uint8))[None], mean, std).requires_grad_(True)  # (1, 1, 28, 28)
         logits = model(x)
         digit = int(logits.argmax(dim=1).item())
         (gradient,) = torch.autograd.grad(logits[0, digit], x)  # never touches the parameters' .grad

@@ -116,14 +116,14 @@ def load_model(choice: ModelChoice, engine: str = "auto", threads: int | None = 
     """
     if engine not in ENGINES:
         raise ConfigError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
-    fresh, why_not = _fresh_onnx(choice)
-    if engine == "onnx" and not fresh:
-        raise ModelFileError(f"--engine onnx: {why_not or 'no ONNX model'}",
-                             hint=f"write one with `mnist export --checkpoint {choice.checkpoint}`, or use --engine torch")  # fmt: skip
     if engine == "torch" and choice.checkpoint is None:
         raise ConfigError(f"--engine torch needs a torch checkpoint; {choice.onnx} is an ONNX model",
                           hint="use --engine onnx (or auto) for .onnx files")  # fmt: skip
-    if engine == "onnx" or (engine == "auto" and fresh):
+    fresh, why_not = _fresh_onnx(choice)
+    if engine == "onnx" and not fresh and choice.checkpoint is not None:
+        raise ModelFileError(f"--engine onnx: {why_not or 'no ONNX model'}",
+                             hint=f"write one with `mnist export --checkpoint {choice.checkpoint}`, or use --engine torch")  # fmt: skip
+    if engine == "onnx" or choice.checkpoint is None or (engine == "auto" and fresh):  # an .onnx file alone: its own errors
         from .onnx_model import OnnxModel
 
         model = OnnxModel(choice.onnx, threads)

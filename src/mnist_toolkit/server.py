@@ -77,16 +77,11 @@ class ModelCatalog:
 
     def _scan(self) -> list[CatalogEntry]:
         from .model_source import ModelChoice, onnx_beside, pretrained_choice, pretrained_info
-        from .runs import checkpoint_of
-
         entries = []
         if self._pinned is not None:
             path = self._pinned.checkpoint or self._pinned.onnx
             entries.append(CatalogEntry("selected", f"{path}", _metrics_accuracy(path), self._pinned))
-        runs = sorted({p.parent.parent for p in self.runs_dir.glob("**/checkpoints/last.pt")},
-                      key=lambda p: (p / "checkpoints" / "last.pt").stat().st_mtime, reverse=True)  # fmt: skip
-        for run in runs:
-            checkpoint = checkpoint_of(run, prefer_best=True)
+        for run, checkpoint in _runs_newest_first(self.runs_dir):
             run_id = run.relative_to(self.runs_dir).as_posix()
             entries.append(CatalogEntry(run_id, f"{run_id} ({checkpoint.name})", _metrics_accuracy(checkpoint),
                                         ModelChoice("run", checkpoint, onnx_beside(checkpoint))))  # fmt: skip
@@ -111,27 +106,54 @@ class ModelCatalog:
                 return entry
         raise RequestError(404, f"unknown model {wanted!r}; see GET /api/models")
 
+    @staticmethod
+    def _version(entry: CatalogEntry) -> tuple:
+        """What a cached model is valid for: the id and the files' paths and times (a run that is still
+        training rewrites its checkpoint; the server then loads the new weights)."""
+        files = [p for p in (entry.choice.checkpoint, entry.choice.onnx) if p is not None]
+        return (entry.id, *((str(p), p.stat().st_mtime if p.is_file() else None) for p in files))
+
     def model(self, model_id: str | None):
-        """(entry, LoadedModel) for an id, loading it once."""
+        """(entry, LoadedModel) for an id, loaded once per version of its files."""
         from .model_source import load_model
 
         entry = self.entry(model_id)
+        key = self._version(entry)
         with self._lock:
-            if entry.id not in self._loaded:
-                self._loaded[entry.id] = load_model(entry.choice, self.engine)
-            return entry, self._loaded[entry.id]
+            if key not in self._loaded:
+                self._loaded = {k: v for k, v in self._loaded.items() if k[0] != entry.id}
+                self._loaded[key] = load_model(entry.choice, self.engine)
+            return entry, self._loaded[key]
 
     def explainer(self, entry: CatalogEntry):
-        """The torch module and normalisation of an entry (feature maps and saliency need torch)."""
+        """(torch module, normalisation, lock) of an entry: feature maps and saliency need torch, and
+        one model's hooks must not see another request's forward pass, hence the lock per model."""
+        key = self._version(entry)
         with self._lock:
-            if entry.id not in self._explainers:
+            if key not in self._explainers:
                 if entry.choice.checkpoint is None:
                     raise RequestError(400, "this model is an ONNX file only; feature maps need its torch checkpoint")
                 from .checkpoint import load_checkpoint, rebuild_model
 
                 payload = load_checkpoint(entry.choice.checkpoint)
-                self._explainers[entry.id] = (rebuild_model(payload), payload["normalization"])
-            return self._explainers[entry.id]
+                self._explainers = {k: v for k, v in self._explainers.items() if k[0] != entry.id}
+                self._explainers[key] = (rebuild_model(payload), payload["normalization"], threading.Lock())
+            return self._explainers[key]
+
+
+def _runs_newest_first(runs_dir: Path) -> list[tuple[Path, Path]]:
+    """(run folder, its reported checkpoint) of every run under `runs_dir`, newest first; a run that
+    disappears or breaks while being listed is left out."""
+    from .runs import checkpoint_of
+
+    found = []
+    for last in runs_dir.glob("**/checkpoints/last.pt"):
+        run = last.parent.parent
+        try:
+            found.append((last.stat().st_mtime, run, checkpoint_of(run, prefer_best=True)))
+        except (OSError, MnistError):
+            continue
+    return [(run, checkpoint) for _, run, checkpoint in sorted(found, key=lambda item: item[0], reverse=True)]
 
 
 def _metrics_accuracy(path: Path) -> float | None:
@@ -211,8 +233,9 @@ def explain_image(catalog: ModelCatalog, data: bytes, model_id: str | None) -> d
         raise RequestError(400, exc.message) from None
     except Exception as exc:
         raise RequestError(400, f"cannot decode the image ({type(exc).__name__})") from None
-    model, norm = catalog.explainer(entry)
-    seen = explain(model, prepared.image, norm["mean"], norm["std"])
+    model, norm, lock = catalog.explainer(entry)
+    with lock:
+        seen = explain(model, prepared.image, norm["mean"], norm["std"])
     return {
         "model": entry.id,
         "digit": seen["digit"],
@@ -224,9 +247,52 @@ def explain_image(catalog: ModelCatalog, data: bytes, model_id: str | None) -> d
     }
 
 
-def create_app(catalog: ModelCatalog):
-    """The Starlette app: the page, its static files and the JSON API."""
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+class SameHostOnly:
+    """ASGI middleware: answer only requests addressed to an allowed host name (a web page that
+    rebinds its own DNS name to 127.0.0.1 gets 400), and refuse a POST that a page from another
+    origin sends (403): only this server's own page may post to it."""
+
+    def __init__(self, app, allowed_hosts: tuple[str, ...]) -> None:
+        self.app, self.allowed = app, {h.lower().strip("[]") for h in allowed_hosts}
+
+    @staticmethod
+    def _host(value: str) -> str:
+        value = value.lower()
+        if value.startswith("["):
+            return value[1 : value.find("]")] if "]" in value else value
+        return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and "*" not in self.allowed:
+            from starlette.responses import JSONResponse
+
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
+            host = self._host(headers.get("host", ""))
+            if host not in self.allowed:
+                await JSONResponse({"error": f"unexpected Host {host!r}"}, status_code=400)(scope, receive, send)
+                return
+            origin = headers.get("origin")
+            if scope.get("method") == "POST" and origin and origin != "null":
+                origin_host = self._host(origin.split("://", 1)[-1].split("/", 1)[0])
+                if origin_host not in self.allowed:
+                    await JSONResponse({"error": "cross-origin request refused"}, status_code=403)(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+def create_app(catalog: ModelCatalog, allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS):
+    """The Starlette app: the page, its static files and the JSON API.
+
+    Args:
+        catalog: the models it serves.
+        allowed_hosts: the host names requests may be addressed to ("*": any; `mnist serve --host`
+            adds its own address).
+    """
     from starlette.applications import Starlette
+    from starlette.middleware import Middleware
     from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException
     from starlette.requests import Request
@@ -236,29 +302,33 @@ def create_app(catalog: ModelCatalog):
 
     web = Path(__file__).parent / "web"
 
+    too_large = f"body over {MAX_BODY_BYTES // (1024 * 1024)} MB"
+
     async def read_image(request: Request) -> bytes:
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-            raise RequestError(413, f"body over {MAX_BODY_BYTES // (1024 * 1024)} MB")
+        """The image of a request: the raw body, or the multipart field `image`; at most 10 MB either
+        way, counted on the wire (also for chunked bodies) before anything is parsed or spooled."""
+        declared = request.headers.get("content-length", "")
+        if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            raise RequestError(413, too_large)
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise RequestError(413, too_large)
+            chunks.append(chunk)
+        body = b"".join(chunks)
         if request.headers.get("content-type", "").startswith("multipart/form-data"):
-            form = await request.form(max_files=1, max_fields=10, max_part_size=MAX_BODY_BYTES)
-            upload = form.get("image")
-            if upload is None or isinstance(upload, str):
-                raise RequestError(400, "multipart body without a file field 'image'")
-            data = await upload.read()
-        else:
-            chunks, size = [], 0
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > MAX_BODY_BYTES:
-                    raise RequestError(413, f"body over {MAX_BODY_BYTES // (1024 * 1024)} MB")
-                chunks.append(chunk)
-            data = b"".join(chunks)
-        if len(data) > MAX_BODY_BYTES:
-            raise RequestError(413, f"body over {MAX_BODY_BYTES // (1024 * 1024)} MB")
-        if not data:
+            async def replay():
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            async with Request(request.scope, receive=replay).form(max_files=1, max_fields=10) as form:
+                upload = form.get("image")
+                if upload is None or isinstance(upload, str):
+                    raise RequestError(400, "multipart body without a file field 'image'")
+                body = await upload.read()
+        if not body:
             raise RequestError(400, "empty body: send the image bytes, or a multipart field 'image'")
-        return data
+        return body
 
     def flag(request: Request, name: str) -> bool:
         return request.query_params.get(name, "false").lower() in ("1", "true", "yes", "on")
@@ -278,7 +348,7 @@ def create_app(catalog: ModelCatalog):
     async def predict(request: Request):
         data = await read_image(request)
         raw_k = request.query_params.get("top_k", "3")
-        if not raw_k.isdigit() or not 1 <= int(raw_k) <= MAX_TOP_K:
+        if not (raw_k.isascii() and raw_k.isdigit()) or not 1 <= int(raw_k) <= MAX_TOP_K:
             raise RequestError(400, f"top_k must be an integer from 1 to {MAX_TOP_K}, not {raw_k!r}")
         document = await run_in_threadpool(predict_image, catalog, data, request.query_params.get("model"), flag(request, "number"), int(raw_k))
         return JSONResponse(document)
@@ -296,6 +366,9 @@ def create_app(catalog: ModelCatalog):
     async def http_error(request: Request, exc: HTTPException):
         return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
 
+    async def server_error(request: Request, exc: Exception):  # a bug: still JSON, still one line
+        return JSONResponse({"error": f"internal error ({type(exc).__name__}); see the server's log"}, status_code=500)
+
     routes = [
         Route("/", index),
         Route("/api/health", health),
@@ -304,4 +377,6 @@ def create_app(catalog: ModelCatalog):
         Route("/api/explain", explain, methods=["POST"]),
         Mount("/static", StaticFiles(directory=web), name="static"),
     ]
-    return Starlette(routes=routes, exception_handlers={RequestError: request_error, MnistError: mnist_error, HTTPException: http_error})
+    handlers = {RequestError: request_error, MnistError: mnist_error, HTTPException: http_error, Exception: server_error}
+    return Starlette(routes=routes, exception_handlers=handlers,
+                     middleware=[Middleware(SameHostOnly, allowed_hosts=tuple(allowed_hosts))])  # fmt: skip

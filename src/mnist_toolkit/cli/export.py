@@ -32,7 +32,12 @@ def export(
     choice = locate(run, checkpoint, runs_dir)
     if choice.checkpoint is None:
         raise ConfigError(f"{choice.onnx} is already an exported model", hint="export from a run or a .pt checkpoint")
+    if choice.origin == "pretrained" and out is None:
+        raise ConfigError("there is no run to export, only the pretrained model in the package",
+                          hint="pass --out FILE to export the pretrained model, or --run DIR")  # fmt: skip
     target = out if out is not None else choice.checkpoint.with_suffix(chosen.suffix)
+    if target.resolve() == choice.checkpoint.resolve():
+        raise ConfigError(f"--out {target} is the checkpoint itself", hint=f"choose another file, e.g. {target.with_suffix(chosen.suffix)}")
     payload = load_checkpoint(choice.checkpoint)
     test = load_split(resolve_source(None), "test")
     result = export_model(payload, str(choice.checkpoint), fmt, target, test.images[:1000])

@@ -28,7 +28,7 @@ def serve(
     import uvicorn
 
     from ..model_source import locate
-    from ..server import ModelCatalog, create_app
+    from ..server import LOOPBACK_HOSTS, ModelCatalog, create_app
 
     pinned = locate(run, checkpoint, runs_dir) if (run is not None or checkpoint is not None) else None
     catalog = ModelCatalog(runs_dir, default="selected" if pinned else None, engine=engine, pinned=pinned)
@@ -44,4 +44,6 @@ def serve(
         import webbrowser
 
         threading.Timer(1.0, webbrowser.open, [url]).start()
-    uvicorn.run(create_app(catalog), host=host, port=port, log_level="warning")
+    # Requests must name this server (no DNS rebinding); listening on every address accepts any name.
+    allowed = ("*",) if host in ("0.0.0.0", "::", "") else tuple(dict.fromkeys((host, *LOOPBACK_HOSTS)))
+    uvicorn.run(create_app(catalog, allowed_hosts=allowed), host=host, port=port, log_level="warning")

@@ -13,7 +13,14 @@ let timer = null;
 let lastImage = null; // the blob last sent (a drawing or an upload), re-read when the model changes
 let sequence = 0;
 
+function clearExplanation() {
+  document.getElementById("feature-maps").innerHTML = "";
+  document.getElementById("saliency").removeAttribute("src");
+}
+
 function clearCanvas() {
+  sequence++; // answers still on their way belong to what was cleared
+  clearTimeout(timer);
   ctx.fillStyle = "#000";
   ctx.fillRect(0, 0, canvas.width, canvas.height);
   drawn = false;
@@ -22,9 +29,8 @@ function clearCanvas() {
   document.getElementById("confidence").textContent = "";
   document.getElementById("probabilities").innerHTML = "";
   document.getElementById("digits").innerHTML = "";
-  document.getElementById("feature-maps").innerHTML = "";
   document.getElementById("model-input").removeAttribute("src");
-  document.getElementById("saliency").removeAttribute("src");
+  clearExplanation();
   errorLine.textContent = "";
 }
 
@@ -75,14 +81,14 @@ async function send(blob) {
   if (numberSwitch.checked) query.set("number", "true");
   try {
     const response = await fetch("/api/predict?" + query, { method: "POST", body: blob, headers: { "Content-Type": "application/octet-stream" } });
-    const answer = await response.json();
+    const answer = await response.json().catch(() => ({ error: response.status + " " + response.statusText }));
     if (id !== sequence) return; // an older answer arriving late
-    if (!response.ok) { showError(answer.error || response.statusText); return; }
+    if (!response.ok) { showError(answer.error || response.statusText); clearExplanation(); return; }
     errorLine.textContent = answer.warning || "";
     show(answer);
-    if (!numberSwitch.checked) explain(blob, id);
+    if (numberSwitch.checked) clearExplanation(); else explain(blob, id);
   } catch (error) {
-    showError(String(error));
+    if (id === sequence) showError(String(error));
   }
 }
 
@@ -134,9 +140,11 @@ function show(answer) {
 async function explain(blob, id) {
   const query = new URLSearchParams();
   if (modelPicker.value) query.set("model", modelPicker.value);
-  const response = await fetch("/api/explain?" + query, { method: "POST", body: blob });
-  if (!response.ok || id !== sequence) return;
-  const seen = await response.json();
+  const response = await fetch("/api/explain?" + query, { method: "POST", body: blob }).catch(() => null);
+  if (id !== sequence) return;
+  if (!response || !response.ok) { clearExplanation(); return; }
+  const seen = await response.json().catch(() => null);
+  if (!seen || id !== sequence) return;
   document.getElementById("saliency").src = "data:image/png;base64," + seen.saliency_png;
   const holder = document.getElementById("feature-maps");
   holder.innerHTML = "";
