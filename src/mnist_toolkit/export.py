@@ -94,10 +94,21 @@ def _build_onnx(deployable: nn.Module, metadata: dict) -> tuple[bytes, str]:
             torch.onnx.export(deployable, (_example(),), buffer, dynamo=False, input_names=[INPUT_NAME],
                               output_names=["logits"], dynamic_axes={INPUT_NAME: {0: "batch"}, "logits": {0: "batch"}})  # fmt: skip
         proto, exporter = onnx.load_from_string(buffer.getvalue()), "torch.onnx.export (torchscript fallback)"
+    _strip_debug_metadata(proto)
     entry = proto.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, json.dumps(metadata)
     proto.producer_name = "mnist-toolkit"
     return proto.SerializeToString(), exporter
+
+
+def _strip_debug_metadata(proto) -> None:
+    """Drop the exporter's per-node debug metadata (Python stack traces with this machine's paths,
+    FX node names): they say nothing about the model and make the file larger."""
+    graphs = [proto.graph] + [f for f in proto.functions]
+    for graph in graphs:
+        for node in graph.node:
+            del node.metadata_props[:]
+            node.doc_string = ""
 
 
 def _run_onnx(payload: bytes, images: np.ndarray) -> np.ndarray:
