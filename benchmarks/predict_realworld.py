@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from realworld_sets import SETS, build_set  # noqa: E402
 
 from mnist_toolkit.checkpoint import load_checkpoint, rebuild_model  # noqa: E402
+from mnist_toolkit.inference import TorchModel  # noqa: E402
 from mnist_toolkit.predict import PredictionRow, predict_rows  # noqa: E402
 from mnist_toolkit.preprocess import Prepared, decode, naive, prepare_bytes, prepare_number_bytes  # noqa: E402
 
@@ -56,7 +57,7 @@ def previous_preprocessing():
 
 def read_digits(model, images: list[np.ndarray | None], norm: dict) -> list[int | None]:
     rows = [PredictionRow("x", prepared=None if image is None else Prepared(image, False, False, (28, 28))) for image in images]
-    predict_rows(model, rows, 1, norm["mean"], norm["std"])
+    predict_rows(TorchModel(model, norm["mean"], norm["std"]), rows, 1)
     return [row.digit for row in rows]
 
 

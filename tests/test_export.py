@@ -219,43 +219,36 @@ def test_train_writes_the_reported_checkpoints_onnx_model(cli, tmp_path, monkeyp
 
 
 def test_onnx_path_never_imports_torch(small_run, test_digits, tmp_path):
-    """A fresh process: predict and evaluate on ONNX Runtime, then check sys.modules."""
+    """Fresh processes: predict and evaluate on ONNX Runtime (an .onnx file, a run folder on `auto`,
+    the pretrained model with no run at all), then check sys.modules."""
+    import shutil
+
     from mnist_toolkit.export import export_model
 
     payload = load_checkpoint(small_run / "checkpoints" / "last.pt")
-    export_model(payload, "test", "onnx", tmp_path / "m.onnx", test_digits.images[:100])
-    image = tmp_path / "d.png"
-    image.write_bytes(digit_png(test_digits.images[1]))
-    script = (
-        "import sys\n"
-        "from mnist_toolkit.cli import app\n"
-        "for args in (['predict', sys.argv[1], '--checkpoint', sys.argv[2], '--json'],\n"
-        "             ['evaluate', '--checkpoint', sys.argv[2], '--json']):\n"
-        "    try:\n"
-        "        app(args)\n"
-        "    except SystemExit as exit:\n"
-        "        assert exit.code in (0, None), exit.code\n"
-        "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH', file=sys.stderr)\n"
-    )
-    done = subprocess.run([sys.executable, "-c", script, str(image), str(tmp_path / "m.onnx")], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stderr.strip().splitlines()[-1] == "NO-TORCH"
-    assert json.loads(done.stdout.split("\n]\n")[0] + "\n]")[0]["digit"] == int(test_digits.labels[1])
-    # the same through a run folder on `auto`, and with the pretrained model (no run at all)
+    model = tmp_path / "m.onnx"
+    export_model(payload, "test", "onnx", model, test_digits.images[:100])
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
-    import shutil
-
     shutil.copy(small_run / "checkpoints" / "last.pt", run / "checkpoints" / "last.pt")
     export_model(payload, "test", "onnx", run / "checkpoints" / "last.onnx", test_digits.images[:100])
     empty = tmp_path / "no-runs"
     empty.mkdir()
-    for where in (["--run", str(run)], ["--runs-dir", str(empty)]):
-        probe = ("import sys\nfrom mnist_toolkit.cli import app\ntry:\n    app(sys.argv[1:])\nexcept SystemExit as exit:\n    assert exit.code in (0, None)\n"
-                 "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH', file=sys.stderr)\n")  # fmt: skip
-        done = subprocess.run([sys.executable, "-c", probe, "predict", str(image), *where, "--json"], capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0 and done.stderr.strip().splitlines()[-1] == "NO-TORCH", done.stderr
-        assert json.loads(done.stdout)[0]["engine"] == "onnx"
+    image = tmp_path / "d.png"
+    image.write_bytes(digit_png(test_digits.images[1]))
+    probe = ("import sys\nfrom mnist_toolkit.cli import app\ntry:\n    app(sys.argv[1:])\nexcept SystemExit as exit:\n    assert exit.code in (0, None), exit.code\n"
+             "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH', file=sys.stderr)\n")  # fmt: skip
+    commands = [["predict", str(image), "--checkpoint", str(model)], ["evaluate", "--checkpoint", str(model)],
+                ["predict", str(image), "--run", str(run)], ["predict", str(image), "--runs-dir", str(empty)]]  # fmt: skip
+    for command in commands:
+        done = subprocess.run([sys.executable, "-c", probe, *command, "--json"], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert done.stderr.strip().splitlines()[-1] == "NO-TORCH", command
+        answer = json.loads(done.stdout)
+        if command[0] == "predict":
+            assert answer[0]["engine"] == "onnx" and answer[0]["digit"] == int(test_digits.labels[1])
+        else:
+            assert answer["engine"] == "onnx"
 
 
 # ------------------------------------------------------------------------------------- pretrained

@@ -186,10 +186,11 @@ def test_predict_reads_stdin(trained_run, mixed_inputs):
 def test_real_world_renderings_are_read_about_as_well_as_mnist(trained_run):
     """Photos of pen on paper and alpha-only canvases, rendered from MNIST test digits, against the digits themselves."""
     from mnist_toolkit.checkpoint import load_checkpoint, rebuild_model
+    from mnist_toolkit.inference import TorchModel
     from mnist_toolkit.predict import PredictionRow, predict_rows
     from mnist_toolkit.preprocess import decode, naive, prepare_bytes
 
-    model = rebuild_model(load_checkpoint(trained_run / "checkpoints" / "last.pt"))
+    model = TorchModel(rebuild_model(load_checkpoint(trained_run / "checkpoints" / "last.pt")))
     test = load_split(resolve_source(), "test")
     images, labels = test.images[1000:1150], test.labels[1000:1150]
     rng = np.random.default_rng(7)

@@ -75,11 +75,9 @@ def most_confused(confusion: np.ndarray, top: int = 10) -> list[dict]:
     return pairs
 
 
-def evaluate_model(model, images: np.ndarray, labels: np.ndarray, batch_size: int = 256,
-                   mean: float = 0.1307, std: float = 0.3081) -> dict:  # fmt: skip
-    """Run a model (a `TorchModel` or an `OnnxModel`: anything with `logits`; a bare torch module is
-    wrapped with `mean`/`std`) over (N, 28, 28) uint8 images: predictions, confidences, loss and timing."""
-    model = as_predictor(model, mean, std)
+def evaluate_model(model, images: np.ndarray, labels: np.ndarray, batch_size: int = 256) -> dict:
+    """Run a model (a `TorchModel` or an `OnnxModel`: anything with `logits`) over (N, 28, 28) uint8
+    images: predictions, confidences, loss and timing."""
     started = time.perf_counter()
     logits = model.logits(images, batch_size)
     loss = cross_entropy_sum(logits, labels)
@@ -91,15 +89,6 @@ def evaluate_model(model, images: np.ndarray, labels: np.ndarray, batch_size: in
         "loss": loss / max(1, len(labels)),
         "seconds": seconds,
     }
-
-
-def as_predictor(model, mean: float = 0.1307, std: float = 0.3081):
-    """A model with `logits(images)`: itself, or a torch module wrapped on the torch engine."""
-    if hasattr(model, "logits"):
-        return model
-    from .inference import TorchModel
-
-    return TorchModel(model, mean, std, next(model.parameters()).device)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -116,6 +105,12 @@ def cross_entropy_sum(logits: np.ndarray, labels: np.ndarray) -> float:
     shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
     return float(-log_probs[np.arange(len(labels)), labels.astype(np.int64)].sum())
+
+
+def ranked(probabilities: np.ndarray, k: int) -> list[dict]:
+    """The `k` likeliest classes of one (C,) probability row, most probable first: [{digit, p}]."""
+    order = np.argsort(-probabilities, kind="stable")[: max(1, min(k, len(probabilities)))]
+    return [{"digit": int(d), "p": float(probabilities[d])} for d in order]
 
 
 def build_report(checkpoint: str, data: dict, labels: np.ndarray, scored: dict, top_pairs: int = 10) -> EvalReport:

@@ -111,21 +111,18 @@ def prepare_inputs(items: list[str], number: bool = False) -> list[PredictionRow
     return rows
 
 
-def predict_rows(model, rows: list[PredictionRow], top_k: int = 3, mean: float = 0.1307, std: float = 0.3081) -> list[PredictionRow]:
+def predict_rows(model, rows: list[PredictionRow], top_k: int = 3) -> list[PredictionRow]:
     """Fill digit, confidence and top-k of every row that has a prepared image (one batch).
 
-    `model` is a `TorchModel` or an `OnnxModel` (a bare torch module is wrapped with `mean`/`std`).
+    `model` is a `TorchModel` or an `OnnxModel`: anything with `logits(images)`.
     """
-    from .evaluation import as_predictor, softmax
+    from .evaluation import ranked, softmax
 
     ready = [row for row in digit_rows(rows) if row.prepared is not None]
     if not ready:
         return rows
     batch = np.stack([row.prepared.image for row in ready])  # (B, 28, 28) uint8
-    probabilities = softmax(as_predictor(model, mean, std).logits(batch, len(ready)))
-    k = max(1, min(top_k, probabilities.shape[1]))
-    order = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
-    for row, digits, p in zip(ready, order, probabilities):
-        row.digit, row.confidence = int(digits[0]), float(p[digits[0]])
-        row.top_k = [{"digit": int(d), "p": float(p[d])} for d in digits]
+    for row, p in zip(ready, softmax(model.logits(batch, len(ready)))):
+        row.top_k = ranked(p, top_k)
+        row.digit, row.confidence = row.top_k[0]["digit"], row.top_k[0]["p"]
     return rows

@@ -183,14 +183,12 @@ def png_base64(image: np.ndarray) -> str:
 
 
 def _answer(logits: np.ndarray, top_k: int) -> list[dict]:
-    from .evaluation import softmax
+    from .evaluation import ranked, softmax
 
-    probabilities = softmax(logits)
     rows = []
-    for p in probabilities:
-        order = np.argsort(-p, kind="stable")
-        rows.append({"digit": int(order[0]), "confidence": float(p[order[0]]),
-                     "top_k": [{"digit": int(d), "p": float(p[d])} for d in order[:top_k]],
+    for p in softmax(logits):
+        likeliest = ranked(p, top_k)
+        rows.append({"digit": likeliest[0]["digit"], "confidence": likeliest[0]["p"], "top_k": likeliest,
                      "probabilities": [float(v) for v in p]})  # fmt: skip
     return rows
 

@@ -11,9 +11,6 @@ import typer
 from . import app
 from .options import CheckpointOption, EngineOption, RunOption, RunsDirOption
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
 @app.command()
 def serve(
     run: RunOption = None,
@@ -37,7 +34,7 @@ def serve(
     catalog.model(default.id)  # load (and check) the default model before listening
     url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
     print(f"Serving {url}  (model: {default.label}; {len(entries)} model(s) to pick from; Ctrl-C stops)", file=sys.stderr)
-    if host not in LOOPBACK:
+    if host not in LOOPBACK_HOSTS:
         print(f"Warning: listening on {host}, not only on this machine: anyone who can reach it can use the API.", file=sys.stderr)
     if open_browser:
         import threading
