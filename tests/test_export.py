@@ -220,7 +220,8 @@ def test_train_writes_the_reported_checkpoints_onnx_model(cli, tmp_path, monkeyp
 
 def test_onnx_path_never_imports_torch(small_run, test_digits, tmp_path):
     """Fresh processes: predict and evaluate on ONNX Runtime (an .onnx file, a run folder on `auto`,
-    the pretrained model with no run at all), then check sys.modules."""
+    the pretrained model with no run at all), then check sys.modules: no torch, and no scipy (whose
+    import alone costs a cold start about 0.2 s; the reading runs on OpenCV)."""
     import shutil
 
     from mnist_toolkit.export import export_model
@@ -236,16 +237,23 @@ def test_onnx_path_never_imports_torch(small_run, test_digits, tmp_path):
     empty.mkdir()
     image = tmp_path / "d.png"
     image.write_bytes(digit_png(test_digits.images[1]))
+    page = tmp_path / "page.png"  # dark ink on light paper: the whole reading path, not the 28x28 pass-through
+    paper = np.full((240, 320), 235, np.uint8)
+    paper[60:172, 100:212] = 235 - np.asarray(Image.fromarray(test_digits.images[1]).resize((112, 112))) * 0.8
+    page.write_bytes(digit_png(paper))
     probe = ("import sys\nfrom mnist_toolkit.cli import app\ntry:\n    app(sys.argv[1:])\nexcept SystemExit as exit:\n    assert exit.code in (0, None), exit.code\n"
-             "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH', file=sys.stderr)\n")  # fmt: skip
+             "print(' '.join(sorted({'torch', 'scipy'} & set(sys.modules))) or 'NO-TORCH', file=sys.stderr)\n")  # fmt: skip
     commands = [["predict", str(image), "--checkpoint", str(model)], ["evaluate", "--checkpoint", str(model)],
-                ["predict", str(image), "--run", str(run)], ["predict", str(image), "--runs-dir", str(empty)]]  # fmt: skip
+                ["predict", str(image), "--run", str(run)], ["predict", str(page), "--runs-dir", str(empty)],
+                ["predict", str(page), "--runs-dir", str(empty), "--number"]]  # fmt: skip
     for command in commands:
         done = subprocess.run([sys.executable, "-c", probe, *command, "--json"], capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         assert done.stderr.strip().splitlines()[-1] == "NO-TORCH", command
         answer = json.loads(done.stdout)
-        if command[0] == "predict":
+        if "--number" in command:
+            assert answer[0]["engine"] == "onnx" and answer[0]["number"] == str(test_digits.labels[1])
+        elif command[0] == "predict":
             assert answer[0]["engine"] == "onnx" and answer[0]["digit"] == int(test_digits.labels[1])
         else:
             assert answer["engine"] == "onnx"

@@ -47,6 +47,6 @@ def collect(data_dir: str | None = None) -> dict:
         "torch_threads": torch.get_num_threads(),
         "torch_interop_threads": torch.get_num_interop_threads(),
         "thread_variables": {name: os.environ[name] for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS") if name in os.environ},
-        "packages": {name: _version(name) for name in ("numpy", "torchvision", "scipy", "pillow", "tensorboard", "onnxruntime", "typer", "rich")},
+        "packages": {name: _version(name) for name in ("numpy", "torchvision", "opencv-python-headless", "pillow", "tensorboard", "onnxruntime", "typer", "rich")},
         "data": source.describe(),
     }

@@ -1,6 +1,6 @@
 """Finding the ink in a real-world image: lighting flattened, polarity, threshold, clean components.
 
-Pure functions over float luminance arrays (scipy.ndimage for filters, labelling and morphology). The
+Pure functions over float luminance arrays (`image_ops`, on OpenCV, for filters, labelling and morphology). The
 steps, on a reduced copy of at most `WORK_SIDE` pixels per side so that a 12-megapixel photo costs
 about as much as a small one:
 
@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from . import image_ops
 
 #: The longest side of the reduced copy on which the digit is located.
 WORK_SIDE = 800
@@ -123,10 +125,8 @@ def smooth_background(gray: np.ndarray, exclude: np.ndarray | None) -> np.ndarra
 
 def _local_plane(means: np.ndarray, counts: np.ndarray, sigma: float, fallback: float) -> np.ndarray:
     """Value at each cell of the plane fitted by Gaussian-weighted least squares to `means` weighted by `counts`."""
-    from scipy import ndimage
-
     def blur(array: np.ndarray) -> np.ndarray:
-        return ndimage.gaussian_filter(array, sigma, mode="constant", cval=0.0)
+        return image_ops.gaussian(array, sigma, zero_outside=True)
 
     ys, xs = np.mgrid[0 : means.shape[0], 0 : means.shape[1]].astype(np.float64)
     c, g = counts, means * counts
@@ -248,10 +248,8 @@ def decide_polarity(gray: np.ndarray) -> Polarity:
 
 
 def _hysteresis(values: np.ndarray, low: float, high: float) -> np.ndarray:
-    from scipy import ndimage
-
     candidates = values > low
-    labels, count = ndimage.label(candidates, structure=np.ones((3, 3)))
+    labels, count, _ = image_ops.label(candidates)
     if count == 0:
         return candidates
     strong = np.zeros(count + 1, dtype=bool)
@@ -269,8 +267,6 @@ def remove_lines(mask: np.ndarray) -> np.ndarray:
     of the frame: a digit's strokes crossing a ruled line keep their pixels, and a digit filling a
     tight crop keeps its thick bars.
     """
-    from scipy import ndimage
-
     height, width = mask.shape
     cleaned = mask.copy()
     for axis, along, across in ((1, width, height), (0, height, width)):
@@ -278,9 +274,9 @@ def remove_lines(mask: np.ndarray) -> np.ndarray:
         thickness = max(3, int(round(0.02 * across)) + 1)
         if along < 3 * run // 2 or mask.shape[1 - axis] < thickness:
             continue
-        thick = ndimage.maximum_filter1d(ndimage.minimum_filter1d(mask.astype(np.uint8), thickness, axis=1 - axis), thickness, axis=1 - axis) > 0
+        thick = image_ops.opening_1d(mask, thickness, axis=1 - axis)
         thin = mask & ~thick
-        long_run = ndimage.maximum_filter1d(ndimage.minimum_filter1d(thin.astype(np.uint8), run, axis=axis), run, axis=axis) > 0
+        long_run = image_ops.opening_1d(thin, run, axis=axis)
         cleaned &= ~long_run
     return cleaned
 
@@ -291,21 +287,19 @@ def find_ink(gray: np.ndarray) -> InkField | None:
     Args:
         gray: (H, W) luminance, any size.
     """
-    from scipy import ndimage
-
     gray = np.asarray(gray, dtype=np.float32)
     factor = _work_factor(gray.shape)
     work = reduce(gray, factor)
     polarity = decide_polarity(work)
     dark_ink, two_classes = polarity.dark_ink, polarity.two_classes
-    exclude = None if polarity.ink is None else ndimage.binary_dilation(polarity.ink, iterations=1)
+    exclude = None if polarity.ink is None else image_ops.dilate(polarity.ink, iterations=1)
     paper = smooth_background(work, exclude)
     # Refine the paper twice, each time leaving out what currently looks like ink (and its rim).
     for _ in range(2):
         signed = _signed_contrast(work, paper, dark_ink)
-        likely_ink = ndimage.binary_dilation(signed > _ink_threshold(signed, two_classes), iterations=2)
+        likely_ink = image_ops.dilate(signed > _ink_threshold(signed, two_classes), iterations=2)
         paper = smooth_background(work, likely_ink)
-    smoothed_signed = ndimage.gaussian_filter(_signed_contrast(work, paper, dark_ink), 0.7)
+    smoothed_signed = image_ops.gaussian(_signed_contrast(work, paper, dark_ink), 0.7)
     noise = _paper_noise(smoothed_signed, two_classes)
     smoothed = np.clip(smoothed_signed, 0.0, None)
     contrast = _contrast(work, paper, dark_ink)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import image_ops
 from .errors import MnistError
 
 #: Images with more pixels than this are refused before decoding (a decompression bomb).
@@ -154,21 +155,19 @@ def digit_ink(found, labels: np.ndarray, group) -> tuple[np.ndarray, tuple[int, 
     within two work pixels of the group's own components is kept, so neighbouring digits, ruled
     lines and specks stay out. Ink is its contrast scaled so the stroke core is 1.
     """
-    from scipy import ndimage
-
     f = found.factor
     height, width = found.gray.shape
     margin = 2
     top, bottom = max(0, (group.top - margin) * f), min(height, (group.bottom + margin) * f)
     left, right = max(0, (group.left - margin) * f), min(width, (group.right + margin) * f)
     own = np.isin(labels[group.top - min(margin, group.top) : group.bottom + margin, group.left - min(margin, group.left) : group.right + margin], group.labels)
-    own = ndimage.binary_dilation(own, iterations=2, structure=np.ones((3, 3)))
+    own = image_ops.dilate(own, iterations=2, square=True)
     rows = np.clip(np.arange(top, bottom) // f - (group.top - min(margin, group.top)), 0, own.shape[0] - 1)
     cols = np.clip(np.arange(left, right) // f - (group.left - min(margin, group.left)), 0, own.shape[1] - 1)
     keep = own[np.ix_(rows, cols)]
     contrast = found.contrast_at(top, bottom, left, right)
     if f > 1:
-        contrast = ndimage.gaussian_filter(contrast, 0.35 * f)
+        contrast = image_ops.gaussian(contrast, 0.35 * f)
     strokes = contrast[keep & (contrast > found.high)]
     level = float(np.percentile(strokes, 75)) if strokes.size else found.peak
     floor = 0.5 * found.low
