@@ -131,3 +131,22 @@ def test_an_upright_one_in_a_row_is_a_digit_not_a_margin_line(digits):
     prepared = prepare_number_bytes(png(page))
     assert len(prepared) == 3
     assert 190 <= prepared[1].box[0] <= 198 and 202 <= prepared[1].box[2] <= 212
+
+
+def test_a_fives_detached_bar_stays_with_the_five(digits):
+    """A 5 whose bar is lifted off to the upper right (it overlaps the body's width by a quarter and is
+    too large for a "small part") keeps its bar: dropped, the 5 reads as a 3."""
+    from PIL import ImageDraw
+
+    ink = Image.new("L", (360, 170), 0)
+    draw = ImageDraw.Draw(ink)
+    draw.line([(40, 62), (36, 100)], fill=255, width=9)  # the 5's upright
+    draw.arc([(30, 84), (96, 146)], start=-150, end=150, fill=255, width=9)  # its bowl
+    draw.line([(78, 50), (136, 46)], fill=255, width=9)  # its bar, lifted off to the right
+    draw.ellipse([(200, 52), (256, 146)], outline=255, width=9)  # a 0
+    page = paper(170, 360, gradient=0.2) * (1 - 0.85 * np.asarray(ink, dtype=np.float64) / 255)
+    prepared = prepare_number_bytes(png(page))
+    assert len(prepared) == 2
+    left, top, right, _ = prepared[0].box
+    assert left <= 34 and top <= 44 and right >= 138  # the bar is part of the 5
+    assert prepared[1].box[0] >= 190
