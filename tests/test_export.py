@@ -220,8 +220,9 @@ def test_train_writes_the_reported_checkpoints_onnx_model(cli, tmp_path, monkeyp
 
 def test_onnx_path_never_imports_torch(small_run, test_digits, tmp_path):
     """Fresh processes: predict and evaluate on ONNX Runtime (an .onnx file, a run folder on `auto`,
-    the pretrained model with no run at all), then check sys.modules: no torch, and no scipy (whose
-    import alone costs a cold start about 0.2 s; the reading runs on OpenCV)."""
+    the pretrained model with no run at all), then check sys.modules: no torch, no scipy (whose
+    import alone costs a cold start about 0.2 s; the reading runs on OpenCV) and no pydantic (Typer
+    0.29 builds pydantic adapters for every option, about 0.1 s)."""
     import shutil
 
     from mnist_toolkit.export import export_model
@@ -242,7 +243,7 @@ def test_onnx_path_never_imports_torch(small_run, test_digits, tmp_path):
     paper[60:172, 100:212] = 235 - np.asarray(Image.fromarray(test_digits.images[1]).resize((112, 112))) * 0.8
     page.write_bytes(digit_png(paper))
     probe = ("import sys\nfrom mnist_toolkit.cli import app\ntry:\n    app(sys.argv[1:])\nexcept SystemExit as exit:\n    assert exit.code in (0, None), exit.code\n"
-             "print(' '.join(sorted({'torch', 'scipy'} & set(sys.modules))) or 'NO-TORCH', file=sys.stderr)\n")  # fmt: skip
+             "print(' '.join(sorted({'torch', 'scipy', 'pydantic'} & set(sys.modules))) or 'NO-TORCH', file=sys.stderr)\n")  # fmt: skip
     commands = [["predict", str(image), "--checkpoint", str(model)], ["evaluate", "--checkpoint", str(model)],
                 ["predict", str(image), "--run", str(run)], ["predict", str(page), "--runs-dir", str(empty)],
                 ["predict", str(page), "--runs-dir", str(empty), "--number"]]  # fmt: skip

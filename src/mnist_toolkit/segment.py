@@ -140,7 +140,9 @@ def _attach_strokes(digits: list[Group], parts: list[Group]) -> None:
     A 5's detached bar drawn off to the right overlaps its body by less than half and is too large
     for a "small part", so the merging above leaves it alone; dropped, it turns the 5 into a 3. A part
     joins a digit when it holds at least a tenth of the digit's ink and its box is within 0.2 of the
-    digit's height sideways and 0.3 vertically; of several such digits, the nearest.
+    digit's height sideways and 0.3 vertically; of several such digits, the nearest (the first
+    listed, the larger, when it overlaps two). Parts go largest first, each measured against the
+    digit as grown by the parts before it.
     """
     for part in sorted(parts, key=lambda g: -g.area):
         near = []
