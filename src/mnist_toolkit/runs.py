@@ -84,17 +84,28 @@ def environment() -> dict:
     }
 
 
+def runs_newest_first(runs_dir: str | Path) -> list[Path]:
+    """Every run folder under `runs_dir` that holds a checkpoint, the most recently written first; a
+    run that disappears while being listed is left out."""
+    found = []
+    for last in Path(runs_dir).glob("**/checkpoints/last.pt"):
+        try:
+            found.append((last.stat().st_mtime, last.parent.parent))
+        except OSError:
+            continue
+    return [run for _, run in sorted(found, key=lambda item: item[0], reverse=True)]
+
+
 def newest_run(runs_dir: str | Path) -> Path:
     """The most recently started run folder that holds a checkpoint.
 
     Raises:
         CheckpointError: no run with a checkpoint under `runs_dir`.
     """
-    runs_dir = Path(runs_dir)
-    candidates = [p.parent.parent for p in runs_dir.glob("**/checkpoints/last.pt")]
-    if not candidates:
+    runs = runs_newest_first(runs_dir)
+    if not runs:
         raise CheckpointError(f"no run with a checkpoint under {runs_dir}", hint="train one with `mnist train`, or pass --run DIR")
-    return max(candidates, key=lambda p: (p / "checkpoints" / "last.pt").stat().st_mtime)
+    return runs[0]
 
 
 def checkpoint_of(path: str | Path, prefer_best: bool = True) -> Path:

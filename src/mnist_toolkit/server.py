@@ -144,16 +144,15 @@ class ModelCatalog:
 def _runs_newest_first(runs_dir: Path) -> list[tuple[Path, Path]]:
     """(run folder, its reported checkpoint) of every run under `runs_dir`, newest first; a run that
     disappears or breaks while being listed is left out."""
-    from .runs import checkpoint_of
+    from .runs import checkpoint_of, runs_newest_first
 
     found = []
-    for last in runs_dir.glob("**/checkpoints/last.pt"):
-        run = last.parent.parent
+    for run in runs_newest_first(runs_dir):
         try:
-            found.append((last.stat().st_mtime, run, checkpoint_of(run, prefer_best=True)))
+            found.append((run, checkpoint_of(run, prefer_best=True)))
         except (OSError, MnistError):
             continue
-    return [(run, checkpoint) for _, run, checkpoint in sorted(found, key=lambda item: item[0], reverse=True)]
+    return found
 
 
 def _metrics_accuracy(path: Path) -> float | None:
@@ -193,17 +192,22 @@ def _answer(logits: np.ndarray, top_k: int) -> list[dict]:
     return rows
 
 
-def predict_image(catalog: ModelCatalog, data: bytes, model_id: str | None, number: bool, top_k: int) -> dict:
-    """The API's answer for one image: what `mnist predict` (or `--number`) reads in it."""
+def _prepare_upload(data: bytes, number: bool) -> list:
+    """The model inputs of an uploaded image (one per digit with `number`); a bad image is a 400."""
     from .preprocess import prepare_bytes, prepare_number_bytes
 
-    entry, loaded = catalog.model(model_id)
     try:
-        parts = prepare_number_bytes(data, "upload") if number else [prepare_bytes(data, "upload")]
+        return prepare_number_bytes(data, "upload") if number else [prepare_bytes(data, "upload")]
     except MnistError as exc:
         raise RequestError(400, exc.message) from None
     except Exception as exc:  # a decoder bug on hostile input is still the client's bad image
         raise RequestError(400, f"cannot decode the image ({type(exc).__name__})") from None
+
+
+def predict_image(catalog: ModelCatalog, data: bytes, model_id: str | None, number: bool, top_k: int) -> dict:
+    """The API's answer for one image: what `mnist predict` (or `--number`) reads in it."""
+    entry, loaded = catalog.model(model_id)
+    parts = _prepare_upload(data, number)
     answers = _answer(loaded.predictor.logits(np.stack([p.image for p in parts])), top_k)
     for answer, part in zip(answers, parts):
         answer["input_png"] = png_base64(part.image)
@@ -222,15 +226,9 @@ def predict_image(catalog: ModelCatalog, data: bytes, model_id: str | None, numb
 def explain_image(catalog: ModelCatalog, data: bytes, model_id: str | None) -> dict:
     """Feature maps of the first convolutions and a saliency map for one digit image."""
     from .explain import explain
-    from .preprocess import prepare_bytes
 
     entry = catalog.entry(model_id)
-    try:
-        prepared = prepare_bytes(data, "upload")
-    except MnistError as exc:
-        raise RequestError(400, exc.message) from None
-    except Exception as exc:
-        raise RequestError(400, f"cannot decode the image ({type(exc).__name__})") from None
+    prepared = _prepare_upload(data, number=False)[0]
     model, norm, lock = catalog.explainer(entry)
     with lock:
         seen = explain(model, prepared.image, norm["mean"], norm["std"])
