@@ -3,7 +3,8 @@
 Works on the cleaned ink mask of `ink.find_ink` (work scale). Components are labelled with
 `image_ops` (8-connected); specks, page edges and tables along the border are dropped; the parts of
 one digit (a 5's detached bar, a broken stroke, the dot of a pen lifted) are merged when they overlap
-horizontally or nearly touch; what remains, if it is digit-sized, is a digit.
+horizontally or nearly touch; what remains, if it is digit-sized, is a digit, and a stroke too short
+to be one joins the digit it lies next to.
 """
 
 from __future__ import annotations
@@ -129,8 +130,9 @@ def digit_groups(mask: np.ndarray, contrast: np.ndarray) -> tuple[np.ndarray, li
     groups = _merge_parts(groups)
     floor = max(5.0, 0.025 * min(mask.shape))
     tallest = max(group.height for group in groups)
-    digits = [group for group in groups if group.height >= max(floor, tallest / 3)]
-    _attach_strokes(digits, [group for group in groups if group.height < max(floor, tallest / 3)])
+    tall_enough = max(floor, tallest / 3)
+    digits = [group for group in groups if group.height >= tall_enough]
+    _attach_strokes(digits, [group for group in groups if group.height < tall_enough])
     return labels, sorted(digits, key=lambda g: (g.left + g.right) / 2)
 
 
