@@ -16,9 +16,9 @@ from pathlib import Path
 
 import torch
 
-from mnist_toolkit.config import TrainConfig
-from mnist_toolkit.data import resolve_source
-from mnist_toolkit.engine import Trainer, epoch_permutation, prepare_data
+from mnist_toolkit.training.config import TrainConfig
+from mnist_toolkit.data.source import resolve_source
+from mnist_toolkit.training.trainer import Trainer, epoch_permutation, prepare_data
 from mnist_toolkit.models import list_models
 
 

@@ -42,11 +42,11 @@ def main() -> None:
 
     import torch
 
-    from mnist_toolkit.checkpoint import load_checkpoint, save_checkpoint
-    from mnist_toolkit.data import load_split, resolve_source
-    from mnist_toolkit.evaluation import evaluate_model
-    from mnist_toolkit.export import checkpoint_test_accuracy, export_model
-    from mnist_toolkit.model_source import PRETRAINED_DIR, PRETRAINED_NAME, ModelChoice, load_model
+    from mnist_toolkit.inference.checkpoint import load_checkpoint, save_checkpoint
+    from mnist_toolkit.data.source import load_split, resolve_source
+    from mnist_toolkit.inference.evaluation import evaluate_model
+    from mnist_toolkit.inference.export import checkpoint_test_accuracy, export_model
+    from mnist_toolkit.inference.loading import PRETRAINED_DIR, PRETRAINED_NAME, ModelChoice, load_model
 
     run_dir = args.from_run or train(args.threads)
     config = json.loads((run_dir / "config.json").read_text())
@@ -86,7 +86,7 @@ def main() -> None:
         "torch": torch.__version__,
         "built": datetime.date.today().isoformat(),
     }
-    from mnist_toolkit.idx import atomic_write_bytes
+    from mnist_toolkit.data.idx import atomic_write_bytes
 
     atomic_write_bytes(PRETRAINED_DIR / f"{PRETRAINED_NAME}.json", (json.dumps(card, indent=2) + "\n").encode())
     print(json.dumps(card, indent=2))

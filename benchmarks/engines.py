@@ -48,7 +48,7 @@ def main() -> None:
     import numpy as np
     from PIL import Image
 
-    from mnist_toolkit.data import load_split, resolve_source
+    from mnist_toolkit.data.source import load_split, resolve_source
 
     test = load_split(resolve_source(None), "test")
     where = ["--run", str(args.run)] if args.run else ["--runs-dir", tempfile.mkdtemp()]  # an empty runs folder: the pretrained model

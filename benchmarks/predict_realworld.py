@@ -7,7 +7,7 @@ same model:
 - naive: grayscale and resize to 28x28, nothing else;
 - previous: the preprocessing as it was at commit PREVIOUS (border-based polarity and background),
   loaded from git so the comparison needs no copy of old code;
-- current: `mnist_toolkit.preprocess` (`prepare`, and `prepare_number` for rows of digits).
+- current: `mnist_toolkit.reading.prepare` (`prepare`, and `prepare_number` for rows of digits).
 A single-digit sample counts as right when the answer is its digit; a row when every digit of the
 number is right and no digit is missing or extra. An image the path refuses ("no digit found") is wrong.
 For the sets made from MNIST digits, the same model also reads those 28x28 digits themselves: the
@@ -35,10 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from realworld_sets import SETS, build_set  # noqa: E402
 
-from mnist_toolkit.checkpoint import load_checkpoint, rebuild_model  # noqa: E402
-from mnist_toolkit.inference import TorchModel  # noqa: E402
-from mnist_toolkit.predict import PredictionRow, predict_rows  # noqa: E402
-from mnist_toolkit.preprocess import Prepared, decode, naive, prepare_bytes, prepare_number_bytes  # noqa: E402
+from mnist_toolkit.inference.checkpoint import load_checkpoint, rebuild_model  # noqa: E402
+from mnist_toolkit.inference.torch_model import TorchModel  # noqa: E402
+from mnist_toolkit.inference.predict import PredictionRow, predict_rows  # noqa: E402
+from mnist_toolkit.reading.prepare import Prepared, decode, naive, prepare_bytes, prepare_number_bytes  # noqa: E402
 
 PREVIOUS = "0deb01e"  # the last commit before robust reading (issue 10)
 NUMBER_SETS = {"numbers"}
@@ -120,7 +120,7 @@ def score_numbers(models, samples) -> dict:
 
 def twelve_megapixel_speed(seed: int, split: str, photos: int = 8, repeats: int = 3) -> dict:
     """Median ms to decode a 4000x3000 phone photo, and to prepare it once decoded (locate + cut + fit)."""
-    from mnist_toolkit.preprocess import prepare
+    from mnist_toolkit.reading.prepare import prepare
 
     samples = [s for s in build_set("phone photos", 80, seed, split) if s.kind.startswith("4000x3000")][:photos]
     decode_ms, prepare_ms = [], []

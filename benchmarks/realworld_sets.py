@@ -14,7 +14,7 @@ nothing is written to disk except by `--preview`. The sets:
 - "other writers": digits not from MNIST, drawn by a stroke model (2-3 styles per digit, jittered,
   slanted, narrow or wide, thin or bold strokes), so their shapes are not those of MNIST's writers.
 - "numbers": a row of 2-10 separated MNIST digits, as a number written on paper; the label is the string.
-- "mnist on paper" and "canvas alpha": the renderers of `mnist_toolkit.synthetic` (a 320x240 RGB JPEG
+- "mnist on paper" and "canvas alpha": the renderers of `mnist_toolkit.reading.synthetic` (a 320x240 RGB JPEG
   photo; a transparent canvas with the ink only in alpha): sets that already read well.
 
 Builders use only the digits passed to them: develop the preprocessing with `--split train`, report the
@@ -36,8 +36,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from mnist_toolkit.data import load_split, resolve_source
-from mnist_toolkit.synthetic import STYLES
+from mnist_toolkit.data.source import load_split, resolve_source
+from mnist_toolkit.reading.synthetic import STYLES
 
 
 @dataclass(frozen=True)
@@ -453,7 +453,7 @@ def _toolkit_style(style: str) -> Callable[[np.ndarray, np.random.Generator], tu
     def render(digit: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str]:
         return STYLES[style](digit, rng), style
 
-    render.__doc__ = f"One MNIST digit rendered by mnist_toolkit.synthetic's {style!r}."
+    render.__doc__ = f"One MNIST digit rendered by mnist_toolkit.reading.synthetic's {style!r}."
     return render
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mnist_toolkit.data import load_split, resolve_source
+from mnist_toolkit.data.source import load_split, resolve_source
 
 
 def free_port() -> int:

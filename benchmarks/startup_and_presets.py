@@ -67,7 +67,7 @@ def main() -> None:
         digit = Path(runs) / "digit.png"
         from PIL import Image
 
-        from mnist_toolkit.data import load_split, resolve_source
+        from mnist_toolkit.data.source import load_split, resolve_source
 
         Image.fromarray(load_split(resolve_source(), "test").images[0]).save(digit)
         for _ in range(args.repeat):

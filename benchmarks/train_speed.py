@@ -28,13 +28,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from mnist_toolkit.config import TrainConfig
-from mnist_toolkit.data import resolve_source
-from mnist_toolkit.engine import Trainer, epoch_permutation, prepare_data
+from mnist_toolkit.training.config import TrainConfig
+from mnist_toolkit.data.source import resolve_source
+from mnist_toolkit.training.trainer import Trainer, epoch_permutation, prepare_data
 from mnist_toolkit.models import create_model
-from mnist_toolkit.resources import EMBEDDED_DIR, RESOURCES
-from mnist_toolkit.train_state import TrainState
-from mnist_toolkit.transforms import normalise
+from mnist_toolkit.data.resources import EMBEDDED_DIR, RESOURCES
+from mnist_toolkit.training.state import TrainState
+from mnist_toolkit.training.transforms import normalise
 
 
 def engine_steps(trainer: Trainer, perm: torch.Tensor, steps: int, round_index: int) -> float:
@@ -103,8 +103,8 @@ def main() -> None:
 
     from rich.console import Console
 
-    from mnist_toolkit.engine import StartRecord
-    from mnist_toolkit.reporting.tensorboard import TensorBoardCallback
+    from mnist_toolkit.training.trainer import StartRecord
+    from mnist_toolkit.training.tensorboard import TensorBoardCallback
     from mnist_toolkit.reporting.training import ConsoleCallback
 
     with tempfile.TemporaryDirectory() as scratch, open("/dev/null", "w") as sink:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_toolkit.idx import write_idx
+from mnist_toolkit.data.idx import write_idx
 
 
 def make_digits(count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -53,8 +53,8 @@ os.environ.setdefault("MNIST_TRAIN_ONNX", "0")
 def train_small_run(runs_dir: Path, train_limit: int, epochs: int = 1, onnx: bool = False) -> Path:
     """Train the fast preset's network on the first `train_limit` images into a run under `runs_dir`;
     with `onnx`, also write the reported checkpoint's ONNX model as `mnist train` does."""
-    from mnist_toolkit.config import build_train_config
-    from mnist_toolkit.training import export_reported_onnx, prepare_run
+    from mnist_toolkit.training.config import build_train_config
+    from mnist_toolkit.training.prepare import export_reported_onnx, prepare_run
 
     config = build_train_config({"preset": "fast", "epochs": epochs, "train_limit": train_limit, "runs_dir": str(runs_dir)})
     prepared = prepare_run(config)

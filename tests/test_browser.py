@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_toolkit.data import load_split, resolve_source
+from mnist_toolkit.data.source import load_split, resolve_source
 
 from conftest import train_small_run
 
@@ -43,7 +43,7 @@ def server(tmp_path_factory):
     """`mnist serve`'s app on 127.0.0.1 in a thread: one small run plus the pretrained model."""
     import uvicorn
 
-    from mnist_toolkit.server import ModelCatalog, create_app
+    from mnist_toolkit.serving.app import ModelCatalog, create_app
 
     runs = tmp_path_factory.mktemp("browser-runs")
     train_small_run(runs, 2000)

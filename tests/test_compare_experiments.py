@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnist_toolkit.compare import summarize, verdict, RunOutcome
+from mnist_toolkit.training.compare import summarize, verdict, RunOutcome
 from mnist_toolkit.errors import ConfigError
-from mnist_toolkit.experiments import BASELINE, load_grid, select
+from mnist_toolkit.training.experiments import BASELINE, load_grid, select
 
 TINY = ["--train-limit", "256", "--batch-size", "32", "--epochs", "1"]
 
 
 def test_compare_gives_both_optimizers_the_same_start_and_batches(cli, tmp_path, monkeypatch):
-    import mnist_toolkit.engine as engine
+    import mnist_toolkit.training.trainer as engine
 
     seen: dict[str, list] = {}
     original_fit = engine.Trainer.fit
@@ -132,15 +132,15 @@ def test_two_experiment_grid_end_to_end_and_resume(cli, tmp_path):
     import shutil
     from dataclasses import replace
 
-    from mnist_toolkit.checkpoint import load_checkpoint
-    from mnist_toolkit.experiments import experiment_config
-    from mnist_toolkit.training import prepare_run
+    from mnist_toolkit.inference.checkpoint import load_checkpoint
+    from mnist_toolkit.training.experiments import experiment_config
+    from mnist_toolkit.training.prepare import prepare_run
 
     stride = folder / "stride-2"
     full_steps = load_checkpoint(stride / "checkpoints" / "last.pt")["global_step"]
     shutil.rmtree(stride)
     grid_doc = json.loads((folder / "grid.json").read_text())
-    from mnist_toolkit.experiments import Experiment
+    from mnist_toolkit.training.experiments import Experiment
 
     config = experiment_config(grid_doc["baseline"], Experiment(**grid_doc["experiments"][1]), grid_doc["overrides"])
     prepare_run(replace(config, max_steps=3), run_dir=stride).trainer.fit()

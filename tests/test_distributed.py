@@ -8,7 +8,7 @@ import sys
 
 import torch
 
-from mnist_toolkit.checkpoint import load_checkpoint
+from mnist_toolkit.inference.checkpoint import load_checkpoint
 from mnist_toolkit.cli import _argv_without_nproc
 
 # 500 images in global batches of 63: the last batch (59) splits unevenly, 30 + 29, over two ranks

@@ -25,11 +25,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_toolkit.data import find_resource_file
-from mnist_toolkit.download import DownloadListener, DownloadOptions, copy_embedded, download, import_from
+from mnist_toolkit.data.source import find_resource_file
+from mnist_toolkit.data.download import DownloadListener, DownloadOptions, copy_embedded, download, import_from
 from mnist_toolkit.errors import DatasetNotFound
-from mnist_toolkit.idx import to_idx_bytes
-from mnist_toolkit.resources import EMBEDDED_DIR, RESOURCES, Resource
+from mnist_toolkit.data.idx import to_idx_bytes
+from mnist_toolkit.data.resources import EMBEDDED_DIR, RESOURCES, Resource
 
 TIMEOUT = 0.5  # client timeout of every test, seconds
 SLOW_SECONDS = 4 * TIMEOUT  # how long the slow mirrors keep the client waiting

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_toolkit.checkpoint import load_checkpoint
-from mnist_toolkit.data import load_split, resolve_source
+from mnist_toolkit.inference.checkpoint import load_checkpoint
+from mnist_toolkit.data.source import load_split, resolve_source
 
 from conftest import train_small_run
 
@@ -33,7 +33,7 @@ def test_digits():
 @pytest.fixture(scope="module")
 def exported(small_run, test_digits, tmp_path_factory) -> dict:
     """The small run exported to both formats with the core function."""
-    from mnist_toolkit.export import export_model
+    from mnist_toolkit.inference.export import export_model
 
     out = tmp_path_factory.mktemp("exported")
     payload = load_checkpoint(small_run / "checkpoints" / "last.pt")
@@ -59,10 +59,10 @@ def test_export_agrees_with_torch_on_a_thousand_digits(exported, fmt):
 
 
 def test_onnx_engine_matches_torch_on_the_whole_test_set(small_run, exported, test_digits):
-    from mnist_toolkit.evaluation import evaluate_model
-    from mnist_toolkit.onnx_model import OnnxModel
-    from mnist_toolkit.checkpoint import rebuild_model
-    from mnist_toolkit.inference import TorchModel
+    from mnist_toolkit.inference.evaluation import evaluate_model
+    from mnist_toolkit.inference.onnx_model import OnnxModel
+    from mnist_toolkit.inference.checkpoint import rebuild_model
+    from mnist_toolkit.inference.torch_model import TorchModel
 
     payload = load_checkpoint(small_run / "checkpoints" / "last.pt")
     torch_model = TorchModel(rebuild_model(payload))
@@ -207,12 +207,12 @@ def test_train_writes_the_reported_checkpoints_onnx_model(cli, tmp_path, monkeyp
     evaluated = json.loads(cli("evaluate", "--run", summary["run_dir"], "--json").stdout)
     assert evaluated["engine"] == "onnx" and evaluated["accuracy"] == pytest.approx(summary["test_accuracy"], abs=0.01)
     # an exporter that breaks leaves a warning, never a lost run
-    import mnist_toolkit.export
+    import mnist_toolkit.inference.export
 
     def broken(*args, **kwargs):
         raise RuntimeError("exporter exploded")
 
-    monkeypatch.setattr(mnist_toolkit.export, "export_model", broken)
+    monkeypatch.setattr(mnist_toolkit.inference.export, "export_model", broken)
     again = cli("train", "--preset", "fast", "--epochs", "1", "--train-limit", "500", "--runs-dir", tmp_path, "--onnx", "--json")
     assert again.exit_code == 0 and json.loads(again.stdout)["onnx"] is None
     assert "no ONNX model written (RuntimeError: exporter exploded)" in again.stderr
@@ -225,7 +225,7 @@ def test_onnx_path_never_imports_torch(small_run, test_digits, tmp_path):
     0.29 builds pydantic adapters for every option, about 0.1 s)."""
     import shutil
 
-    from mnist_toolkit.export import export_model
+    from mnist_toolkit.inference.export import export_model
 
     payload = load_checkpoint(small_run / "checkpoints" / "last.pt")
     model = tmp_path / "m.onnx"
@@ -262,7 +262,7 @@ def test_onnx_path_never_imports_torch(small_run, test_digits, tmp_path):
 
 # ------------------------------------------------------------------------------------- pretrained
 def test_pretrained_model_is_used_without_any_run(cli, tmp_path, test_digits):
-    from mnist_toolkit.model_source import pretrained_info
+    from mnist_toolkit.inference.loading import pretrained_info
 
     card = pretrained_info()
     assert card is not None and card["test_accuracy"] >= 99.5

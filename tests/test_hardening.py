@@ -18,15 +18,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from mnist_toolkit.checkpoint import load_checkpoint
-from mnist_toolkit.predict import prepare_inputs
+from mnist_toolkit.inference.checkpoint import load_checkpoint
+from mnist_toolkit.inference.predict import prepare_inputs
 
 
 def test_kill_9_during_checkpoint_writes_leaves_the_previous_checkpoint_intact(tmp_path):
     target = tmp_path / "last.pt"
     script = textwrap.dedent(f"""
         import torch
-        from mnist_toolkit.checkpoint import save_checkpoint
+        from mnist_toolkit.inference.checkpoint import save_checkpoint
         payload = {{"arch": "cnn", "model_args": {{}}, "config": {{}}, "normalization": {{"mean": 0.1, "std": 0.3}}}}
         step = 0
         while True:
@@ -44,7 +44,7 @@ def test_kill_9_during_checkpoint_writes_leaves_the_previous_checkpoint_intact(t
     step = payload["step"]
     assert step >= 3 and bool((payload["model_state"]["w"] == float(step)).all())
     leftovers = [p.name for p in tmp_path.iterdir() if p.name != "last.pt"]
-    from mnist_toolkit.checkpoint import save_checkpoint
+    from mnist_toolkit.inference.checkpoint import save_checkpoint
 
     save_checkpoint(target, {**payload, "step": step + 1})  # the next save sweeps what the killed writer left
     assert [p.name for p in tmp_path.iterdir()] == ["last.pt"], leftovers

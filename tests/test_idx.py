@@ -22,10 +22,10 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-import mnist_toolkit.idx as idx_module
-from mnist_toolkit.data import DATA_DIR_ENV, DataSource, check_digit_pair, load_pair, load_split, resolve_source
+import mnist_toolkit.data.idx as idx_module
+from mnist_toolkit.data.source import DATA_DIR_ENV, DataSource, check_digit_pair, load_pair, load_split, resolve_source
 from mnist_toolkit.errors import ChecksumMismatch, DatasetNotFound, IdxFormatError
-from mnist_toolkit.idx import (
+from mnist_toolkit.data.idx import (
     MAX_DIMENSIONS,
     TYPE_CODES,
     parse_idx,
@@ -34,7 +34,7 @@ from mnist_toolkit.idx import (
     to_idx_bytes,
     write_idx,
 )
-from mnist_toolkit.resources import EMBEDDED_DIR, RESOURCES
+from mnist_toolkit.data.resources import EMBEDDED_DIR, RESOURCES
 
 try:
     import resource

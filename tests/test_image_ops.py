@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from mnist_toolkit import image_ops
+from mnist_toolkit.reading import image_ops
 
 SHAPES = [(1, 1), (1, 9), (7, 1), (5, 6), (40, 33), (257, 301), (520, 430)]
 

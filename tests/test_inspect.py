@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_toolkit.idx import TYPE_CODES, to_idx_bytes, write_idx
-from mnist_toolkit.resources import EMBEDDED_DIR
+from mnist_toolkit.data.idx import TYPE_CODES, to_idx_bytes, write_idx
+from mnist_toolkit.data.resources import EMBEDDED_DIR
 
 HALF_BLOCKS = ("▀", "▄")
 CODE_OF = {dtype.newbyteorder("="): code for code, dtype in TYPE_CODES.items()}

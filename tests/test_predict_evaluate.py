@@ -15,10 +15,10 @@ import pytest
 import torch
 from PIL import Image
 
-from mnist_toolkit.config import PRESETS, TrainConfig, build_train_config
-from mnist_toolkit.data import load_split, resolve_source
-from mnist_toolkit.synthetic import STYLES
-from mnist_toolkit.training import prepare_run
+from mnist_toolkit.training.config import PRESETS, TrainConfig, build_train_config
+from mnist_toolkit.data.source import load_split, resolve_source
+from mnist_toolkit.reading.synthetic import STYLES
+from mnist_toolkit.training.prepare import prepare_run
 
 
 @pytest.fixture(scope="module")
@@ -100,9 +100,9 @@ def _malicious(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("kind", ["missing", "no-runs", "truncated", "foreign", "malicious"])
 def test_unusable_checkpoints_are_one_line_errors(cli, tmp_path, trained_run, kind, monkeypatch):
     if kind == "no-runs":  # no run and no pretrained model in the installation (with one, it is used)
-        import mnist_toolkit.model_source
+        import mnist_toolkit.inference.loading
 
-        monkeypatch.setattr(mnist_toolkit.model_source, "PRETRAINED_DIR", tmp_path / "not-installed")
+        monkeypatch.setattr(mnist_toolkit.inference.loading, "PRETRAINED_DIR", tmp_path / "not-installed")
     arguments = {
         "missing": ["--checkpoint", tmp_path / "nope.pt"],
         "no-runs": ["--runs-dir", tmp_path / "empty"],
@@ -185,10 +185,10 @@ def test_predict_reads_stdin(trained_run, mixed_inputs):
 
 def test_real_world_renderings_are_read_about_as_well_as_mnist(trained_run):
     """Photos of pen on paper and alpha-only canvases, rendered from MNIST test digits, against the digits themselves."""
-    from mnist_toolkit.checkpoint import load_checkpoint, rebuild_model
-    from mnist_toolkit.inference import TorchModel
-    from mnist_toolkit.predict import PredictionRow, predict_rows
-    from mnist_toolkit.preprocess import decode, naive, prepare_bytes
+    from mnist_toolkit.inference.checkpoint import load_checkpoint, rebuild_model
+    from mnist_toolkit.inference.torch_model import TorchModel
+    from mnist_toolkit.inference.predict import PredictionRow, predict_rows
+    from mnist_toolkit.reading.prepare import decode, naive, prepare_bytes
 
     model = TorchModel(rebuild_model(load_checkpoint(trained_run / "checkpoints" / "last.pt")))
     test = load_split(resolve_source(), "test")
@@ -196,7 +196,7 @@ def test_real_world_renderings_are_read_about_as_well_as_mnist(trained_run):
     rng = np.random.default_rng(7)
 
     def accuracy(prepared_images) -> float:
-        from mnist_toolkit.preprocess import Prepared
+        from mnist_toolkit.reading.prepare import Prepared
 
         rows = [PredictionRow("x", prepared=Prepared(image, False, False, (28, 28))) for image in prepared_images]
         predict_rows(model, rows)

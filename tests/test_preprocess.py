@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_toolkit.data import load_split, resolve_source
-from mnist_toolkit.preprocess import ImageError, center_of_mass, decode, prepare, prepare_bytes
-from mnist_toolkit.synthetic import STYLES
+from mnist_toolkit.data.source import load_split, resolve_source
+from mnist_toolkit.reading.prepare import ImageError, center_of_mass, decode, prepare, prepare_bytes
+from mnist_toolkit.reading.synthetic import STYLES
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +152,7 @@ def test_truncated_image_is_an_image_error():
 
 
 def test_decompression_bomb_is_refused_before_decoding(monkeypatch):
-    import mnist_toolkit.preprocess as preprocess
+    import mnist_toolkit.reading.prepare as preprocess
 
     monkeypatch.setattr(preprocess, "MAX_PIXELS", 10_000)
     big = encode(Image.new("L", (2000, 2000), 0), "PNG")  # 4 Mpixel, a few KB compressed

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from mnist_toolkit.data import load_split, resolve_source
-from mnist_toolkit.preprocess import ImageError, prepare_bytes, prepare_number_bytes
+from mnist_toolkit.data.source import load_split, resolve_source
+from mnist_toolkit.reading.prepare import ImageError, prepare_bytes, prepare_number_bytes
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_toolkit.data import load_split, resolve_source
+from mnist_toolkit.data.source import load_split, resolve_source
 
 from conftest import train_small_run
 
@@ -30,7 +30,7 @@ def served_runs(tmp_path_factory) -> Path:
 def client(served_runs):
     from starlette.testclient import TestClient
 
-    from mnist_toolkit.server import ModelCatalog, create_app
+    from mnist_toolkit.serving.app import ModelCatalog, create_app
 
     return TestClient(create_app(ModelCatalog(served_runs), allowed_hosts=("testserver",)))
 
@@ -232,7 +232,7 @@ def test_parallel_explanations_do_not_mix(client, digits):
 
 def test_a_run_that_trains_on_is_reloaded(tmp_path, digits):
     """The catalog keys loaded models on the checkpoint's time: new weights are picked up."""
-    from mnist_toolkit.server import ModelCatalog
+    from mnist_toolkit.serving.app import ModelCatalog
 
     runs = tmp_path / "runs"
     train_small_run(runs, 500)

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnist_toolkit.checkpoint import load_checkpoint, rebuild_model
-from mnist_toolkit.config import PRESETS, TrainConfig, build_train_config
-from mnist_toolkit.engine import TrainCallback, Trainer, TrainingInterrupted, evaluate
+from mnist_toolkit.inference.checkpoint import load_checkpoint, rebuild_model
+from mnist_toolkit.training.config import PRESETS, TrainConfig, build_train_config
+from mnist_toolkit.training.trainer import TrainCallback, Trainer, TrainingInterrupted, evaluate
 from mnist_toolkit.errors import ConfigError
-from mnist_toolkit.training import prepare_run
+from mnist_toolkit.training.prepare import prepare_run
 
 
 def small_config(tmp_path: Path, **overrides) -> TrainConfig:
@@ -57,7 +57,7 @@ def test_accuracy_is_correct_over_total_times_100(tmp_path):
     assert trainer.model.training  # evaluate() restored train mode
     trainer.model.eval()
     with torch.no_grad():
-        from mnist_toolkit.transforms import normalise
+        from mnist_toolkit.training.transforms import normalise
 
         predicted = trainer.model(normalise(data.test_x)).argmax(1)
     expected = (predicted == data.test_y).sum().item() * 100 / len(data.test_y)
@@ -125,7 +125,7 @@ def test_validation_split_selects_best_checkpoint_and_early_stops(tmp_path):
 def test_event_files_hold_the_expected_tags(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from mnist_toolkit.reporting.tensorboard import TensorBoardCallback
+    from mnist_toolkit.training.tensorboard import TensorBoardCallback
 
     prepared = prepare_run(small_config(tmp_path, epochs=2, val_size=32))
     prepared.trainer.callbacks = [TensorBoardCallback(prepared.run_dir, prepared.trainer.data, prepared.trainer.config.to_dict())]

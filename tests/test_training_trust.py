@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnist_toolkit.checkpoint import load_checkpoint
-from mnist_toolkit.config import TrainConfig
-from mnist_toolkit.engine import evaluate
-from mnist_toolkit.training import prepare_run
+from mnist_toolkit.inference.checkpoint import load_checkpoint
+from mnist_toolkit.training.config import TrainConfig
+from mnist_toolkit.training.trainer import evaluate
+from mnist_toolkit.training.prepare import prepare_run
 
 SMALL = ["--train-limit", "128", "--batch-size", "32"]
 

@@ -20,7 +20,7 @@ def collect(data_dir: str | None = None) -> dict:
     import torch
 
     from . import __version__
-    from .data import resolve_source
+    from .data.source import resolve_source
 
     cuda = torch.cuda.is_available()
     devices = [{"type": "cpu", "name": platform.processor() or platform.machine(), "cores": os.cpu_count()}]

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from .errors import CheckpointError, ConfigError
-from .idx import atomic_write_bytes
+from .data.idx import atomic_write_bytes
 
 
 def create_run_dir(runs_dir: str | Path, label: str, label_first: bool = False) -> Path:

@@ -29,12 +29,12 @@ def compare(
     Every `mnist train` option applies to all runs. Each run lands in runs/compare_<timestamp>/<optimizer>_seed<k>/.
     """
     options = config_options(train_options)
-    from ..compare import comparison_document, comparison_png, parse_list, run_comparison, save_document
-    from ..config import build_train_config
-    from ..engine import TrainingInterrupted, stop_on_signals
+    from ..training.compare import comparison_document, comparison_png, parse_list, run_comparison, save_document
+    from ..training.config import build_train_config
+    from ..training.trainer import TrainingInterrupted, stop_on_signals
     from ..reporting.compare import CompareView, summary_table
     from ..reporting.console import make_console
-    from ..reporting.tensorboard import TensorBoardCallback
+    from ..training.tensorboard import TensorBoardCallback
     from ..runs import create_run_dir
 
     console = make_console(json_output)

@@ -37,8 +37,8 @@ def download(
     Every file is checked by the SHA-256 of its decompressed content and written under its final name
     only once complete and valid. Files already present and valid are skipped.
     """
-    from ..download import DownloadOptions, copy_embedded, import_from
-    from ..download import download as fetch
+    from ..data.download import DownloadOptions, copy_embedded, import_from
+    from ..data.download import download as fetch
     from ..reporting.console import RichDownloadListener, download_table, make_console
 
     if sum([offline, from_path is not None, bool(mirror)]) > 1:

@@ -38,8 +38,8 @@ def evaluate(
     verbose: VerboseOption = False,
 ) -> None:
     """Score a trained model: accuracy, loss, per-class metrics, confusion matrix, mistakes; saved under the run."""
-    from ..data import load_pair, load_split
-    from ..evaluation import build_report, evaluate_model
+    from ..data.source import load_pair, load_split
+    from ..inference.evaluation import build_report, evaluate_model
     from ..reporting.console import make_console
     from ..reporting.evaluation import evaluation_view
 
@@ -69,7 +69,7 @@ def evaluate(
 def _save_evaluation(report, images, loaded) -> dict:
     """eval/ PNGs and metrics.json beside the checkpoint's run, and the same into its TensorBoard logs
     (on the torch engine: TensorBoard's writer comes with torch, which the ONNX path never imports)."""
-    from ..evaluation import confusion_png
+    from ..inference.evaluation import confusion_png
     from ..imaging import grid_image, save_png
     from ..runs import write_json
 
@@ -86,7 +86,7 @@ def _save_evaluation(report, images, loaded) -> dict:
         saved["misclassified"] = str(save_png(grid, out / "misclassified.png"))
     saved["metrics"] = str(write_json(out / "metrics.json", report.to_json()))
     if loaded.engine == "torch":
-        from ..reporting.tensorboard import log_evaluation
+        from ..training.tensorboard import log_evaluation
 
         log_evaluation(run_dir, report, grid, step=int(loaded.global_step or 0))
     return saved

@@ -28,11 +28,11 @@ def experiments(
 ) -> None:
     """Run the design notes' experiment grid: each change, one at a time, against the baseline (lr 1e-3, batch 64,
     10 epochs, 1 conv + 1 FC, Adam). Results go to runs/experiments_<timestamp>/ as CSV, JSON and Markdown."""
-    from ..engine import TrainingInterrupted, stop_on_signals
-    from ..experiments import BASELINE, DEFAULT_GRID, Experiment, experiment_config, load_grid, run_grid, select, write_results
+    from ..training.trainer import TrainingInterrupted, stop_on_signals
+    from ..training.experiments import BASELINE, DEFAULT_GRID, Experiment, experiment_config, load_grid, run_grid, select, write_results
     from ..reporting.console import make_console
     from ..reporting.experiments import results_table
-    from ..reporting.tensorboard import TensorBoardCallback
+    from ..training.tensorboard import TensorBoardCallback
     from ..reporting.training import ConsoleCallback
     from ..runs import create_run_dir
 

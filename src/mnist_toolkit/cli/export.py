@@ -21,11 +21,11 @@ def export(
     json_output: JsonOption = False,
 ) -> None:
     """Export a trained model for deployment; torch and the export must agree on 1,000 test digits first."""
-    from ..data import load_split, resolve_source
+    from ..data.source import load_split, resolve_source
     from ..errors import ConfigError
-    from ..export import export_format, export_model
-    from ..checkpoint import load_checkpoint
-    from ..model_source import locate
+    from ..inference.export import export_format, export_model
+    from ..inference.checkpoint import load_checkpoint
+    from ..inference.loading import locate
     from ..reporting.console import make_console
 
     chosen = export_format(fmt)  # an unknown format fails before anything is loaded

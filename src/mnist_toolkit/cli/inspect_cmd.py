@@ -23,7 +23,7 @@ def inspect(
     verbose: VerboseOption = False,
 ) -> None:
     """Describe an IDX file (header, sizes, checksum, statistics, digits), or the data set in use."""
-    from ..inspection import inspect_file, summarize_source
+    from ..data.inspection import inspect_file, summarize_source
     from ..reporting.console import class_counts_table, digits_panel, idx_facts_table, make_console, source_summary
 
     console = make_console(json_output)

@@ -9,7 +9,7 @@ from .options import JsonOption, _emit_json
 @app.command()
 def models(json_output: JsonOption = False) -> None:
     """List the architectures (name, parameters, description) and the pretrained model in the package."""
-    from ..model_source import pretrained_info
+    from ..inference.loading import pretrained_info
     from ..models import count_parameters, create_model, list_models
     from ..reporting.console import make_console
 

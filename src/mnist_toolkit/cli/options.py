@@ -43,7 +43,7 @@ def _warn_fallback(console, reason: Optional[str]) -> None:
 
 def _resolve_data(data_dir: Optional[Path], console, verbose: bool):
     """Resolve the data set; warn when a given folder was passed over."""
-    from ..data import resolve_source
+    from ..data.source import resolve_source
 
     source = resolve_source(data_dir)
     _warn_fallback(console, source.fallback_reason)
@@ -57,7 +57,7 @@ def _open_model(run: Optional[Path], checkpoint: Optional[Path], runs_dir: Path,
 
     Says which model and engine answer when `verbose`, and always when the pretrained model is used.
     """
-    from ..model_source import load_model, locate
+    from ..inference.loading import load_model, locate
 
     loaded = load_model(locate(run, checkpoint, runs_dir), engine)
     if console is not None and (verbose or loaded.origin == "pretrained"):

@@ -28,7 +28,7 @@ def predict(
 ) -> None:
     """Read digits from your own images (PNG, JPEG, BMP, GIF, TIFF, WebP), preprocessed as MNIST was."""
     from ..imaging import save_png
-    from ..predict import digit_rows, predict_rows, prepare_inputs
+    from ..inference.predict import digit_rows, predict_rows, prepare_inputs
     from ..reporting.console import make_console
     from ..reporting.evaluation import predictions_table
 

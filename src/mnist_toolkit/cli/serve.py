@@ -24,8 +24,8 @@ def serve(
     """Serve a page to draw digits on (prediction, probabilities, the 28x28 input, feature maps, saliency) and a JSON API."""
     import uvicorn
 
-    from ..model_source import locate
-    from ..server import LOOPBACK_HOSTS, ModelCatalog, create_app
+    from ..inference.loading import locate
+    from ..serving.app import LOOPBACK_HOSTS, ModelCatalog, create_app
 
     pinned = locate(run, checkpoint, runs_dir) if (run is not None or checkpoint is not None) else None
     catalog = ModelCatalog(runs_dir, default="selected" if pinned else None, engine=engine, pinned=pinned)

@@ -20,12 +20,12 @@ from .train_options import config_options, with_train_options
 def train(train_options: dict, *, config_file, resume, init_from, nproc, log_every, quiet, onnx, json_output, verbose) -> None:
     """Train a network on MNIST, scoring the test set after every epoch; logs to TensorBoard under runs/."""
     if nproc is not None and "WORLD_SIZE" not in os.environ:
-        from ..distributed import launch
+        from ..training.distributed import launch
 
         raise typer.Exit(launch(nproc, _argv_without_nproc(sys.argv[1:])))
     options = config_options(train_options)
-    from ..config import build_train_config
-    from ..distributed import from_environment, init_group, shutdown
+    from ..training.config import build_train_config
+    from ..training.distributed import from_environment, init_group, shutdown
     from ..reporting.console import make_console
 
     dist = from_environment()
@@ -34,13 +34,13 @@ def train(train_options: dict, *, config_file, resume, init_from, nproc, log_eve
         raise ConfigError("--resume and --init-from exclude each other", hint="--resume continues a run; --init-from starts a new one from its weights")
     config = None if resume is not None else build_train_config(options, config_file)
     if init_from is not None:
-        from ..config import load_toml
-        from ..resume import init_from_config
+        from ..training.config import load_toml
+        from ..training.resume import init_from_config
         from ..runs import checkpoint_of
 
         config = init_from_config(config, options, load_toml(config_file) if config_file else {}, checkpoint_of(init_from))
     if dist.enabled:
-        from ..engine import resolve_device
+        from ..training.trainer import resolve_device
 
         init_group(dist, resolve_device((config.device if config else options.get("device")) or "auto").type)
     try:
@@ -76,10 +76,10 @@ class TrainReporting:
 
 def _train_in_process(config, resume, options, dist, console, reporting: TrainReporting, config_file=None) -> None:
     """One process's share of `mnist train` (the only one, or one rank of a torchrun group)."""
-    from ..engine import TrainingInterrupted, stop_on_signals
-    from ..reporting.tensorboard import TensorBoardCallback
+    from ..training.trainer import TrainingInterrupted, stop_on_signals
+    from ..training.tensorboard import TensorBoardCallback
     from ..reporting.training import ConsoleCallback, LineCallback
-    from ..training import prepare_run, run_summary
+    from ..training.prepare import prepare_run, run_summary
 
     prepared = prepare_run(config, resume, options, dist=dist, config_file=config_file)
     trainer = prepared.trainer
@@ -129,7 +129,7 @@ def _train_in_process(config, resume, options, dist, console, reporting: TrainRe
 
 def _export_onnx(prepared, result, console) -> str | None:
     """The reported checkpoint's ONNX model, beside it; a failed export is a warning, never a lost run."""
-    from ..training import export_reported_onnx
+    from ..training.prepare import export_reported_onnx
 
     try:
         exported = export_reported_onnx(prepared, result)

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urljoin
 
-from .data import candidate_names, find_resource_file, verify_file
-from .errors import DatasetNotFound, MnistError
+from .source import candidate_names, find_resource_file, verify_file
+from ..errors import DatasetNotFound, MnistError
 from .idx import atomic_write_bytes, parse_idx
 from .resources import DEFAULT_MIRRORS, EMBEDDED_DIR, RESOURCES, Resource, resource_by_filename
 
@@ -186,7 +186,7 @@ def download(
     """
     import requests
 
-    from . import __version__
+    from .. import __version__
 
     listener = listener or DownloadListener()
     dest = Path(opts.dest)

@@ -24,7 +24,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from .errors import DatasetNotFound, IdxFormatError
+from ..errors import DatasetNotFound, IdxFormatError
 
 #: IDX type code -> big-endian numpy dtype.
 TYPE_CODES: dict[int, np.dtype] = {

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import DataSource, companion_labels, load_split
+from .source import DataSource, companion_labels, load_split
 from .idx import IdxFile, read_idx
 from .resources import RESOURCES_BY_SHA256
 

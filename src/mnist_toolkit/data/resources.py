@@ -48,7 +48,7 @@ DEFAULT_MIRRORS: tuple[str, ...] = (
 )
 
 #: The copy shipped inside the package (gzip, recompressed; checked by decompressed SHA-256).
-EMBEDDED_DIR = Path(__file__).resolve().parent / "data" / "mnist"
+EMBEDDED_DIR = Path(__file__).resolve().parent / "mnist"
 
 #: Distribution of the 28x28 training pixels scaled to [0, 1].
 MNIST_MEAN = 0.1307

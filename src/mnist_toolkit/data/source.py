@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ChecksumMismatch, DatasetNotFound, IdxFormatError, MnistError
+from ..errors import ChecksumMismatch, DatasetNotFound, IdxFormatError, MnistError
 from .idx import IdxFile, read_idx
 from .resources import EMBEDDED_DIR, RESOURCES, Resource, normalise_filename, resource_for
 

@@ -7,8 +7,8 @@ import pickle
 import zipfile
 from pathlib import Path
 
-from .errors import CheckpointError
-from .idx import atomic_write_bytes
+from ..errors import CheckpointError
+from ..data.idx import atomic_write_bytes
 
 FORMAT = "mnist-toolkit/1"
 _REQUIRED = ("format", "arch", "model_args", "model_state", "config", "normalization")
@@ -68,7 +68,7 @@ def rebuild_model(payload: dict):
     Raises:
         CheckpointError: the weights do not fit the described architecture.
     """
-    from .models import create_model
+    from ..models import create_model
 
     model = create_model(payload["arch"], **payload["model_args"])
     try:

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .transforms import normalise
+from ..training.transforms import normalise
 
 
 def first_convolutions(model: nn.Module, count: int = 2) -> list[tuple[str, nn.Conv2d]]:

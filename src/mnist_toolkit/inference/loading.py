@@ -12,10 +12,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import CheckpointError, ConfigError, ModelFileError
+from ..errors import CheckpointError, ConfigError, ModelFileError
 
 ENGINES = ("auto", "onnx", "torch")
-PRETRAINED_DIR = Path(__file__).parent / "pretrained"
+PRETRAINED_DIR = Path(__file__).parent.parent / "pretrained"
 PRETRAINED_NAME = "robust"
 
 
@@ -78,7 +78,7 @@ def locate(run: Path | None, checkpoint: Path | None, runs_dir: Path) -> ModelCh
         ConfigError: both --run and --checkpoint.
         CheckpointError: a named run or checkpoint that is not there.
     """
-    from .runs import checkpoint_of, newest_run
+    from ..runs import checkpoint_of, newest_run
 
     if run is not None and checkpoint is not None:
         raise ConfigError("--run and --checkpoint exclude each other", hint="pass one of them")
@@ -132,7 +132,7 @@ def load_model(choice: ModelChoice, engine: str = "auto", threads: int | None = 
         return LoadedModel(model, "onnx", choice.origin, choice.onnx, choice.checkpoint, accuracy, None, meta.get("arch"), meta.get("global_step"))
     from .checkpoint import load_checkpoint, rebuild_model
     from .export import checkpoint_test_accuracy
-    from .inference import TorchModel
+    from .torch_model import TorchModel
 
     if threads:
         import torch

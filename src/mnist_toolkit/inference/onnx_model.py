@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelFileError
+from ..errors import ModelFileError
 
 #: The ONNX metadata key under which `mnist export` stores what the model is (a JSON object).
 METADATA_KEY = "mnist_toolkit"

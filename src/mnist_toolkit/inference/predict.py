@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import MnistError
-from .preprocess import ImageError, Prepared, prepare_bytes, prepare_number_bytes
+from ..errors import MnistError
+from ..reading.prepare import ImageError, Prepared, prepare_bytes, prepare_number_bytes
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 STDIN = "-"

@@ -12,8 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .resources import MNIST_MEAN, MNIST_STD
-from .transforms import normalise
+from ..data.resources import MNIST_MEAN, MNIST_STD
+from ..training.transforms import normalise
 
 
 @torch.no_grad()

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import image_ops
-from .errors import MnistError
+from ..errors import MnistError
 
 #: Images with more pixels than this are refused before decoding (a decompression bomb).
 MAX_PIXELS = 40_000_000

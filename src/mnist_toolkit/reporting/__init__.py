@@ -1,1 +1,1 @@
-"""Everything that writes to the terminal or to TensorBoard; the core never does."""
+"""Everything that writes to the terminal (Rich tables, progress bars, panels); the core never does."""

@@ -7,7 +7,7 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ..engine import EpochRecord, TrainCallback
+from ..training.trainer import EpochRecord, TrainCallback
 
 
 class CompareView:

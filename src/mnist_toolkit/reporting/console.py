@@ -18,8 +18,8 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from ..download import DownloadListener, FileOutcome
-from ..resources import Resource
+from ..data.download import DownloadListener, FileOutcome
+from ..data.resources import Resource
 
 #: Pixel value above which a half cell counts as ink when drawn without colour.
 _INK = 96

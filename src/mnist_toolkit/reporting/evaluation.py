@@ -6,7 +6,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from ..evaluation import EvalReport
+from ..inference.evaluation import EvalReport
 from .console import digits_panel
 
 

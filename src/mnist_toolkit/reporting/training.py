@@ -8,7 +8,7 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ..engine import EpochRecord, FitResult, StartRecord, StepRecord, TrainCallback
+from ..training.trainer import EpochRecord, FitResult, StartRecord, StepRecord, TrainCallback
 
 
 def history_table(history: list[EpochRecord], title: str = "Training") -> Table:

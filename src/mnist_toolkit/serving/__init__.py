@@ -1,1 +1,2 @@
-"""serving"""
+"""`mnist serve`: the Starlette app with its JSON API and the draw-a-digit page (`web/`), over the
+models the catalog finds."""

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import MnistError
+from ..errors import MnistError
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
 MAX_TOP_K = 10
@@ -76,7 +76,7 @@ class ModelCatalog:
         return listing
 
     def _scan(self) -> list[CatalogEntry]:
-        from .model_source import ModelChoice, onnx_beside, pretrained_choice, pretrained_info
+        from ..inference.loading import ModelChoice, onnx_beside, pretrained_choice, pretrained_info
         entries = []
         if self._pinned is not None:
             path = self._pinned.checkpoint or self._pinned.onnx
@@ -115,7 +115,7 @@ class ModelCatalog:
 
     def model(self, model_id: str | None):
         """(entry, LoadedModel) for an id, loaded once per version of its files."""
-        from .model_source import load_model
+        from ..inference.loading import load_model
 
         entry = self.entry(model_id)
         key = self._version(entry)
@@ -133,7 +133,7 @@ class ModelCatalog:
             if key not in self._explainers:
                 if entry.choice.checkpoint is None:
                     raise RequestError(400, "this model is an ONNX file only; feature maps need its torch checkpoint")
-                from .checkpoint import load_checkpoint, rebuild_model
+                from ..inference.checkpoint import load_checkpoint, rebuild_model
 
                 payload = load_checkpoint(entry.choice.checkpoint)
                 self._explainers = {k: v for k, v in self._explainers.items() if k[0] != entry.id}
@@ -144,7 +144,7 @@ class ModelCatalog:
 def _runs_newest_first(runs_dir: Path) -> list[tuple[Path, Path]]:
     """(run folder, its reported checkpoint) of every run under `runs_dir`, newest first; a run that
     disappears or breaks while being listed is left out."""
-    from .runs import checkpoint_of, runs_newest_first
+    from ..runs import checkpoint_of, runs_newest_first
 
     found = []
     for run in runs_newest_first(runs_dir):
@@ -182,7 +182,7 @@ def png_base64(image: np.ndarray) -> str:
 
 
 def _answer(logits: np.ndarray, top_k: int) -> list[dict]:
-    from .evaluation import ranked, softmax
+    from ..inference.evaluation import ranked, softmax
 
     rows = []
     for p in softmax(logits):
@@ -194,7 +194,7 @@ def _answer(logits: np.ndarray, top_k: int) -> list[dict]:
 
 def _prepare_upload(data: bytes, number: bool) -> list:
     """The model inputs of an uploaded image (one per digit with `number`); a bad image is a 400."""
-    from .preprocess import prepare_bytes, prepare_number_bytes
+    from ..reading.prepare import prepare_bytes, prepare_number_bytes
 
     try:
         return prepare_number_bytes(data, "upload") if number else [prepare_bytes(data, "upload")]
@@ -225,7 +225,7 @@ def predict_image(catalog: ModelCatalog, data: bytes, model_id: str | None, numb
 
 def explain_image(catalog: ModelCatalog, data: bytes, model_id: str | None) -> dict:
     """Feature maps of the first convolutions and a saliency map for one digit image."""
-    from .explain import explain
+    from ..inference.explain import explain
 
     entry = catalog.entry(model_id)
     prepared = _prepare_upload(data, number=False)[0]

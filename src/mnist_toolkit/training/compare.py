@@ -15,10 +15,10 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from .config import TrainConfig, validate
-from .engine import TrainCallback
-from .errors import ConfigError
+from .trainer import TrainCallback
+from ..errors import ConfigError
 from .optim import optimizer_info
-from .runs import write_json
+from ..runs import write_json
 
 #: Learning rates tried per optimizer by `--lr-sweep` (a small grid around each one's default).
 SWEEP_GRIDS: dict[str, tuple[float, ...]] = {
@@ -148,7 +148,7 @@ def comparison_png(outcomes: list[RunOutcome], path: Path) -> Path:
     import numpy as np
     from matplotlib import pyplot as plt
 
-    from .idx import atomic_write_bytes
+    from ..data.idx import atomic_write_bytes
 
     figure, (loss_axes, acc_axes) = plt.subplots(1, 2, figsize=(12, 4.5), dpi=110)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -188,7 +188,7 @@ def save_document(folder: Path, document: dict) -> None:
 
 
 def _train_one(config: TrainConfig, run_dir: Path, make_callbacks: Callable) -> RunOutcome:
-    from .training import prepare_run
+    from .prepare import prepare_run
 
     prepared = prepare_run(config, run_dir=run_dir)
     recorder = StepLossRecorder()

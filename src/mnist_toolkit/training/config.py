@@ -6,7 +6,7 @@ import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 #: Options of the configurable `cnn` architecture; they go into `TrainConfig.model_args`.
 CNN_OPTIONS = ("conv_layers", "filters", "kernel_size", "stride", "padding", "pool", "fc_layers", "hidden",

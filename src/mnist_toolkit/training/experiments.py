@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import build_train_config, check_option_names, read_toml
-from .errors import ConfigError
-from .idx import atomic_write_bytes
-from .runs import write_json
+from ..errors import ConfigError
+from ..data.idx import atomic_write_bytes
+from ..runs import write_json
 
 #: The design notes' baseline: lr 1e-3, batch 64, 10 epochs, 1 conv layer, 1 FC layer, Adam.
 BASELINE: dict = {"arch": "cnn", "optimizer": "adam", "lr": 1e-3, "batch_size": 64, "epochs": 10, "conv_layers": 1, "fc_layers": 1}
@@ -139,8 +139,8 @@ def run_grid(folder: Path, baseline: dict, experiments: list[Experiment], overri
         make_callbacks: (experiment name, trainer) -> extra engine callbacks.
         on_done: called with each row and how it was obtained ("ran", "resumed", "skipped").
     """
-    from .checkpoint import load_checkpoint
-    from .training import prepare_run
+    from ..inference.checkpoint import load_checkpoint
+    from .prepare import prepare_run
 
     write_json(folder / "grid.json", {"baseline": baseline, "overrides": overrides,
                                       "experiments": [e.__dict__ for e in experiments]})  # fmt: skip

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .errors import UnknownName
+from ..errors import UnknownName
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,12 @@ from pathlib import Path
 import torch
 
 from .config import TrainConfig
-from .data import resolve_source
+from ..data.source import resolve_source
 from .distributed import DistContext, broadcast
-from .engine import FitResult, Trainer, prepare_data, resolve_device
+from .trainer import FitResult, Trainer, prepare_data, resolve_device
 from .resume import ScheduleChange, continue_schedule, load_initial_weights, resume_config
 from .optim import optimizer_info
-from .runs import checkpoint_of, create_named_run_dir, create_run_dir, environment, write_json
+from ..runs import checkpoint_of, create_named_run_dir, create_run_dir, environment, write_json
 
 
 @dataclass
@@ -138,9 +138,9 @@ def export_reported_onnx(prepared: PreparedRun, result: FitResult, check_count: 
     Raises:
         MnistError: the export failed or disagreed with torch (the checkpoint itself is unaffected).
     """
-    from .checkpoint import load_checkpoint
-    from .export import export_model
-    from .model_source import onnx_beside
+    from ..inference.checkpoint import load_checkpoint
+    from ..inference.export import export_model
+    from ..inference.loading import onnx_beside
 
     _, checkpoint, _, _ = result.reported
     if checkpoint is None or not Path(checkpoint).is_file():

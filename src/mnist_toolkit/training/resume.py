@@ -18,9 +18,9 @@ import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .checkpoint import load_checkpoint
+from ..inference.checkpoint import load_checkpoint
 from .config import CNN_OPTIONS, TrainConfig, validate
-from .errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError
 
 #: Options that may be given with --resume.
 RESUMABLE = ("epochs", "max_steps", "patience", "threads", "device")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..engine import EpochRecord, FitResult, StartRecord, StepRecord, TrainCallback
+from .trainer import EpochRecord, FitResult, StartRecord, StepRecord, TrainCallback
 from ..imaging import grid_image
 
 EPOCH_TAGS = {

@@ -18,17 +18,17 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .checkpoint import save_checkpoint
+from ..inference.checkpoint import save_checkpoint
 from .config import TrainConfig
-from .data import DataSource, load_split
+from ..data.source import DataSource, load_split
 from .distributed import DistContext, all_gather, all_reduce_sum
-from .errors import CheckpointError, ConfigError
-from .inference import EvalResult, evaluate
-from .models import count_parameters, create_model
+from ..errors import CheckpointError, ConfigError
+from ..inference.torch_model import EvalResult, evaluate
+from ..models import count_parameters, create_model
 from .optim import create_optimizer, create_scheduler, optimizer_info
-from .resources import MNIST_MEAN, MNIST_STD
-from .runs import write_json
-from .train_state import EpochRecord, RandomStreams, TrainState
+from ..data.resources import MNIST_MEAN, MNIST_STD
+from ..runs import write_json
+from .state import EpochRecord, RandomStreams, TrainState
 from .transforms import augment_batch, normalise
 
 __all__ = ["EpochRecord", "EvalResult", "FitResult", "StartRecord", "StepRecord", "TrainCallback", "TrainData", "Trainer",

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from .resources import MNIST_MEAN, MNIST_STD
+from ..data.resources import MNIST_MEAN, MNIST_STD
 
 
 def normalise(images_u8: torch.Tensor, mean: float = MNIST_MEAN, std: float = MNIST_STD) -> torch.Tensor:
