@@ -86,7 +86,7 @@ def main() -> None:
         "torch": torch.__version__,
         "built": datetime.date.today().isoformat(),
     }
-    from mnist_toolkit.data.idx import atomic_write_bytes
+    from mnist_toolkit.files import atomic_write_bytes
 
     atomic_write_bytes(PRETRAINED_DIR / f"{PRETRAINED_NAME}.json", (json.dumps(card, indent=2) + "\n").encode())
     print(json.dumps(card, indent=2))

@@ -34,7 +34,7 @@ from mnist_toolkit.training.trainer import Trainer, epoch_permutation, prepare_d
 from mnist_toolkit.models import create_model
 from mnist_toolkit.data.resources import EMBEDDED_DIR, RESOURCES
 from mnist_toolkit.training.state import TrainState
-from mnist_toolkit.training.transforms import normalise
+from mnist_toolkit.inference.torch_model import normalise
 
 
 def engine_steps(trainer: Trainer, perm: torch.Tensor, steps: int, round_index: int) -> float:

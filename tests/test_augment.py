@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 
 from mnist_toolkit.data.resources import MNIST_MEAN, MNIST_STD
-from mnist_toolkit.training.transforms import augment_batch, normalise, random_affine, random_stroke_width
+from mnist_toolkit.inference.torch_model import normalise
+from mnist_toolkit.training.transforms import augment_batch, random_affine, random_stroke_width
 
 BLACK = (0.0 - MNIST_MEAN) / MNIST_STD
 WHITE = (1.0 - MNIST_MEAN) / MNIST_STD

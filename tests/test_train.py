@@ -57,7 +57,7 @@ def test_accuracy_is_correct_over_total_times_100(tmp_path):
     assert trainer.model.training  # evaluate() restored train mode
     trainer.model.eval()
     with torch.no_grad():
-        from mnist_toolkit.training.transforms import normalise
+        from mnist_toolkit.inference.torch_model import normalise
 
         predicted = trainer.model(normalise(data.test_x)).argmax(1)
     expected = (predicted == data.test_y).sum().item() * 100 / len(data.test_y)

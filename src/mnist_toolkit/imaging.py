@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ConfigError
-from .data.idx import atomic_write_bytes
+from .files import atomic_write_bytes
 
 
 def grid_image(images: np.ndarray, columns: int = 10, scale: int = 2, pad: int = 2):

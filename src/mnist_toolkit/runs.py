@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import time
 from pathlib import Path
 
 from .errors import CheckpointError, ConfigError
-from .data.idx import atomic_write_bytes
 
 
 def create_run_dir(runs_dir: str | Path, label: str, label_first: bool = False) -> Path:
@@ -57,13 +55,6 @@ def create_named_run_dir(path: str | Path) -> Path:
     except OSError as exc:
         raise ConfigError(f"cannot create the run folder {path}: {exc.strerror or exc}",
                           hint="choose a writable folder with --runs-dir, or free some disk space") from None  # fmt: skip
-    return path
-
-
-def write_json(path: str | Path, document) -> Path:
-    """Write JSON atomically (temporary file, then rename)."""
-    path = Path(path)
-    atomic_write_bytes(path, (json.dumps(document, indent=2, default=str) + "\n").encode())
     return path
 
 

@@ -71,7 +71,7 @@ def _save_evaluation(report, images, loaded) -> dict:
     (on the torch engine: TensorBoard's writer comes with torch, which the ONNX path never imports)."""
     from ..inference.evaluation import confusion_png
     from ..imaging import grid_image, save_png
-    from ..runs import write_json
+    from ..files import write_json
 
     checkpoint_path = loaded.path
     run_dir = checkpoint_path.parent.parent if checkpoint_path.parent.name == "checkpoints" else checkpoint_path.parent

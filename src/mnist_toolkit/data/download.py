@@ -20,7 +20,8 @@ from urllib.parse import urljoin
 
 from .source import candidate_names, find_resource_file, verify_file
 from ..errors import DatasetNotFound, MnistError
-from .idx import atomic_write_bytes, parse_idx
+from ..files import atomic_write_bytes
+from .idx import parse_idx
 from .resources import DEFAULT_MIRRORS, EMBEDDED_DIR, RESOURCES, Resource, resource_by_filename
 
 #: No MNIST file is larger than this, raw (47,040,016 bytes) or gzip; anything bigger is refused.

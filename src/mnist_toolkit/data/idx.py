@@ -14,7 +14,6 @@ import io
 import math
 import os
 import struct
-import tempfile
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +24,7 @@ from typing import BinaryIO
 import numpy as np
 
 from ..errors import DatasetNotFound, IdxFormatError
+from ..files import atomic_write_bytes
 
 #: IDX type code -> big-endian numpy dtype.
 TYPE_CODES: dict[int, np.dtype] = {
@@ -312,31 +312,6 @@ def to_idx_bytes(array: np.ndarray, *, compress: bool = False) -> bytes:
     header = struct.pack(">BBBB", 0, 0, code, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
     payload = header + np.ascontiguousarray(array, dtype=TYPE_CODES[code]).tobytes()
     return gzip.compress(payload, compresslevel=6, mtime=0) if compress else payload
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], payload: bytes) -> None:
-    """Write bytes to a temporary file beside `path`, flush it to disk, then rename it into place."""
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(21, "Is a directory", str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".part", delete=False)
-    try:
-        with handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(handle.name, 0o666 & ~_umask())  # temporary files are 0600; give the file the usual mode
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
 
 
 def write_idx(path: str | os.PathLike[str], array: np.ndarray, *, compress: bool | None = None) -> Path:

@@ -8,7 +8,7 @@ import zipfile
 from pathlib import Path
 
 from ..errors import CheckpointError
-from ..data.idx import atomic_write_bytes
+from ..files import atomic_write_bytes
 
 FORMAT = "mnist-toolkit/1"
 _REQUIRED = ("format", "arch", "model_args", "model_state", "config", "normalization")

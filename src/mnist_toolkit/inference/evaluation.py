@@ -147,7 +147,7 @@ def confusion_png(confusion: np.ndarray, path, title: str = "Confusion matrix") 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    from ..data.idx import atomic_write_bytes
+    from ..files import atomic_write_bytes
 
     figure, axes = plt.subplots(figsize=(6.5, 5.5), dpi=120)
     shown = np.log1p(confusion)

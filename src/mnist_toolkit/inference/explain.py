@@ -11,7 +11,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..training.transforms import normalise
+from .torch_model import normalise
+
 
 
 def first_convolutions(model: nn.Module, count: int = 2) -> list[tuple[str, nn.Conv2d]]:

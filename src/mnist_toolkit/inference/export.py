@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError, ModelFileError, UnknownName
-from ..data.idx import atomic_write_bytes
+from ..files import atomic_write_bytes
 from .onnx_model import INPUT_NAME, METADATA_KEY
 
 EXPORT_FORMAT = "mnist-toolkit-export/1"

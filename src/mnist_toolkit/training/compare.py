@@ -18,7 +18,7 @@ from .config import TrainConfig, validate
 from .trainer import TrainCallback
 from ..errors import ConfigError
 from .optim import optimizer_info
-from ..runs import write_json
+from ..files import write_json
 
 #: Learning rates tried per optimizer by `--lr-sweep` (a small grid around each one's default).
 SWEEP_GRIDS: dict[str, tuple[float, ...]] = {
@@ -148,7 +148,7 @@ def comparison_png(outcomes: list[RunOutcome], path: Path) -> Path:
     import numpy as np
     from matplotlib import pyplot as plt
 
-    from ..data.idx import atomic_write_bytes
+    from ..files import atomic_write_bytes
 
     figure, (loss_axes, acc_axes) = plt.subplots(1, 2, figsize=(12, 4.5), dpi=110)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]

@@ -29,8 +29,8 @@ from pathlib import Path
 
 from .config import build_train_config, check_option_names, read_toml
 from ..errors import ConfigError
-from ..data.idx import atomic_write_bytes
-from ..runs import write_json
+from ..files import atomic_write_bytes
+from ..files import write_json
 
 #: The design notes' baseline: lr 1e-3, batch 64, 10 epochs, 1 conv layer, 1 FC layer, Adam.
 BASELINE: dict = {"arch": "cnn", "optimizer": "adam", "lr": 1e-3, "batch_size": 64, "epochs": 10, "conv_layers": 1, "fc_layers": 1}

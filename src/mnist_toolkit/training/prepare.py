@@ -14,7 +14,8 @@ from .distributed import DistContext, broadcast
 from .trainer import FitResult, Trainer, prepare_data, resolve_device
 from .resume import ScheduleChange, continue_schedule, load_initial_weights, resume_config
 from .optim import optimizer_info
-from ..runs import checkpoint_of, create_named_run_dir, create_run_dir, environment, write_json
+from ..files import write_json
+from ..runs import checkpoint_of, create_named_run_dir, create_run_dir, environment
 
 
 @dataclass

@@ -23,13 +23,13 @@ from .config import TrainConfig
 from ..data.source import DataSource, load_split
 from .distributed import DistContext, all_gather, all_reduce_sum
 from ..errors import CheckpointError, ConfigError
-from ..inference.torch_model import EvalResult, evaluate
+from ..inference.torch_model import EvalResult, evaluate, normalise
 from ..models import count_parameters, create_model
 from .optim import create_optimizer, create_scheduler, optimizer_info
 from ..data.resources import MNIST_MEAN, MNIST_STD
-from ..runs import write_json
+from ..files import write_json
 from .state import EpochRecord, RandomStreams, TrainState
-from .transforms import augment_batch, normalise
+from .transforms import augment_batch
 
 __all__ = ["EpochRecord", "EvalResult", "FitResult", "StartRecord", "StepRecord", "TrainCallback", "TrainData", "Trainer",
            "TrainingInterrupted", "epoch_permutation", "evaluate", "prepare_data", "resolve_device", "stop_on_signals"]  # fmt: skip

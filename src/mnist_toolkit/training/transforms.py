@@ -9,11 +9,6 @@ import torch
 from ..data.resources import MNIST_MEAN, MNIST_STD
 
 
-def normalise(images_u8: torch.Tensor, mean: float = MNIST_MEAN, std: float = MNIST_STD) -> torch.Tensor:
-    """(B, 28, 28) uint8 -> (B, 1, 28, 28) float32, scaled to [0, 1] then standardised."""
-    return images_u8.unsqueeze(1).float().div_(255.0).sub_(mean).div_(std)
-
-
 def random_affine(
     batch: torch.Tensor,
     generator: torch.Generator | None = None,
