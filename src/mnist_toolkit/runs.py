@@ -1,13 +1,119 @@
-"""Run folders: unique creation, JSON files written atomically, finding the newest run."""
+"""Run folders: the one owner of their layout, their unique creation, and finding the newest run.
+
+A run folder holds `config.json` (the resolved config), `metrics.json` (the epoch history),
+`checkpoints/last.pt` and `checkpoints/best.pt` with their ONNX models beside them (`best.onnx`, ...),
+`eval/` (what `mnist evaluate` saved) and the TensorBoard event files. Only `RunFolder` builds these
+paths; everybody else asks it.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import CheckpointError, ConfigError
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """A training run's folder: the paths of what it holds, and which checkpoint it reports.
+
+    Args:
+        path: the folder (it need not exist yet).
+    """
+
+    path: Path
+
+    CONFIG = "config.json"
+    METRICS = "metrics.json"
+    CHECKPOINTS = "checkpoints"
+    EVAL = "eval"
+    LAST = "last.pt"
+    BEST = "best.pt"
+
+    @classmethod
+    def of_checkpoint(cls, checkpoint: str | Path) -> RunFolder:
+        """The run a checkpoint belongs to (`<run>/checkpoints/x.pt`), or the folder it lies in."""
+        checkpoint = Path(checkpoint)
+        parent = checkpoint.parent
+        return cls(parent.parent if parent.name == cls.CHECKPOINTS else parent)
+
+    @property
+    def config_file(self) -> Path:
+        return self.path / self.CONFIG
+
+    @property
+    def metrics_file(self) -> Path:
+        return self.path / self.METRICS
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.path / self.CHECKPOINTS
+
+    @property
+    def last_checkpoint(self) -> Path:
+        return self.checkpoints_dir / self.LAST
+
+    @property
+    def best_checkpoint(self) -> Path:
+        return self.checkpoints_dir / self.BEST
+
+    @property
+    def eval_dir(self) -> Path:
+        return self.path / self.EVAL
+
+    def checkpoint(self, name: str) -> Path:
+        """`checkpoints/<name>` (a file name such as "last.pt")."""
+        return self.checkpoints_dir / name
+
+    @staticmethod
+    def onnx_of(checkpoint: Path) -> Path:
+        """Where the ONNX model of a checkpoint lies: beside it, the same name with `.onnx`."""
+        return Path(checkpoint).with_suffix(".onnx")
+
+    def reported_checkpoint(self, prefer_best: bool = True) -> Path:
+        """best.pt when there is one (and `prefer_best`), else last.pt.
+
+        Raises:
+            CheckpointError: the folder holds no checkpoint.
+        """
+        for candidate in (self.best_checkpoint, self.last_checkpoint) if prefer_best else (self.last_checkpoint,):
+            if candidate.is_file():
+                return candidate
+        raise CheckpointError(f"{self.path}: no checkpoints/last.pt in this folder", hint="pass a run folder made by `mnist train`")
+
+    def metrics(self) -> dict | None:
+        """metrics.json (history, best epoch), or None when it is missing or unreadable."""
+        try:
+            document = json.loads(self.metrics_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return document if isinstance(document, dict) else None
+
+    def is_finished(self, epochs: int) -> bool:
+        """Whether the run completed `epochs` epochs and holds last.pt."""
+        history = (self.metrics() or {}).get("history") or []
+        return bool(history) and history[-1].get("complete", True) and history[-1]["epoch"] >= epochs and self.last_checkpoint.is_file()
+
+    def test_accuracy(self, checkpoint: Path | None = None) -> float | None:
+        """The test accuracy measured on a checkpoint of this run (default: the reported one), read from
+        metrics.json without torch: best.pt's is its epoch's, last.pt's the last complete epoch's."""
+        document = self.metrics() or {}
+        best_epoch = document.get("best_epoch") if checkpoint is None or Path(checkpoint).name == self.BEST else None
+        return test_accuracy_of(document.get("history") or [], best_epoch)
+
+
+def test_accuracy_of(history: list[dict], epoch: int | None = None) -> float | None:
+    """The test accuracy of epoch `epoch` in a history (as saved in metrics.json and in checkpoints),
+    or of its last complete epoch; None when there is none."""
+    done = [record for record in history if record.get("complete", True)]
+    if epoch:
+        done = [record for record in done if record.get("epoch") == epoch]
+    return float(done[-1]["test_acc"]) if done else None
 
 
 def create_run_dir(runs_dir: str | Path, label: str, label_first: bool = False) -> Path:
@@ -75,20 +181,20 @@ def environment() -> dict:
     }
 
 
-def runs_newest_first(runs_dir: str | Path) -> list[Path]:
+def runs_newest_first(runs_dir: str | Path) -> list[RunFolder]:
     """Every run folder under `runs_dir` that holds a checkpoint, the most recently written first; a
     run that disappears while being listed is left out."""
     found = []
-    for last in Path(runs_dir).glob("**/checkpoints/last.pt"):
+    for last in Path(runs_dir).glob(f"**/{RunFolder.CHECKPOINTS}/{RunFolder.LAST}"):
         try:
-            found.append((last.stat().st_mtime, last.parent.parent))
+            found.append((last.stat().st_mtime, RunFolder.of_checkpoint(last)))
         except OSError:
             continue
     return [run for _, run in sorted(found, key=lambda item: item[0], reverse=True)]
 
 
-def newest_run(runs_dir: str | Path) -> Path:
-    """The most recently started run folder that holds a checkpoint.
+def newest_run(runs_dir: str | Path) -> RunFolder:
+    """The most recently written run folder that holds a checkpoint.
 
     Raises:
         CheckpointError: no run with a checkpoint under `runs_dir`.
@@ -109,10 +215,5 @@ def checkpoint_of(path: str | Path, prefer_best: bool = True) -> Path:
     if path.is_file():
         return path
     if path.is_dir():
-        names = ("best.pt", "last.pt") if prefer_best else ("last.pt",)
-        for name in names:
-            candidate = path / "checkpoints" / name
-            if candidate.is_file():
-                return candidate
-        raise CheckpointError(f"{path}: no checkpoints/last.pt in this folder", hint="pass a run folder made by `mnist train`")
+        return RunFolder(path).reported_checkpoint(prefer_best)
     raise CheckpointError(f"{path}: no such run folder or checkpoint")

@@ -25,7 +25,9 @@ def serve(
     import uvicorn
 
     from ..inference.loading import locate
-    from ..serving.app import LOOPBACK_HOSTS, ModelCatalog, create_app
+    from ..serving.app import create_app
+    from ..serving.catalog import ModelCatalog
+    from ..serving.security import LOOPBACK_HOSTS
 
     pinned = locate(run, checkpoint, runs_dir) if (run is not None or checkpoint is not None) else None
     catalog = ModelCatalog(runs_dir, default="selected" if pinned else None, engine=engine, pinned=pinned)

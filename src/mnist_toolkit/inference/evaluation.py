@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .scores import accuracy, cross_entropy_sum, softmax
+
 
 @dataclass
 class EvalReport:
@@ -91,34 +93,12 @@ def evaluate_model(model, images: np.ndarray, labels: np.ndarray, batch_size: in
     }
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of (N, C) logits, numerically stable."""
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=1, keepdims=True)
-
-
-def cross_entropy_sum(logits: np.ndarray, labels: np.ndarray) -> float:
-    """Summed cross-entropy of (N, C) logits against (N,) integer labels."""
-    if not len(labels):
-        return 0.0
-    shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
-    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    return float(-log_probs[np.arange(len(labels)), labels.astype(np.int64)].sum())
-
-
-def ranked(probabilities: np.ndarray, k: int) -> list[dict]:
-    """The `k` likeliest classes of one (C,) probability row, most probable first: [{digit, p}]."""
-    order = np.argsort(-probabilities, kind="stable")[: max(1, min(k, len(probabilities)))]
-    return [{"digit": int(d), "p": float(probabilities[d])} for d in order]
-
-
 def build_report(checkpoint: str, data: dict, labels: np.ndarray, scored: dict, top_pairs: int = 10) -> EvalReport:
     """Assemble the metrics of a scored digit set."""
     predictions, confidences = scored["predictions"], scored["confidences"]
     confusion = confusion_matrix(labels, predictions)
     count = len(labels)
-    correct = int(np.trace(confusion))
+    percent, _ = accuracy(predictions, labels)
     wrong = np.flatnonzero(predictions != labels)
     misclassified = [{"index": int(i), "true": int(labels[i]), "predicted": int(predictions[i]),
                       "confidence": float(confidences[i])} for i in wrong]  # fmt: skip
@@ -126,7 +106,7 @@ def build_report(checkpoint: str, data: dict, labels: np.ndarray, scored: dict, 
         checkpoint=checkpoint,
         data=data,
         count=count,
-        accuracy=100.0 * correct / max(1, count),
+        accuracy=percent,
         loss=scored["loss"],
         confusion=confusion,
         per_class=per_class_metrics(confusion),

@@ -22,6 +22,7 @@ from torch import nn
 
 from ..errors import ConfigError, ModelFileError, UnknownName
 from ..files import atomic_write_bytes
+from ..runs import test_accuracy_of
 from .onnx_model import INPUT_NAME, METADATA_KEY
 
 EXPORT_FORMAT = "mnist-toolkit-export/1"
@@ -155,8 +156,7 @@ def export_format(name: str) -> ExportFormat:
 
 def checkpoint_test_accuracy(payload: dict) -> float | None:
     """The test accuracy measured on a checkpoint's own weights: its last finished epoch's."""
-    done = [r for r in payload.get("history") or [] if r.get("complete", True)]
-    return float(done[-1]["test_acc"]) if done else None
+    return test_accuracy_of(payload.get("history") or [])
 
 
 def export_metadata(payload: dict, source: str) -> dict:

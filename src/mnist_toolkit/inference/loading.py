@@ -11,8 +11,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from ..errors import CheckpointError, ConfigError, ModelFileError
+from ..reading.prepare import ImageLike, open_image, prepare, prepare_number
+from ..runs import RunFolder
+from .answers import NumberReading, Reading, readings
+from .scores import softmax
 
 ENGINES = ("auto", "onnx", "torch")
 PRETRAINED_DIR = Path(__file__).parent.parent / "pretrained"
@@ -29,12 +36,17 @@ class ModelChoice:
 
 
 @dataclass
-class LoadedModel:
-    """A model ready to answer, with what a report needs to say about it."""
+class Model:
+    """A trained model ready to read digits, on one engine, with what a report needs to say about it.
 
-    predictor: object  # OnnxModel or TorchModel: logits(images) -> (N, 10)
+    Get one with `load_model`. `read` and `read_number` take an image of any kind (a path, bytes, a PIL
+    image or a numpy array) and prepare it as `mnist predict` does; `predict_proba` and `logits` take
+    digits already prepared: (N, 28, 28) uint8, white on black, as in MNIST.
+    """
+
+    predictor: Any  # OnnxModel or TorchModel: logits(images) -> (N, 10)
     engine: str  # onnx | torch
-    origin: str
+    origin: str  # checkpoint | run | newest run | pretrained
     path: Path  # the file actually read
     checkpoint: Path | None
     test_accuracy: float | None
@@ -43,13 +55,55 @@ class LoadedModel:
     global_step: int | None = None  # the training step the weights come from
 
     def describe(self) -> dict:
+        """{engine, model, origin, checkpoint, test_accuracy}."""
         return {"engine": self.engine, "model": str(self.path), "origin": self.origin,
                 "checkpoint": str(self.checkpoint) if self.checkpoint else None, "test_accuracy": self.test_accuracy}  # fmt: skip
 
+    def logits(self, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """(N, 28, 28) uint8 prepared digits -> (N, 10) float32 logits."""
+        return self.predictor.logits(_digits(images), batch_size)
 
-def onnx_beside(checkpoint: Path) -> Path:
-    """Where `mnist train` writes the ONNX model of a checkpoint: the same name with `.onnx`."""
-    return checkpoint.with_suffix(".onnx")
+    def predict_proba(self, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """(N, 28, 28) uint8 prepared digits (or one (28, 28) digit) -> (N, 10) probabilities."""
+        return softmax(self.logits(images, batch_size))
+
+    def read(self, image: ImageLike, top_k: int = 3) -> Reading:
+        """The digit in an image (the one with the most ink when there are several).
+
+        Raises:
+            ImageError: not an image, or no digit in it.
+        """
+        prepared = prepare(open_image(image), _name(image))
+        return readings(self.logits(prepared.image[None]), [prepared.image], [prepared.box], top_k)[0]
+
+    def read_number(self, image: ImageLike, top_k: int = 3) -> NumberReading:
+        """Every digit of a written number, left to right.
+
+        Raises:
+            ImageError: not an image, or no digit in it.
+        """
+        parts = prepare_number(open_image(image), _name(image))
+        images = np.stack([part.image for part in parts])
+        return NumberReading(readings(self.logits(images), [p.image for p in parts], [p.box for p in parts], top_k))
+
+
+def _digits(images: np.ndarray) -> np.ndarray:
+    """(N, 28, 28) or (28, 28) uint8 -> (N, 28, 28) uint8.
+
+    Raises:
+        ConfigError: another shape or type.
+    """
+    array = np.asarray(images)
+    if array.ndim == 2:
+        array = array[None]
+    if array.ndim != 3 or array.shape[1:] != (28, 28) or array.dtype != np.uint8:
+        raise ConfigError(f"expected (N, 28, 28) uint8 digits, got {array.shape} {array.dtype}",
+                          hint="pass prepared MNIST-style digits, or use read() for an image of any size")  # fmt: skip
+    return array
+
+
+def _name(image: ImageLike) -> str:
+    return str(image) if isinstance(image, (str, Path)) else "<image>"
 
 
 def pretrained_choice() -> ModelChoice:
@@ -86,15 +140,15 @@ def locate(run: Path | None, checkpoint: Path | None, runs_dir: Path) -> ModelCh
         if checkpoint.suffix.lower() == ".onnx":
             return ModelChoice("checkpoint", None, checkpoint)
         path = checkpoint_of(checkpoint)
-        return ModelChoice("checkpoint", path, onnx_beside(path))
+        return ModelChoice("checkpoint", path, RunFolder.onnx_of(path))
     if run is not None:
         path = checkpoint_of(run, prefer_best=True)
-        return ModelChoice("run", path, onnx_beside(path))
+        return ModelChoice("run", path, RunFolder.onnx_of(path))
     try:
-        path = checkpoint_of(newest_run(runs_dir), prefer_best=True)
+        path = newest_run(runs_dir).reported_checkpoint()
     except CheckpointError:
         return pretrained_choice()
-    return ModelChoice("newest run", path, onnx_beside(path))
+    return ModelChoice("newest run", path, RunFolder.onnx_of(path))
 
 
 def _fresh_onnx(choice: ModelChoice) -> tuple[bool, str | None]:
@@ -107,7 +161,7 @@ def _fresh_onnx(choice: ModelChoice) -> tuple[bool, str | None]:
     return True, None
 
 
-def load_model(choice: ModelChoice, engine: str = "auto", threads: int | None = None) -> LoadedModel:
+def load_model(choice: ModelChoice, engine: str = "auto", threads: int | None = None) -> Model:
     """Open the chosen model on `engine`.
 
     Raises:
@@ -129,7 +183,7 @@ def load_model(choice: ModelChoice, engine: str = "auto", threads: int | None = 
         model = OnnxModel(choice.onnx, threads)
         accuracy = model.metadata.get("test_accuracy")
         meta = model.metadata
-        return LoadedModel(model, "onnx", choice.origin, choice.onnx, choice.checkpoint, accuracy, None, meta.get("arch"), meta.get("global_step"))
+        return Model(model, "onnx", choice.origin, choice.onnx, choice.checkpoint, accuracy, None, meta.get("arch"), meta.get("global_step"))
     from .checkpoint import load_checkpoint, rebuild_model
     from .export import checkpoint_test_accuracy
     from .torch_model import TorchModel
@@ -142,5 +196,5 @@ def load_model(choice: ModelChoice, engine: str = "auto", threads: int | None = 
     norm = payload["normalization"]
     model = TorchModel(rebuild_model(payload), norm["mean"], norm["std"])
     note = why_not if engine == "auto" and choice.onnx is not None and why_not else None
-    return LoadedModel(model, "torch", choice.origin, choice.checkpoint, choice.checkpoint,
+    return Model(model, "torch", choice.origin, choice.checkpoint, choice.checkpoint,
                        checkpoint_test_accuracy(payload), note, payload["arch"], payload.get("global_step"))  # fmt: skip

@@ -1,16 +1,18 @@
-"""Reading digits from image files with a trained checkpoint: path expansion, preprocessing, top-k."""
+"""`mnist predict`'s batch: image files, folders, globs and stdin expanded, prepared, read in one batch;
+a file that cannot be read becomes an error row, never a stopped batch."""
 
 from __future__ import annotations
 
 import glob
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import MnistError
 from ..reading.prepare import ImageError, Prepared, prepare_bytes, prepare_number_bytes
+from .answers import NumberReading, Reading, readings
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 STDIN = "-"
@@ -21,29 +23,36 @@ class PredictionRow:
     """One input and what the model read in it (or why it could not)."""
 
     file: str
-    digit: int | None = None
-    confidence: float | None = None
-    top_k: list[dict] = field(default_factory=list)  # [{digit, p}], most probable first
-    error: str | None = None
     prepared: Prepared | None = None
+    reading: Reading | None = None
+    error: str | None = None
     parts: list[PredictionRow] | None = None  # with --number: one row per digit, left to right
 
     @property
-    def number(self) -> str | None:
-        if not self.parts or any(part.digit is None for part in self.parts):
-            return None
-        return "".join(str(part.digit) for part in self.parts)
+    def digit(self) -> int | None:
+        return self.reading.digit if self.reading else None
 
     @property
-    def number_confidence(self) -> float | None:
-        """The number's confidence: the product of its digits' confidences."""
-        return float(np.prod([part.confidence for part in self.parts])) if self.number is not None else None
+    def confidence(self) -> float | None:
+        return self.reading.confidence if self.reading else None
+
+    @property
+    def top_k(self) -> list[dict]:
+        return self.reading.top_k if self.reading else []
+
+    def number_reading(self) -> NumberReading | None:
+        """The number read, when every digit of a --number row was read."""
+        if not self.parts or any(part.reading is None for part in self.parts):
+            return None
+        return NumberReading([part.reading for part in self.parts if part.reading is not None])
 
     def to_json(self) -> dict:
         if self.parts is not None:
-            confidence = self.number_confidence
-            digits = [{"digit": part.digit, "confidence": part.confidence, "top_k": part.top_k, "box": list(part.prepared.box)} for part in self.parts]
-            return {"file": self.file, "number": self.number, "confidence": confidence, "digits": digits, "error": self.error}
+            number = self.number_reading()
+            digits = [{"digit": part.digit, "confidence": part.confidence, "top_k": part.top_k,
+                       "box": list(part.prepared.box) if part.prepared and part.prepared.box else None} for part in self.parts]  # fmt: skip
+            return {"file": self.file, "number": number.number if number else None,
+                    "confidence": number.confidence if number else None, "digits": digits, "error": self.error}  # fmt: skip
         return {"file": self.file, "digit": self.digit, "confidence": self.confidence, "top_k": self.top_k, "error": self.error}
 
 
@@ -112,17 +121,15 @@ def prepare_inputs(items: list[str], number: bool = False) -> list[PredictionRow
 
 
 def predict_rows(model, rows: list[PredictionRow], top_k: int = 3) -> list[PredictionRow]:
-    """Fill digit, confidence and top-k of every row that has a prepared image (one batch).
+    """Read every row that has a prepared image (one batch), filling its `reading`.
 
-    `model` is a `TorchModel` or an `OnnxModel`: anything with `logits(images)`.
+    `model` is anything with `logits(images)`: a `Model`, a `TorchModel` or an `OnnxModel`.
     """
-    from .evaluation import ranked, softmax
-
     ready = [row for row in digit_rows(rows) if row.prepared is not None]
     if not ready:
         return rows
     batch = np.stack([row.prepared.image for row in ready])  # (B, 28, 28) uint8
-    for row, p in zip(ready, softmax(model.logits(batch, len(ready)))):
-        row.top_k = ranked(p, top_k)
-        row.digit, row.confidence = row.top_k[0]["digit"], row.top_k[0]["p"]
+    found = readings(model.logits(batch, len(ready)), [row.prepared.image for row in ready], [row.prepared.box for row in ready], top_k)
+    for row, reading in zip(ready, found):
+        row.reading = reading
     return rows

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from ..data.resources import MNIST_MEAN, MNIST_STD
+from .scores import accuracy, cross_entropy_sum
 
 
 def normalise(images_u8: torch.Tensor, mean: float = MNIST_MEAN, std: float = MNIST_STD) -> torch.Tensor:
@@ -47,13 +48,14 @@ class EvalResult:
 
 def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 256,
              mean: float = MNIST_MEAN, std: float = MNIST_STD) -> EvalResult:  # fmt: skip
-    """Score a model on labelled uint8 images: mean cross-entropy, accuracy and the predictions."""
-    logits = predict_logits(model, images, batch_size, mean, std)
-    total = len(labels)
-    loss = nn.functional.cross_entropy(logits, labels, reduction="sum").item() if total else 0.0
-    predictions = logits.argmax(dim=1)
-    correct = int((predictions == labels).sum().item())
-    return EvalResult(loss / max(1, total), 100.0 * correct / max(1, total), correct, total, predictions.cpu())
+    """Score a model on labelled uint8 images: mean cross-entropy, accuracy and the predictions
+    (computed by `scores`, as every other path does)."""
+    logits = predict_logits(model, images, batch_size, mean, std).cpu().numpy()
+    targets = labels.cpu().numpy()
+    total = len(targets)
+    predictions = logits.argmax(axis=1) if total else np.empty(0, dtype=np.int64)
+    percent, correct = accuracy(predictions, targets)
+    return EvalResult(cross_entropy_sum(logits, targets) / max(1, total), percent, correct, total, torch.from_numpy(predictions))
 
 
 class TorchModel:

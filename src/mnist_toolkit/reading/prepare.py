@@ -12,14 +12,20 @@ at the centre. An image that is already an MNIST-style 28x28 digit passes throug
 from __future__ import annotations
 
 import io
+import os
 import struct
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
 
 from . import image_ops
 from ..errors import MnistError
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
 
 #: Images with more pixels than this are refused before decoding (a decompression bomb).
 MAX_PIXELS = 40_000_000
@@ -238,6 +244,48 @@ def _prepared(found, labels, group, image, seen: int) -> Prepared:
     ink, box = digit_ink(found, labels, group)
     field = fit_digit(ink)
     return Prepared((field * 255).round().astype(np.uint8), found.dark_ink, False, image.size, box, seen)
+
+
+#: What `open_image` takes: a file path, encoded image bytes, a PIL image, or a numpy array
+#: ((H, W) gray, or (H, W, 3|4) RGB(A); uint8, or float in [0, 1]).
+ImageLike = Union[str, os.PathLike, bytes, "PILImage", np.ndarray]
+
+
+def open_image(image: ImageLike, name: str | None = None):
+    """Any `ImageLike` -> a PIL image, decoded with the same limits as `decode`.
+
+    Raises:
+        ImageError: a missing or unreadable file, bytes that are not an image, or an unusable array.
+    """
+    from PIL import Image
+
+    if isinstance(image, Image.Image):
+        return image
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        return decode(bytes(image), name or "<bytes>")
+    if isinstance(image, np.ndarray):
+        array = image
+        if array.dtype != np.uint8:
+            if not np.issubdtype(array.dtype, np.floating) and not np.issubdtype(array.dtype, np.integer):
+                raise ImageError(f"{name or '<array>'}: unsupported array type {array.dtype}")
+            array = (np.clip(array.astype(np.float64), 0.0, 1.0) * 255).round().astype(np.uint8) if np.issubdtype(array.dtype, np.floating) else np.clip(array, 0, 255).astype(np.uint8)
+        if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)) or 0 in array.shape:
+            raise ImageError(f"{name or '<array>'}: expected an (H, W), (H, W, 3) or (H, W, 4) array, not {image.shape}")
+        if array.size > MAX_PIXELS * (1 if array.ndim == 2 else array.shape[2]):
+            raise ImageError(f"{name or '<array>'}: refused: more than {MAX_PIXELS:,} pixels")
+        return Image.fromarray(np.ascontiguousarray(array))
+    if isinstance(image, (str, os.PathLike)):
+        path = Path(image)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise ImageError(f"{path}: no such file") from None
+        except IsADirectoryError:
+            raise ImageError(f"{path}: is a folder, not an image") from None
+        except OSError as exc:
+            raise ImageError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        return decode(data, name or str(path))
+    raise ImageError(f"cannot read a {type(image).__name__} as an image", hint="pass a path, bytes, a PIL image or a numpy array")
 
 
 def prepare(image, name: str = "<image>") -> Prepared:

@@ -77,9 +77,10 @@ def predictions_table(rows, show: bool = False):
     if show:
         table.add_column("model input (28x28)")
     for row in rows:
-        if row.parts is not None and not row.error:
-            confidences = "  ".join(f"{part.digit}: {100 * part.confidence:.1f}%" for part in row.parts)
-            cells = [row.file, row.number, f"{100 * row.number_confidence:.1f}%", confidences]
+        number = row.number_reading() if row.parts is not None and not row.error else None
+        if number is not None:
+            confidences = "  ".join(f"{part.digit}: {100 * part.confidence:.1f}%" for part in number.digits)
+            cells = [row.file, number.number, f"{100 * number.confidence:.1f}%", confidences]
             if show:
                 cells.append(Text("\n").join(digit_text(part.prepared.image) for part in row.parts))
         elif row.error:

@@ -76,7 +76,7 @@ function schedule(delay = 150) {
 async function send(blob) {
   lastImage = blob;
   const id = ++sequence;
-  const query = new URLSearchParams({ top_k: "3" });
+  const query = new URLSearchParams(); // top_k: the server's default
   if (modelPicker.value) query.set("model", modelPicker.value);
   if (numberSwitch.checked) query.set("number", "true");
   try {
