@@ -19,8 +19,6 @@ from typer.core import TyperGroup
 from .. import __version__
 from ..errors import MnistError
 
-from typer._click.exceptions import ClickException, NoArgsIsHelpError  # Typer vendors Click
-from typer.exceptions import Abort
 
 DEBUG_ENV = "MNIST_DEBUG"
 _state = {"debug": os.environ.get(DEBUG_ENV, "") not in ("", "0", "false")}
@@ -49,15 +47,15 @@ class MnistGroup(TyperGroup):
             self._maybe_traceback()
             _error_line(exc.message, exc.hint)
             return 1
-        except NoArgsIsHelpError as exc:
-            print(exc.format_message() if hasattr(exc, "format_message") else exc, file=sys.stderr)
-            return 2
-        except ClickException as exc:  # usage errors: unknown option, bad value, missing argument
+        except typer.TyperException as exc:  # Typer's own Click: usage errors derive from its public base
+            if type(exc).__name__ == "NoArgsIsHelpError":  # `mnist` alone: the help, as usage
+                print(exc.format_message(), file=sys.stderr)  # type: ignore[attr-defined]
+                return 2
             ctx = getattr(exc, "ctx", None)
             command = ctx.command_path if ctx is not None else (prog_name or "mnist")
-            _error_line(exc.format_message(), f"see `{command} --help`")
-            return exc.exit_code
-        except (Abort, KeyboardInterrupt):
+            _error_line(exc.format_message(), f"see `{command} --help`")  # type: ignore[attr-defined]
+            return int(getattr(exc, "exit_code", 2))
+        except (typer.Abort, KeyboardInterrupt):
             _error_line("interrupted")
             return 130
         except BrokenPipeError:

@@ -39,7 +39,7 @@ def evaluate(
 ) -> None:
     """Score a trained model: accuracy, loss, per-class metrics, confusion matrix, mistakes; saved under the run."""
     from ..data.source import load_pair, load_split
-    from ..inference.evaluation import build_report, evaluate_model
+    from ..inference.evaluation import evaluate_digits, save_evaluation
     from ..reporting.console import make_console
     from ..reporting.evaluation import evaluation_view
 
@@ -47,16 +47,17 @@ def evaluate(
     if (images is None) != (labels is None):
         raise ConfigError("--images and --labels go together", hint="pass both, or neither for the MNIST test set")
     loaded = _open_model(run, checkpoint, runs_dir, engine, make_console(True), verbose)
-    if images is not None:
+    if images is not None and labels is not None:
         digits = load_pair(images, labels)
-        data = {"source": "files", "images": str(images), "labels": str(labels)}
+        report = evaluate_digits(loaded, digits.images, digits.labels, {"source": "files", "images": str(images), "labels": str(labels)}, batch_size)
     else:
         source = _resolve_data(data_dir, console, verbose)
         digits = load_split(source, "test")
-        data = {**source.describe(), "split": "test"}
-    scored = evaluate_model(loaded.predictor, digits.images, digits.labels, batch_size)
-    report = build_report(str(loaded.path), data, digits.labels, scored)
-    saved = _save_evaluation(report, digits.images, loaded) if loaded.origin != "pretrained" else {}
+        report = evaluate_digits(loaded, digits.images, digits.labels, {**source.describe(), "split": "test"}, batch_size)
+    saved = {}
+    if loaded.origin != "pretrained":  # the pretrained model has no run folder to save into
+        # TensorBoard's writer comes with torch, which the ONNX engine never imports.
+        saved = save_evaluation(report, digits.images, loaded.path, loaded.arch, loaded.global_step, tensorboard=loaded.engine == "torch")
     if json_output:
         _emit_json({**report.to_json(), "engine": loaded.engine, "origin": loaded.origin, "saved": saved})
         return
@@ -64,29 +65,3 @@ def evaluate(
     if saved:
         console.print(f"Saved {', '.join(saved.values())}")
     console.print(f"Engine: {loaded.engine}" + ("; the pretrained model's report is not saved (it has no run folder)" if loaded.origin == "pretrained" else ""))
-
-
-def _save_evaluation(report, images, loaded) -> dict:
-    """eval/ PNGs and metrics.json beside the checkpoint's run, and the same into its TensorBoard logs
-    (on the torch engine: TensorBoard's writer comes with torch, which the ONNX path never imports)."""
-    from ..inference.evaluation import confusion_png
-    from ..imaging import grid_image, save_png
-    from ..files import write_json
-
-    checkpoint_path = loaded.path
-    run_dir = checkpoint_path.parent.parent if checkpoint_path.parent.name == "checkpoints" else checkpoint_path.parent
-    out = run_dir / "eval"
-    saved = {}
-    confusion_png(report.confusion, out / "confusion.png", f"{loaded.arch or 'model'}: {report.accuracy:.2f}% on {report.count:,} images")
-    saved["confusion"] = str(out / "confusion.png")
-    wrong = [m["index"] for m in report.misclassified[:100]]
-    grid = None
-    if wrong:
-        grid = grid_image(images[wrong], columns=10, scale=2)
-        saved["misclassified"] = str(save_png(grid, out / "misclassified.png"))
-    saved["metrics"] = str(write_json(out / "metrics.json", report.to_json()))
-    if loaded.engine == "torch":
-        from ..training.tensorboard import log_evaluation
-
-        log_evaluation(run_dir, report, grid, step=int(loaded.global_step or 0))
-    return saved

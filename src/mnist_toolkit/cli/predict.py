@@ -27,8 +27,8 @@ def predict(
     verbose: VerboseOption = False,
 ) -> None:
     """Read digits from your own images (PNG, JPEG, BMP, GIF, TIFF, WebP), preprocessed as MNIST was."""
-    from ..imaging import save_png
-    from ..inference.predict import digit_rows, predict_rows, prepare_inputs
+    from ..inference.predict import predict_rows, prepare_inputs, save_inputs
+    from ..reading.prepare import ImageError
     from ..reporting.console import make_console
     from ..reporting.evaluation import predictions_table
 
@@ -40,19 +40,7 @@ def predict(
     if several:
         print(f"Warning: {', '.join(several)}: several separated digits seen; read as one digit. Hint: pass --number to read them all.", file=sys.stderr)
     if save_preprocessed is not None:
-        from PIL import Image
-
-        used: set[str] = set()
-        for row in digit_rows(rows):
-            if row.prepared is not None:
-                stem = Path(row.file).stem or "stdin"
-                name = stem
-                for n in range(2, 10_000):
-                    if name not in used:
-                        break
-                    name = f"{stem}-{n}"
-                used.add(name)
-                save_png(Image.fromarray(row.prepared.image, mode="L"), save_preprocessed / f"{name}.png")
+        save_inputs(rows, save_preprocessed)
     if json_output:
         model = {"engine": loaded.engine, "model": str(loaded.path), "origin": loaded.origin}
         _emit_json([{**row.to_json(), **model} for row in rows])
@@ -63,6 +51,5 @@ def predict(
     failed = [row for row in rows if row.error]
     if failed:
         where = "their error fields" if json_output else "the table"
-        print(f"Error: {len(failed)} of {len(rows)} input(s) could not be read; see {where}. "
-              "Hint: use images of a single digit in a common format.", file=sys.stderr)  # fmt: skip
-        raise typer.Exit(1)
+        raise ImageError(f"{len(failed)} of {len(rows)} input(s) could not be read; see {where}",
+                         hint="use images of a single digit in a common format")  # fmt: skip

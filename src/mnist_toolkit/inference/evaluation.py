@@ -1,12 +1,16 @@
-"""Scoring a checkpoint on a digit set: accuracy, loss, per-class metrics, confusion, mistakes, speed."""
+"""Scoring a model on a digit set (accuracy, loss, per-class metrics, confusion, mistakes, speed) and
+saving the report beside its run: eval/ PNGs, eval/metrics.json and the run's TensorBoard logs."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+from ..files import write_json
+from ..runs import RunFolder
 from .scores import accuracy, cross_entropy_sum, softmax
 
 
@@ -149,3 +153,55 @@ def confusion_png(confusion: np.ndarray, path, title: str = "Confusion matrix") 
     figure.savefig(buffer, format="png")
     plt.close(figure)
     atomic_write_bytes(path, buffer.getvalue())
+
+
+def evaluate_digits(model, images: np.ndarray, labels: np.ndarray, data: dict, batch_size: int = 256) -> EvalReport:
+    """Score `model` (anything with `logits`) on (N, 28, 28) uint8 digits and (N,) labels.
+
+    Args:
+        data: what the digits are, recorded in the report (e.g. the source and split).
+    """
+    scored = evaluate_model(model, images, labels, batch_size)
+    return build_report(str(getattr(model, "path", "")), data, labels, scored)
+
+
+def save_evaluation(report: EvalReport, images: np.ndarray, checkpoint: Path, arch: str | None = None,
+                    global_step: int | None = None, tensorboard: bool = True) -> dict[str, str]:  # fmt: skip
+    """Save a report into the run of `checkpoint`: eval/confusion.png, eval/misclassified.png (up to
+    100 mistakes), eval/metrics.json and, with `tensorboard`, the same into the run's TensorBoard logs.
+
+    Returns:
+        {"confusion", "misclassified" (when there are mistakes), "metrics"}: the files written.
+    """
+    from ..imaging import grid_image, save_png
+
+    run = RunFolder.of_checkpoint(checkpoint)
+    out = run.eval_dir
+    saved = {}
+    confusion_png(report.confusion, out / "confusion.png", f"{arch or 'model'}: {report.accuracy:.2f}% on {report.count:,} images")
+    saved["confusion"] = str(out / "confusion.png")
+    wrong = [m["index"] for m in report.misclassified[:100]]
+    grid = None
+    if wrong:
+        grid = grid_image(images[wrong], columns=10, scale=2)
+        saved["misclassified"] = str(save_png(grid, out / "misclassified.png"))
+    saved["metrics"] = str(write_json(out / "metrics.json", report.to_json()))
+    if tensorboard:
+        _log_to_tensorboard(run.path, report, out / "confusion.png", grid, int(global_step or 0))
+    return saved
+
+
+def _log_to_tensorboard(log_dir: Path, report: EvalReport, confusion_file: Path, misclassified_grid, step: int) -> None:
+    """An evaluation's metrics, confusion image and misclassified grid, into a run's TensorBoard logs."""
+    from PIL import Image
+    from torch.utils.tensorboard import SummaryWriter
+
+    with SummaryWriter(log_dir=str(log_dir)) as writer:
+        writer.add_scalar("Eval/accuracy", report.accuracy, step)
+        writer.add_scalar("Eval/loss", report.loss, step)
+        for row in report.per_class:
+            writer.add_scalar(f"Eval/f1_digit_{row['digit']}", row["f1"], step)
+        confusion = Image.open(confusion_file).convert("RGB")
+        writer.add_image("Eval/confusion", np.asarray(confusion), step, dataformats="HWC")
+        if misclassified_grid is not None:
+            writer.add_image("Eval/misclassified", np.asarray(misclassified_grid), step, dataformats="HW")

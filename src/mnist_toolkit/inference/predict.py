@@ -133,3 +133,26 @@ def predict_rows(model, rows: list[PredictionRow], top_k: int = 3) -> list[Predi
     for row, reading in zip(ready, found):
         row.reading = reading
     return rows
+
+
+def save_inputs(rows: list[PredictionRow], folder: Path) -> list[Path]:
+    """Write each prepared 28x28 input as `<file stem>.png` into `folder` (`-2`, `-3`, ... when stems
+    repeat, e.g. the digits of a number); returns the files written."""
+    from PIL import Image
+
+    from ..imaging import save_png
+
+    used: set[str] = set()
+    written = []
+    for row in digit_rows(rows):
+        if row.prepared is None:
+            continue
+        stem = Path(row.file).stem or "stdin"
+        name = stem
+        for n in range(2, 10_000):
+            if name not in used:
+                break
+            name = f"{stem}-{n}"
+        used.add(name)
+        written.append(save_png(Image.fromarray(row.prepared.image, mode="L"), Path(folder) / f"{name}.png"))
+    return written

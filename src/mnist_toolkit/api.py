@@ -1,0 +1,113 @@
+"""The toolkit's Python API: everything the `mnist` commands do, callable from a notebook or a script.
+
+The CLI and the server are two front-ends of these functions. Heavy libraries (torch, onnxruntime)
+are imported only when a function needs them.
+
+    import mnist_toolkit as mt
+    images, labels = mt.load_mnist("test")
+    model = mt.load_model()                  # the newest run under runs/, else the pretrained model
+    reading = model.read("digit.png")        # Reading(digit, confidence, top_k, box, input)
+    report = mt.evaluate(model)              # on the MNIST test set
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .inference.evaluation import EvalReport
+    from .inference.loading import Model, ModelChoice
+
+PathLike = str | os.PathLike[str]
+
+
+def load_mnist(split: str = "test", data_dir: PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """One MNIST split as numpy arrays, checked against the published checksums.
+
+    Args:
+        split: "train" (60,000 digits) or "test" (10,000).
+        data_dir: a folder with the four MNIST files; default: $MNIST_DATA_DIR, else the copy in the package.
+
+    Returns:
+        images (N, 28, 28) uint8, white on black; labels (N,) uint8.
+
+    Raises:
+        ConfigError: an unknown split.
+        IdxFormatError, ChecksumMismatch: damaged files.
+    """
+    from .data.source import load_split, resolve_source
+
+    if split not in ("train", "test"):
+        raise ConfigError(f"unknown split {split!r}: choose train or test")
+    digits = load_split(resolve_source(data_dir), split)
+    return digits.images, digits.labels
+
+
+def find_model(source: PathLike | None = None, runs_dir: PathLike = "runs") -> ModelChoice:
+    """Which model `source` names, without loading it.
+
+    Args:
+        source: None (the newest run under `runs_dir`, else the pretrained model), "pretrained", a run
+            folder (its best.pt, else last.pt), a `.pt` checkpoint or an `.onnx` model.
+
+    Raises:
+        CheckpointError: a run or checkpoint that is not there.
+    """
+    from .inference.loading import locate, pretrained_choice
+
+    if source is None:
+        return locate(None, None, Path(runs_dir))
+    if str(source) == "pretrained" and not Path(source).exists():
+        return pretrained_choice()
+    path = Path(source)
+    return locate(path, None, Path(runs_dir)) if path.is_dir() else locate(None, path, Path(runs_dir))
+
+
+def load_model(source: PathLike | None = None, engine: str = "auto", runs_dir: PathLike = "runs", threads: int | None = None) -> Model:
+    """A trained model, ready to read images.
+
+    Args:
+        source: see `find_model`.
+        engine: "auto" (ONNX Runtime when an up-to-date ONNX model is there), "onnx" or "torch".
+        threads: CPU threads for the engine (default: the engine's own choice).
+
+    Raises:
+        CheckpointError, ModelFileError: nothing loadable there.
+        ConfigError: an unknown engine, or one that cannot read this model.
+    """
+    from .inference.loading import load_model as load
+
+    return load(find_model(source, runs_dir), engine, threads)
+
+
+def evaluate(model: Model, images: np.ndarray | None = None, labels: np.ndarray | None = None,
+             data_dir: PathLike | None = None, batch_size: int = 256) -> EvalReport:  # fmt: skip
+    """Score a model: accuracy, loss, per-class precision/recall/F1, the confusion matrix, the mistakes.
+
+    Args:
+        model: from `load_model`.
+        images, labels: (N, 28, 28) uint8 digits and (N,) labels; default: the MNIST test set.
+        data_dir: where the MNIST files are, for the default test set.
+
+    Raises:
+        ConfigError: images without labels (or the reverse), or arrays that do not match.
+    """
+    from .data.source import load_split, resolve_source
+    from .inference.evaluation import evaluate_digits
+
+    if (images is None) != (labels is None):
+        raise ConfigError("images and labels go together", hint="pass both, or neither for the MNIST test set")
+    if images is None or labels is None:
+        source = resolve_source(data_dir)
+        digits = load_split(source, "test")
+        return evaluate_digits(model, digits.images, digits.labels, {**source.describe(), "split": "test"}, batch_size)
+    images, labels = np.asarray(images), np.asarray(labels)
+    if images.ndim != 3 or images.shape[1:] != (28, 28) or images.dtype != np.uint8 or labels.shape != (len(images),):
+        raise ConfigError(f"expected (N, 28, 28) uint8 images and (N,) labels, got {images.shape} {images.dtype} and {labels.shape}")
+    return evaluate_digits(model, images, labels.astype(np.int64), {"source": "arrays", "images": len(images)}, batch_size)
