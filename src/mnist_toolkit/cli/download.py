@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..errors import ConfigError, MnistError
+from ..errors import ConfigError, DownloadError
 from . import app
 from .options import JsonOption, _emit_json
 
@@ -68,4 +68,4 @@ def download(
                 if all(o.ok for o in outcomes):
                     console.print(download_table(outcomes))
                     return
-        raise MnistError(f"could not obtain a valid {names}", hint=hint if not offline else "reinstall the package")
+        raise DownloadError(f"could not obtain a valid {names}", hint=hint if not offline else "reinstall the package")

@@ -21,26 +21,19 @@ def export(
     json_output: JsonOption = False,
 ) -> None:
     """Export a trained model for deployment; torch and the export must agree on 1,000 test digits first."""
-    from ..data.source import load_split, resolve_source
     from ..errors import ConfigError
-    from ..inference.export import export_format, export_model
-    from ..inference.checkpoint import load_checkpoint
+    from ..inference.export import export_checkpoint, export_format
     from ..inference.loading import locate
     from ..reporting.console import make_console
 
-    chosen = export_format(fmt)  # an unknown format fails before anything is loaded
+    export_format(fmt)  # an unknown format fails before anything is loaded
     choice = locate(run, checkpoint, runs_dir)
     if choice.checkpoint is None:
         raise ConfigError(f"{choice.onnx} is already an exported model", hint="export from a run or a .pt checkpoint")
     if choice.origin == "pretrained" and out is None:
         raise ConfigError("there is no run to export, only the pretrained model in the package",
                           hint="pass --out FILE to export the pretrained model, or --run DIR")  # fmt: skip
-    target = out if out is not None else choice.checkpoint.with_suffix(chosen.suffix)
-    if target.resolve() == choice.checkpoint.resolve():
-        raise ConfigError(f"--out {target} is the checkpoint itself", hint=f"choose another file, e.g. {target.with_suffix(chosen.suffix)}")
-    payload = load_checkpoint(choice.checkpoint)
-    test = load_split(resolve_source(None), "test")
-    result = export_model(payload, str(choice.checkpoint), fmt, target, test.images[:1000])
+    result = export_checkpoint(choice.checkpoint, fmt, out)
     if json_output:
         _emit_json({**result.to_json(), "checkpoint": str(choice.checkpoint), "origin": choice.origin})
         return

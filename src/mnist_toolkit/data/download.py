@@ -8,7 +8,6 @@ a final name. Progress is reported through a `DownloadListener`; nothing here pr
 from __future__ import annotations
 
 import io
-import os
 import tarfile
 import time
 import zipfile
@@ -366,8 +365,3 @@ def _payload_reader(payload: bytes | Exception) -> Callable[[], bytes]:
         return payload
 
     return read
-
-
-def default_dest() -> Path:
-    """`data/mnist` under the current directory."""
-    return Path(os.getcwd()) / "data" / "mnist"

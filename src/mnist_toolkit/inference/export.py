@@ -27,6 +27,8 @@ from .onnx_model import INPUT_NAME, METADATA_KEY
 
 EXPORT_FORMAT = "mnist-toolkit-export/1"
 PT2_METADATA_FILE = "mnist_toolkit.json"
+#: How many MNIST test digits an export must read exactly as torch does before it is written.
+CHECK_DIGITS = 1000
 
 
 class DeployableClassifier(nn.Module):
@@ -216,3 +218,25 @@ def export_model(payload: dict, source: str, fmt: str, out: str | Path, check_im
                              hint="report it; use the torch engine meanwhile")  # fmt: skip
     atomic_write_bytes(out, data)
     return ExportResult(out, fmt, exporter, len(images), agree, difference, len(data), time.perf_counter() - started, metadata)
+
+
+def export_checkpoint(checkpoint: Path, fmt: str = "onnx", out: Path | None = None, data_dir: str | Path | None = None) -> ExportResult:
+    """Export a checkpoint file, by default beside it (best.onnx, last.pt2, ...), checked on the first
+    `CHECK_DIGITS` MNIST test digits.
+
+    Raises:
+        UnknownName: an unknown format.
+        ConfigError: `out` is the checkpoint itself, a folder, or in a missing folder.
+        CheckpointError: the checkpoint cannot be loaded.
+        ModelFileError: the export disagrees with torch (nothing is written).
+    """
+    from ..data.source import load_split, resolve_source
+    from .checkpoint import load_checkpoint
+
+    chosen = export_format(fmt)
+    target = Path(out) if out is not None else Path(checkpoint).with_suffix(chosen.suffix)
+    if target.resolve() == Path(checkpoint).resolve():
+        raise ConfigError(f"--out {target} is the checkpoint itself", hint=f"choose another file, e.g. {target.with_suffix(chosen.suffix)}")
+    payload = load_checkpoint(checkpoint)
+    test = load_split(resolve_source(data_dir), "test")
+    return export_model(payload, str(checkpoint), fmt, target, test.images[:CHECK_DIGITS])

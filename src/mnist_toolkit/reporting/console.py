@@ -33,10 +33,6 @@ def make_console(json_mode: bool = False, quiet: bool = False) -> Console:
     return console
 
 
-def error_console() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
-
-
 def digit_text(image: np.ndarray) -> Text:
     """Draw one 2-D image with half blocks: each character shows two pixel rows, ink in shades of grey."""
     image = np.asarray(image)
