@@ -27,6 +27,95 @@ WORK_SIDE = 800
 #: Below this contrast between the strongest ink and the paper, the image holds no digit.
 MIN_CONTRAST = 0.12
 
+# The paper (smooth_background, _local_plane, find_ink's refinement).
+#: Cells of the paper grid along the long side: coarse, so that a narrow crop filled by a thick stroke
+#: is not taken for lighting; fine enough to follow a gradient, a vignette or a shadow.
+PAPER_GRID_CELLS = 32
+#: Gaussian sigma, in grid cells, of the neighbourhood each local paper plane is fitted to: about a
+#: tenth of the long side, wide enough to reach past a stroke to paper, narrow enough for a shadow.
+PAPER_SIGMA_CELLS = 3.0
+#: Ridge on the plane's two slopes, times sigma**2 and the paper weight nearby: keeps the slope tame
+#: where the paper nearby lies on one line (a strip of paper beside a thick stroke).
+PAPER_SLOPE_RIDGE = 0.05
+#: Below this Gaussian-weighted amount of paper near a cell (2 % of one cell's worth) no plane is
+#: fitted there: inside a very thick stroke the paper's median stands in.
+MIN_PAPER_WEIGHT = 0.02
+#: Times the paper is estimated again, each time leaving out what then looks like ink.
+PAPER_REFINEMENTS = 2
+#: Work pixels around the likely ink also left out of the paper: a stroke's soft rim is not paper.
+INK_RIM = 2
+
+# Contrast against the paper (_signed_contrast).
+#: Dark ink's contrast divides by the paper's luminance (lighting is multiplicative), never by less
+#: than this: a near-black "paper" (a deep shadow) must not blow noise up into ink.
+MIN_PAPER_LUMINANCE = 0.05
+#: Light ink's contrast divides by the room left above the ground, never by less than half the range:
+#: "light ink" on light paper cannot be strong (0.05, as for dark ink, blew noise up into ink).
+MIN_LIGHT_INK_ROOM = 0.5
+
+# Noise and the first guess at the ink (_paper_noise, _ink_threshold, decide_polarity).
+#: MAD -> standard deviation for normally distributed values (1 / the normal's 75th percentile).
+MAD_TO_SIGMA = 1.4826
+#: The paper's noise, in contrast, is taken as at least this: a clean synthetic image has none, and
+#: thresholds of a few times zero would make every faint smudge ink.
+MIN_PAPER_NOISE = 0.003
+#: Beyond this many robust sigmas of the paper's noise a pixel is ink, not noise: the first-guess ink
+#: threshold while the paper is refined, and where the tails counted for the polarity begin.
+INK_SIGMAS = 4
+#: The first-guess ink threshold is at least this contrast (dark ink: 4 % darker than the local paper).
+MIN_INK_THRESHOLD = 0.04
+
+# Polarity (decide_polarity, _border, _corners).
+#: Otsu separability from which ink and paper are two clear classes (a tight crop, a large digit): a
+#: lighting gradient alone stays below it, a uniform spread of grey scores 0.75.
+TWO_CLASS_SEPARABILITY = 0.8
+#: The border strip that votes for the background is min(side) // BORDER_DIVISOR wide: about 3 %, thin
+#: so that a digit in a tight crop covers little of it.
+BORDER_DIVISOR = 33
+#: The corner patches are 1 / CORNER_DIVISOR of each side: paper in nearly every tight crop of a digit.
+CORNER_DIVISOR = 8
+#: The corners' vote counts this many times, the pixels' and the border's once: strokes seldom reach them.
+CORNER_VOTES = 2
+
+# The threshold (find_ink).
+#: Gaussian sigma, in work pixels, of the smoothing of the contrast before it is thresholded, so that
+#: single noisy pixels do not become ink while strokes (several pixels wide) keep their level.
+CONTRAST_SMOOTHING = 0.7
+#: The strongest ink is this percentile of the smoothed contrast (a few hot pixels or glints ignored)...
+PEAK_PERCENTILE = 99.99
+#: ...in work images of more than this many pixels; in smaller ones that percentile falls within the
+#: last pixel (1 / (1 - 0.9999)), so the maximum is taken.
+PEAK_PERCENTILE_MIN_PIXELS = 10_000
+#: The strongest ink must also stand this many noise sigmas above the paper, or there is no digit:
+#: blank paper's own noise reaches about 3.7 sigma at the 99.99th percentile.
+MIN_PEAK_NOISES = 6
+#: Hysteresis thresholds, each the larger of a share of the strongest ink and a number of paper-noise
+#: sigmas: smoothed contrast above the low one is ink when connected to contrast above the high one,
+#: so faint ruled lines, shadows and texture fall below while a stroke's fainter parts stay. Empirical,
+#: set with the real-world sets of benchmarks/realworld_sets.py (their development split).
+HYSTERESIS_LOW = 0.3
+HYSTERESIS_LOW_NOISES = 3.5
+HYSTERESIS_HIGH = 0.55
+HYSTERESIS_HIGH_NOISES = 5
+
+# Ruled lines and margins (remove_lines).
+#: A horizontal run of ink longer than width // RULED_LINE_DIVISOR (a third of the width) is a line.
+RULED_LINE_DIVISOR = 3
+#: A vertical run is a margin only when longer than this share of the height: a margin spans the page,
+#: while an upright 1 in a short row spans a third of the frame (rows with the digit count right:
+#: 98.8 -> 100 % on the development set, where a third had erased such 1s).
+MARGIN_LINE_SPAN = 0.6
+#: Line runs are at least this many work pixels long.
+MIN_LINE_RUN = 8
+#: Lines are looked for only along a side at least this many runs long (in effect: not along a side
+#: under 12 work pixels, where the run is MIN_LINE_RUN).
+LINE_FRAME_RUNS = 1.5
+#: Ink thicker across the line than this share of the frame (plus a pixel, and at least
+#: MIN_STROKE_THICKNESS pixels) is a stroke and stays: a digit's strokes crossing a ruled line keep
+#: their pixels, and a digit filling a tight crop keeps its thick bars.
+LINE_MAX_THICKNESS = 0.02
+MIN_STROKE_THICKNESS = 3
+
 
 @dataclass(frozen=True)
 class InkField:
@@ -112,11 +201,11 @@ def smooth_background(gray: np.ndarray, exclude: np.ndarray | None) -> np.ndarra
     weights = np.ones_like(gray, dtype=np.float32) if exclude is None else (~exclude).astype(np.float32)
     if weights.sum() < 1:
         weights[:] = 1.0
-    cell = max(1, max(gray.shape) // 32)
+    cell = max(1, max(gray.shape) // PAPER_GRID_CELLS)
     counts = reduce(weights, cell).astype(np.float64)
     means = reduce(gray * weights, cell) / np.maximum(counts, 1e-9)
     fallback = float(np.median(gray[weights > 0]))
-    coarse = _local_plane(means, counts, sigma=3.0, fallback=fallback)
+    coarse = _local_plane(means, counts, sigma=PAPER_SIGMA_CELLS, fallback=fallback)
     coarse = np.pad(coarse, 1, mode="reflect", reflect_type="odd")  # continue the plane half a cell past the edge
     rows = (np.arange(gray.shape[0]) + 0.5) / cell + 0.5
     cols = (np.arange(gray.shape[1]) + 0.5) / cell + 0.5
@@ -139,10 +228,10 @@ def _local_plane(means: np.ndarray, counts: np.ndarray, sigma: float, fallback: 
     m_xx = sxx - 2 * xs * sx + xs * xs * s0
     m_xy = sxy - xs * sy - ys * sx + xs * ys * s0
     n_y, n_x = ty - ys * t0, tx - xs * t0
-    ridge = 0.05 * sigma**2 * s0  # keeps the slope tame where the paper nearby lies on one line
+    ridge = PAPER_SLOPE_RIDGE * sigma**2 * s0
     matrix = np.stack([np.stack([s0, m_y, m_x], -1), np.stack([m_y, m_yy + ridge, m_xy], -1), np.stack([m_x, m_xy, m_xx + ridge], -1)], -2)
     target = np.stack([t0, n_y, n_x], -1)[..., None]
-    enough = s0 > 0.02
+    enough = s0 > MIN_PAPER_WEIGHT
     values = np.full(means.shape, fallback)
     if enough.any():
         values[enough] = np.linalg.solve(matrix[enough], target[enough])[:, 0, 0]
@@ -157,8 +246,8 @@ def _signed_contrast(gray: np.ndarray, paper: np.ndarray, dark_ink: bool) -> np.
     strong, and dividing by the little room left would blow noise up into ink).
     """
     if dark_ink:
-        return ((paper - gray) / np.maximum(paper, 0.05)).astype(np.float32)
-    return ((gray - paper) / np.maximum(1.0 - paper, 0.5)).astype(np.float32)
+        return ((paper - gray) / np.maximum(paper, MIN_PAPER_LUMINANCE)).astype(np.float32)
+    return ((gray - paper) / np.maximum(1.0 - paper, MIN_LIGHT_INK_ROOM)).astype(np.float32)
 
 
 def _contrast(gray: np.ndarray, paper: np.ndarray, dark_ink: bool) -> np.ndarray:
@@ -168,11 +257,11 @@ def _contrast(gray: np.ndarray, paper: np.ndarray, dark_ink: bool) -> np.ndarray
 def _paper_noise(signed: np.ndarray, two_classes: bool) -> float:
     """Spread of the paper's contrast: over the paper class when ink is a large share, else robust over all."""
     values = signed[signed < otsu_threshold(signed)[0]] if two_classes else signed
-    return max(_robust_sigma(values), 0.003)
+    return max(_robust_sigma(values), MIN_PAPER_NOISE)
 
 
 def _ink_threshold(signed: np.ndarray, two_classes: bool) -> float:
-    floor = max(4 * _paper_noise(signed, two_classes), 0.04)
+    floor = max(INK_SIGMAS * _paper_noise(signed, two_classes), MIN_INK_THRESHOLD)
     return max(floor, otsu_threshold(signed)[0]) if two_classes else floor
 
 
@@ -198,19 +287,19 @@ def otsu_threshold(values: np.ndarray, bins: int = 256) -> tuple[float, float]:
 
 
 def _border(array: np.ndarray) -> np.ndarray:
-    width = max(1, min(array.shape) // 33)
+    width = max(1, min(array.shape) // BORDER_DIVISOR)
     return np.concatenate([array[:width].ravel(), array[-width:].ravel(), array[:, :width].ravel(), array[:, -width:].ravel()])
 
 
 def _corners(array: np.ndarray) -> np.ndarray:
     """The four corner patches (an eighth of each side): paper in nearly every tight crop of a digit."""
-    h, w = max(1, array.shape[0] // 8), max(1, array.shape[1] // 8)
+    h, w = max(1, array.shape[0] // CORNER_DIVISOR), max(1, array.shape[1] // CORNER_DIVISOR)
     return np.concatenate([array[:h, :w].ravel(), array[:h, -w:].ravel(), array[-h:, :w].ravel(), array[-h:, -w:].ravel()])
 
 
 def _robust_sigma(values: np.ndarray) -> float:
     median = float(np.median(values))
-    return 1.4826 * float(np.median(np.abs(values - median)))
+    return MAD_TO_SIGMA * float(np.median(np.abs(values - median)))
 
 
 @dataclass(frozen=True)
@@ -232,16 +321,16 @@ def decide_polarity(gray: np.ndarray) -> Polarity:
     removing the lighting, reaches further from the paper.
     """
     threshold, separability = otsu_threshold(gray)
-    if separability >= 0.8:
+    if separability >= TWO_CLASS_SEPARABILITY:
         light = gray > threshold
         votes = (float(light.mean()), float(_border(light).mean()), float(_corners(light).mean()))
-        dark_ink = (votes[0] + votes[1] + 2 * votes[2]) / 4 > 0.5
+        dark_ink = (votes[0] + votes[1] + CORNER_VOTES * votes[2]) / (2 + CORNER_VOTES) > 0.5
         return Polarity(dark_ink, True, ~light if dark_ink else light)
     residual = gray - smooth_background(gray, None)
     centre = float(np.median(residual))
     sigma = max(_robust_sigma(residual), 1e-3)
-    dark_tail = np.clip(centre - residual - 4 * sigma, 0, None).sum()
-    light_tail = np.clip(residual - centre - 4 * sigma, 0, None).sum()
+    dark_tail = np.clip(centre - residual - INK_SIGMAS * sigma, 0, None).sum()
+    light_tail = np.clip(residual - centre - INK_SIGMAS * sigma, 0, None).sum()
     if dark_tail == light_tail:
         return Polarity(float(np.median(_border(gray))) > 0.5, False, None)
     return Polarity(bool(dark_tail > light_tail), False, None)
@@ -270,9 +359,9 @@ def remove_lines(mask: np.ndarray) -> np.ndarray:
     height, width = mask.shape
     cleaned = mask.copy()
     for axis, along, across in ((1, width, height), (0, height, width)):
-        run = max(8, along // 3 if axis == 1 else int(0.6 * along))
-        thickness = max(3, int(round(0.02 * across)) + 1)
-        if along < 3 * run // 2 or mask.shape[1 - axis] < thickness:
+        run = max(MIN_LINE_RUN, along // RULED_LINE_DIVISOR if axis == 1 else int(MARGIN_LINE_SPAN * along))
+        thickness = max(MIN_STROKE_THICKNESS, int(round(LINE_MAX_THICKNESS * across)) + 1)
+        if along < int(LINE_FRAME_RUNS * run) or mask.shape[1 - axis] < thickness:
             continue
         thick = image_ops.opening_1d(mask, thickness, axis=1 - axis)
         thin = mask & ~thick
@@ -295,18 +384,19 @@ def find_ink(gray: np.ndarray) -> InkField | None:
     exclude = None if polarity.ink is None else image_ops.dilate(polarity.ink, iterations=1)
     paper = smooth_background(work, exclude)
     # Refine the paper twice, each time leaving out what currently looks like ink (and its rim).
-    for _ in range(2):
+    for _ in range(PAPER_REFINEMENTS):
         signed = _signed_contrast(work, paper, dark_ink)
-        likely_ink = image_ops.dilate(signed > _ink_threshold(signed, two_classes), iterations=2)
+        likely_ink = image_ops.dilate(signed > _ink_threshold(signed, two_classes), iterations=INK_RIM)
         paper = smooth_background(work, likely_ink)
-    smoothed_signed = image_ops.gaussian(_signed_contrast(work, paper, dark_ink), 0.7)
+    smoothed_signed = image_ops.gaussian(_signed_contrast(work, paper, dark_ink), CONTRAST_SMOOTHING)
     noise = _paper_noise(smoothed_signed, two_classes)
     smoothed = np.clip(smoothed_signed, 0.0, None)
     contrast = _contrast(work, paper, dark_ink)
-    peak = float(np.percentile(smoothed, 99.99)) if smoothed.size > 10_000 else float(smoothed.max())
-    if peak < max(MIN_CONTRAST, 6 * noise):
+    peak = float(np.percentile(smoothed, PEAK_PERCENTILE)) if smoothed.size > PEAK_PERCENTILE_MIN_PIXELS else float(smoothed.max())
+    if peak < max(MIN_CONTRAST, MIN_PEAK_NOISES * noise):
         return None
-    low, high = max(0.3 * peak, 3.5 * noise), max(0.55 * peak, 5 * noise)
+    low = max(HYSTERESIS_LOW * peak, HYSTERESIS_LOW_NOISES * noise)
+    high = max(HYSTERESIS_HIGH * peak, HYSTERESIS_HIGH_NOISES * noise)
     mask = remove_lines(_hysteresis(smoothed, low, high))
     if not mask.any():
         return None

@@ -33,6 +33,46 @@ MAX_PIXELS = 40_000_000
 MAX_FILE_BYTES = 50 * 1024 * 1024
 DIGIT_BOX = 20  # the longest side of the digit inside the 28x28 field, as in MNIST
 FIELD = 28
+#: Luma weights of ITU-R BT.601, as PIL's "L" conversion, for images composited from RGBA.
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+
+# An image that already is an MNIST-style digit (is_mnist_style, _border) passes through unchanged.
+#: Luminance above this is ink, at most this the black background.
+MNIST_BLACK = 0.1
+#: The border strip whose median must be black is min(side) // MNIST_BORDER_DIVISOR wide (1 px of 28).
+MNIST_BORDER_DIVISOR = 20
+#: The ink fits in this box: DIGIT_BOX with a pixel of slack either side (none of MNIST's 60,000
+#: training digits measures more than 20 at MNIST_BLACK), for a digit prepared a little differently...
+MNIST_MAX_INK_BOX = 22
+#: ...with its centre of mass at most this many pixels from the field's centre ("roughly centred").
+MNIST_MAX_OFFSET = 2
+
+# One digit's ink cut from the original (digit_ink).
+#: Work pixels of reach: ink within this distance of the group's own components is kept (neighbouring
+#: digits, ruled lines and specks stay out), and the region cut is the group's box widened by as much
+#: so that all of that ink is inside it.
+INK_REACH = 2
+#: Gaussian sigma, in work pixels (times the reduction factor in original pixels), smoothing a reduced
+#: photo's contrast at full resolution: sensor noise and JPEG blocks averaged, well under a work pixel
+#: so that the strokes stay sharp. Empirical: it acts only on images larger than ink.WORK_SIDE, among
+#: the real-world sets the phone photos.
+FULL_SIZE_SMOOTHING = 0.35
+#: The strokes' core level, mapped to ink 1, is this percentile of the strong ink's contrast: the
+#: strongest quarter saturates, as the cores of MNIST's strokes do.
+STROKE_CORE_PERCENTILE = 75
+#: Contrast below this share of the low hysteresis threshold is paper (ink 0); between it and the core
+#: the ink ramps up, so that the strokes' edges stay soft as in MNIST.
+INK_FLOOR_OF_LOW = 0.5
+
+# Fitting the digit into 28x28 (fit_digit).
+#: The digit is cropped to the rows and columns with ink above this level (the core is 1): what
+#: remains of paper texture and sensor noise around it is left out.
+CROP_INK_LEVEL = 0.15
+#: Shrinking below this scale, PIL first reduces by a whole factor to at least FAST_REDUCE_GAP times
+#: the target size, then resamples with Lanczos: much faster for a large photo's digit, and from a gap
+#: of 3.0 "indistinguishable from fair resampling in most cases" (PIL's documentation of reducing_gap).
+FAST_REDUCE_BELOW = 0.5
+FAST_REDUCE_GAP = 3.0
 
 
 class ImageError(MnistError):
@@ -95,8 +135,6 @@ def to_gray(image) -> np.ndarray:
     Transparent pixels are filled with the colour opposite to the opaque strokes: a drawing of black
     strokes on a transparent canvas becomes black on white, white strokes become white on black.
     """
-    from PIL import Image
-
     has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         values = np.asarray(image, dtype=np.float64)
@@ -106,7 +144,7 @@ def to_gray(image) -> np.ndarray:
     if has_alpha:
         rgba = np.asarray(image.convert("RGBA"), dtype=np.float64) / 255.0
         alpha = rgba[..., 3]
-        lum = rgba[..., :3] @ np.array([0.299, 0.587, 0.114])
+        lum = rgba[..., :3] @ np.array(LUMA_WEIGHTS)
         opaque = alpha > 0.5
         if not opaque.any():
             raise ImageError("no digit found: the image is fully transparent")
@@ -121,7 +159,7 @@ def to_gray(image) -> np.ndarray:
 
 
 def _border(gray: np.ndarray) -> np.ndarray:
-    width = max(1, min(gray.shape) // 20)
+    width = max(1, min(gray.shape) // MNIST_BORDER_DIVISOR)
     return np.concatenate([gray[:width].ravel(), gray[-width:].ravel(), gray[:, :width].ravel(), gray[:, -width:].ravel()])
 
 
@@ -139,14 +177,14 @@ def fit_digit(ink: np.ndarray) -> np.ndarray:
     """Crop to the ink, scale the longest side to 20 px (antialiased), centre the mass in 28x28 -> float [0, 1]."""
     from PIL import Image
 
-    rows, cols = np.flatnonzero(ink.max(axis=1) > 0.15), np.flatnonzero(ink.max(axis=0) > 0.15)
+    rows, cols = np.flatnonzero(ink.max(axis=1) > CROP_INK_LEVEL), np.flatnonzero(ink.max(axis=0) > CROP_INK_LEVEL)
     if rows.size == 0:
         raise ImageError("no digit found: the image is blank or has too little contrast")
     crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     height, width = crop.shape
     scale = DIGIT_BOX / max(height, width)
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
-    resized = Image.fromarray((crop * 255).astype(np.float32), mode="F").resize((new_w, new_h), Image.LANCZOS, reducing_gap=3.0 if scale < 0.5 else None)
+    resized = Image.fromarray((crop * 255).astype(np.float32), mode="F").resize((new_w, new_h), Image.LANCZOS, reducing_gap=FAST_REDUCE_GAP if scale < FAST_REDUCE_BELOW else None)
     small = np.clip(np.asarray(resized, dtype=np.float64) / 255.0, 0.0, 1.0)
     field = np.zeros((FIELD, FIELD), dtype=np.float64)
     row0, col0 = (FIELD - new_h) // 2, (FIELD - new_w) // 2
@@ -163,20 +201,20 @@ def digit_ink(found, labels: np.ndarray, group) -> tuple[np.ndarray, tuple[int, 
     """
     f = found.factor
     height, width = found.gray.shape
-    margin = 2
+    margin = INK_REACH
     top, bottom = max(0, (group.top - margin) * f), min(height, (group.bottom + margin) * f)
     left, right = max(0, (group.left - margin) * f), min(width, (group.right + margin) * f)
     own = np.isin(labels[group.top - min(margin, group.top) : group.bottom + margin, group.left - min(margin, group.left) : group.right + margin], group.labels)
-    own = image_ops.dilate(own, iterations=2, square=True)
+    own = image_ops.dilate(own, iterations=INK_REACH, square=True)
     rows = np.clip(np.arange(top, bottom) // f - (group.top - min(margin, group.top)), 0, own.shape[0] - 1)
     cols = np.clip(np.arange(left, right) // f - (group.left - min(margin, group.left)), 0, own.shape[1] - 1)
     keep = own[np.ix_(rows, cols)]
     contrast = found.contrast_at(top, bottom, left, right)
     if f > 1:
-        contrast = image_ops.gaussian(contrast, 0.35 * f)
+        contrast = image_ops.gaussian(contrast, FULL_SIZE_SMOOTHING * f)
     strokes = contrast[keep & (contrast > found.high)]
-    level = float(np.percentile(strokes, 75)) if strokes.size else found.peak
-    floor = 0.5 * found.low
+    level = float(np.percentile(strokes, STROKE_CORE_PERCENTILE)) if strokes.size else found.peak
+    floor = INK_FLOOR_OF_LOW * found.low
     ink = np.clip((contrast - floor) / max(level - floor, 1e-3), 0.0, 1.0) * keep
     return ink, (left, top, right, bottom)
 
@@ -203,16 +241,16 @@ def is_mnist_style(gray: np.ndarray) -> bool:
     """28x28, dark background, ink inside a 20x20-ish box roughly centred: leave it as it is."""
     if gray.shape != (FIELD, FIELD):
         return False
-    if float(np.median(_border(gray))) > 0.1:
+    if float(np.median(_border(gray))) > MNIST_BLACK:
         return False
-    mask = gray > 0.1
+    mask = gray > MNIST_BLACK
     if not mask.any():
         return False
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    if rows[-1] - rows[0] + 1 > 22 or cols[-1] - cols[0] + 1 > 22:
+    if rows[-1] - rows[0] + 1 > MNIST_MAX_INK_BOX or cols[-1] - cols[0] + 1 > MNIST_MAX_INK_BOX:
         return False
     com_row, com_col = center_of_mass(gray)
-    return abs(com_row - FIELD / 2) <= 2 and abs(com_col - FIELD / 2) <= 2
+    return abs(com_row - FIELD / 2) <= MNIST_MAX_OFFSET and abs(com_col - FIELD / 2) <= MNIST_MAX_OFFSET
 
 
 def _locate(gray: np.ndarray):

@@ -16,6 +16,71 @@ import numpy as np
 
 from . import image_ops
 
+# Specks and border blobs (_drop_specks, _drop_border_blobs).
+#: Components of fewer work pixels than this are specks (dust, sensor noise): no part of a stroke is
+#: that small...
+MIN_COMPONENT_AREA = 3
+#: ...and so are those with less than this share of the largest component's pixels (paper texture and
+#: JPEG specks around a large digit; a pen's dot is larger).
+SPECK_SHARE = 0.01
+#: A component covering at least this share of one side of the frame is a page edge or the desk
+#: beyond it, which lines a whole side, where a digit in a tight crop touches the edges at a few
+#: strokes only...
+BORDER_BLOB_SIDE = 0.5
+#: ...and goes when its box is more than this many times the largest other box ("far larger"), so that
+#: a digit touching the edge beside a mere speck is kept.
+BORDER_BLOB_AREA_RATIO = 3
+
+# The parts of one digit (_merge_parts, _attach_strokes); gaps are shares of the (taller) digit's
+# height. Empirical, set on the development split of the real-world sets, rows of digits (numbers)
+# among them: parts of one digit join, neighbouring digits in a row stay apart.
+#: Boxes sharing at least this share of the narrower one's width (a 5's bar over its body; digits
+#: side by side in a row overlap less)...
+MERGE_X_OVERLAP = 0.5
+#: ...and at most this far apart vertically are one digit.
+MERGE_Y_GAP = 0.5
+#: Boxes at most this far apart on both axes nearly touch (a stroke broken by a pixel or two, well
+#: under the space between digits written in a row): one digit.
+TOUCH_GAP = 0.04
+#: A part with less than this share of the larger one's ink pixels (the dot of a pen lifted, a
+#: broken-off piece of stroke; a neighbouring digit has about as much ink)...
+SMALL_PART_AREA = 0.2
+#: ...joins it when at most this far sideways (and PART_Y_REACH vertically).
+SMALL_PART_X_GAP = 0.1
+#: How far above or below a digit a detached part of it may lie: for a small part while merging and
+#: for a stroke too short to be a digit (a 5's bar lifted off).
+PART_Y_REACH = 0.3
+#: A stroke too short to be a digit joins a digit when it holds at least this share of the digit's
+#: ink pixels and lies at most STROKE_X_REACH sideways (and PART_Y_REACH vertically): a 5's bar drawn
+#: off to the right, which the merging leaves alone and whose loss turns the 5 into a 3 (development
+#: split: +2 rows of 1,000 numbers, no other set changed).
+STROKE_MIN_INK = 0.1
+STROKE_X_REACH = 0.2
+
+# Digit size (digit_groups).
+#: A digit is at least this many work pixels tall...
+MIN_DIGIT_HEIGHT = 5.0
+#: ...and this share of the frame's shorter side: specks never become digits...
+MIN_DIGIT_HEIGHT_SHARE = 0.025
+#: ...and at least 1 / TALLEST_PER_DIGIT (a third) as tall as the tallest group; shorter groups are
+#: strokes, which may join a digit (_attach_strokes), or specks.
+TALLEST_PER_DIGIT = 3
+
+# A light paper patch: a sticky note on a darker desk (paper_patch).
+#: A patch spans at most this share of the frame's height and width (a digit in a tight crop fills it).
+PATCH_MAX_SPAN = 0.6
+#: A patch is solid: its pixels cover at least this share of its box (measured on the development
+#: photos: notes cover 67-92 %; a light digit's strokes cover less).
+PATCH_MIN_FILL = 0.65
+#: The holes the patch's own dark ink makes are at least and at most these shares of the filled patch
+#: (a note holds a digit; a light "0" is mostly hole).
+PATCH_MIN_HOLES = 0.01
+PATCH_MAX_HOLES = 0.3
+
+#: A group is on the main row when it overlaps the anchor's band vertically by at least this share of
+#: the shorter of the two (in_row): digits written on one line, each a little off the baseline.
+ROW_OVERLAP = 0.3
+
 
 @dataclass
 class Group:
@@ -68,7 +133,7 @@ def components(mask: np.ndarray, contrast: np.ndarray) -> tuple[np.ndarray, list
 
 def _drop_specks(groups: list[Group]) -> list[Group]:
     largest = max(group.area for group in groups)
-    return [group for group in groups if group.area >= max(3, 0.01 * largest)]
+    return [group for group in groups if group.area >= max(MIN_COMPONENT_AREA, SPECK_SHARE * largest)]
 
 
 def _drop_border_blobs(groups: list[Group], labels: np.ndarray) -> list[Group]:
@@ -81,7 +146,7 @@ def _drop_border_blobs(groups: list[Group], labels: np.ndarray) -> list[Group]:
     def is_blob(group: Group) -> bool:
         label = group.labels[0]
         sides = (labels[0], labels[-1], labels[:, 0], labels[:, -1])
-        return any(np.mean(side == label) >= 0.5 for side in sides)
+        return any(np.mean(side == label) >= BORDER_BLOB_SIDE for side in sides)
 
     blobs = [group for group in groups if is_blob(group)]
     if not blobs:
@@ -90,7 +155,7 @@ def _drop_border_blobs(groups: list[Group], labels: np.ndarray) -> list[Group]:
     if not rest:
         return groups
     biggest_rest = max(group.height * group.width for group in rest)
-    return rest + [blob for blob in blobs if blob.height * blob.width <= 3 * biggest_rest]
+    return rest + [blob for blob in blobs if blob.height * blob.width <= BORDER_BLOB_AREA_RATIO * biggest_rest]
 
 
 def _merge_parts(groups: list[Group]) -> list[Group]:
@@ -104,9 +169,10 @@ def _merge_parts(groups: list[Group]) -> list[Group]:
                 second = groups[j]
                 size = max(first.height, second.height)
                 horizontal, vertical = first.gap_to(second)
-                overlapping = first.x_overlap(second) >= 0.5 and vertical <= 0.5 * size
-                touching = horizontal <= 0.04 * size and vertical <= 0.04 * size
-                small_part = second.area < 0.2 * first.area and horizontal <= 0.1 * size and vertical <= 0.3 * size
+                overlapping = first.x_overlap(second) >= MERGE_X_OVERLAP and vertical <= MERGE_Y_GAP * size
+                touching = horizontal <= TOUCH_GAP * size and vertical <= TOUCH_GAP * size
+                small_part = (second.area < SMALL_PART_AREA * first.area and horizontal <= SMALL_PART_X_GAP * size
+                              and vertical <= PART_Y_REACH * size)
                 if overlapping or touching or small_part:
                     first.absorb(second)
                     del groups[j]
@@ -128,9 +194,9 @@ def digit_groups(mask: np.ndarray, contrast: np.ndarray) -> tuple[np.ndarray, li
         return labels, []
     groups = _drop_specks(_drop_border_blobs(groups, labels))
     groups = _merge_parts(groups)
-    floor = max(5.0, 0.025 * min(mask.shape))
+    floor = max(MIN_DIGIT_HEIGHT, MIN_DIGIT_HEIGHT_SHARE * min(mask.shape))
     tallest = max(group.height for group in groups)
-    tall_enough = max(floor, tallest / 3)
+    tall_enough = max(floor, tallest / TALLEST_PER_DIGIT)
     digits = [group for group in groups if group.height >= tall_enough]
     _attach_strokes(digits, [group for group in groups if group.height < tall_enough])
     return labels, sorted(digits, key=lambda g: (g.left + g.right) / 2)
@@ -150,7 +216,8 @@ def _attach_strokes(digits: list[Group], parts: list[Group]) -> None:
         near = []
         for digit in digits:
             horizontal, vertical = part.gap_to(digit)
-            if part.area >= 0.1 * digit.area and horizontal <= 0.2 * digit.height and vertical <= 0.3 * digit.height:
+            if (part.area >= STROKE_MIN_INK * digit.area and horizontal <= STROKE_X_REACH * digit.height
+                    and vertical <= PART_Y_REACH * digit.height):
                 near.append((math.hypot(horizontal, vertical), digit))
         if near:
             min(near, key=lambda pair: pair[0])[1].absorb(part)
@@ -166,13 +233,13 @@ def paper_patch(labels: np.ndarray, group: Group) -> np.ndarray | None:
     so that its edge stays out.
     """
     height, width = labels.shape
-    if group.height > 0.6 * height or group.width > 0.6 * width:
+    if group.height > PATCH_MAX_SPAN * height or group.width > PATCH_MAX_SPAN * width:
         return None
     box = labels[group.top : group.bottom, group.left : group.right]
     own = box == max(group.labels, key=lambda label: int(np.count_nonzero(box == label)))
     filled = image_ops.fill_holes(own)
     holes = filled.sum() - own.sum()
-    if own.sum() < 0.65 * own.size or not 0.01 * filled.sum() <= holes <= 0.3 * filled.sum():
+    if own.sum() < PATCH_MIN_FILL * own.size or not PATCH_MIN_HOLES * filled.sum() <= holes <= PATCH_MAX_HOLES * filled.sum():
         return None
     patch = np.zeros(labels.shape, dtype=bool)
     patch[group.top : group.bottom, group.left : group.right] = image_ops.erode(filled, iterations=1)
@@ -184,4 +251,4 @@ def in_row(groups: list[Group]) -> list[Group]:
     if not groups:
         return groups
     anchor = max(groups, key=lambda g: g.mass)
-    return [g for g in groups if min(g.bottom, anchor.bottom) - max(g.top, anchor.top) >= 0.3 * min(g.height, anchor.height)]
+    return [g for g in groups if min(g.bottom, anchor.bottom) - max(g.top, anchor.top) >= ROW_OVERLAP * min(g.height, anchor.height)]
