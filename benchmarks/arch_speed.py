@@ -18,7 +18,8 @@ import torch
 
 from mnist_toolkit.training.config import TrainConfig
 from mnist_toolkit.data.source import resolve_source
-from mnist_toolkit.training.trainer import Trainer, epoch_permutation, prepare_data
+from mnist_toolkit.training.split import epoch_permutation, prepare_data
+from mnist_toolkit.training.trainer import Trainer
 from mnist_toolkit.models import list_models
 
 

@@ -30,7 +30,8 @@ from torch import nn
 
 from mnist_toolkit.training.config import TrainConfig
 from mnist_toolkit.data.source import resolve_source
-from mnist_toolkit.training.trainer import Trainer, epoch_permutation, prepare_data
+from mnist_toolkit.training.split import epoch_permutation, prepare_data
+from mnist_toolkit.training.trainer import Trainer
 from mnist_toolkit.models import create_model
 from mnist_toolkit.data.resources import EMBEDDED_DIR, RESOURCES
 from mnist_toolkit.training.state import TrainState
@@ -103,16 +104,16 @@ def main() -> None:
 
     from rich.console import Console
 
-    from mnist_toolkit.training.trainer import StartRecord
+    from mnist_toolkit.training.callbacks import StartRecord
     from mnist_toolkit.training.tensorboard import TensorBoardCallback
     from mnist_toolkit.reporting.training import ConsoleCallback
 
     with tempfile.TemporaryDirectory() as scratch, open("/dev/null", "w") as sink:
         config = replace(TrainConfig(), arch=args.arch, batch_size=args.batch_size, runs_dir=scratch)
         data = prepare_data(config, resolve_source(), torch.device("cpu"))
-        with_callbacks = Trainer(config, data, torch.device("cpu"), Path(scratch) / "engine")
         live = ConsoleCallback(Console(file=sink, force_terminal=True))
-        with_callbacks.callbacks = [live, TensorBoardCallback(Path(scratch) / "engine", data, config.to_dict())]
+        callbacks = [live, TensorBoardCallback(Path(scratch) / "engine", data, config.to_dict())]
+        with_callbacks = Trainer(config, data, torch.device("cpu"), Path(scratch) / "engine", callbacks)
         for callback in with_callbacks.callbacks:
             callback.on_start(StartRecord(config.epochs, with_callbacks.steps_per_epoch, 0, []))
             callback.on_epoch_start(1, with_callbacks.steps_per_epoch, 0)

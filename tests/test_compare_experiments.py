@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 
-from mnist_toolkit.training.compare import summarize, verdict, RunOutcome
-from mnist_toolkit.errors import ConfigError
+from mnist_toolkit.errors import ConfigError, UnknownName
+from mnist_toolkit.training.compare import RunOutcome, run_comparison, run_config, summarize, verdict
+from mnist_toolkit.training.config import TrainConfig
 from mnist_toolkit.training.experiments import BASELINE, load_grid, select
+from mnist_toolkit.training.optim import OPTIMIZERS, OptimInfo
 
 TINY = ["--train-limit", "256", "--batch-size", "32", "--epochs", "1"]
 
@@ -51,16 +54,42 @@ def test_compare_gives_both_optimizers_the_same_start_and_batches(cli, tmp_path,
     assert "seed" in document["verdict"]
 
 
-def test_lr_sweep_needs_a_validation_split_and_picks_on_it(cli, tmp_path):
+def test_lr_sweep_needs_a_validation_split_and_picks_on_it(cli, tmp_path, monkeypatch):
     refused = cli("compare", *TINY, "--runs-dir", tmp_path, "--lr-sweep", "--optimizers", "adam")
     assert refused.exit_code == 1 and "validation" in refused.stderr
+    assert OPTIMIZERS["adam"].lr_sweep == (3e-4, 1e-3, 3e-3)
+    monkeypatch.setitem(OPTIMIZERS, "adam", replace(OPTIMIZERS["adam"], lr_sweep=(1e-3, 3e-3)))  # the registry drives the sweep
     result = cli("compare", *TINY, "--runs-dir", tmp_path, "--lr-sweep", "--optimizers", "adam", "--val-size", "64", "--json")
     assert result.exit_code == 0, result.stderr
     document = json.loads(result.stdout)
     trials = document["sweep"]
-    assert [t["lr"] for t in trials] == [3e-4, 1e-3, 3e-3]
+    assert [t["lr"] for t in trials] == [1e-3, 3e-3]
     best = max(trials, key=lambda t: (t["val_accuracy"], t["lr"]))
     assert document["runs"][0]["lr"] == best["lr"]
+
+
+def test_compare_refuses_bad_optimizer_lists_before_training(tmp_path, monkeypatch):
+    base = TrainConfig(train_limit=64, val_size=16, runs_dir=str(tmp_path))
+
+    def run(*names):
+        return run_comparison(base, names, (0,), tmp_path / "c", lambda run: [], lr_sweep=True)
+
+    with pytest.raises(UnknownName, match="unknown optimizer 'nope': choose one of adam"):
+        run("adam", "nope")
+    with pytest.raises(ConfigError, match="lists a name twice"):
+        run("adam", "adam")
+    monkeypatch.setitem(OPTIMIZERS, "plain", OptimInfo("plain", "no sweep grid", 0.1, "SGD"))
+    with pytest.raises(ConfigError, match="optimizer 'plain' has no learning-rate grid"):
+        run("adam", "plain")  # checked before adam's sweep trains anything
+    assert not (tmp_path / "c").exists()
+
+
+def test_run_config_takes_momentum_where_the_registry_says():
+    base = TrainConfig(momentum=0.5)
+    taking = {name for name, info in OPTIMIZERS.items() if info.takes_momentum}
+    assert taking == {"sgd", "nesterov", "rmsprop"}
+    for name in OPTIMIZERS:
+        assert run_config(base, name, 1, None).momentum == (0.5 if name in taking else None)
 
 
 def _outcome(optimizer, seed, accuracy):
@@ -130,7 +159,6 @@ def test_two_experiment_grid_end_to_end_and_resume(cli, tmp_path):
     assert "stride 2" in (folder / "results.md").read_text()
     # interrupt the second experiment after 3 steps, then resume the grid
     import shutil
-    from dataclasses import replace
 
     from mnist_toolkit.inference.checkpoint import load_checkpoint
     from mnist_toolkit.training.experiments import experiment_config

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mnist_toolkit.errors import ConfigError, UnknownName
-from mnist_toolkit.models import count_parameters, create_model, list_models
+from mnist_toolkit.models import _accepted_names, count_parameters, create_model, list_models, model_names
 from mnist_toolkit.models.cnn import conv_output, conv_padding
 
 EXPECTED_PARAMS = {"cnn": 63_050, "lenet5": 61_706}
@@ -32,6 +32,7 @@ def test_every_architecture_outputs_ten_logits_and_learns(name):
 def test_registry_lists_the_six_families_and_rejects_unknown_names():
     names = [info.name for info in list_models()]
     assert names == ["cnn", "lenet5", "alexnet", "vgg16", "googlenet", "resnet"]
+    assert model_names() == names  # the help texts' list, read without importing the architectures
     with pytest.raises(UnknownName, match="choose one of cnn, lenet5"):
         create_model("transformer")
 
@@ -124,3 +125,36 @@ def test_invalid_cnn_options_fail_clearly(options, message):
 def test_cnn_options_are_refused_for_other_architectures():
     with pytest.raises(ConfigError, match="does not take"):
         create_model("lenet5", conv_layers=2)
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "bad"),
+    [("cnn", {"width": 8}, "width"), ("vgg16", {"width": 8, "layers": [1, 1]}, "layers"), ("resnet", {"dropout": 0.1}, "dropout")],
+)
+def test_options_are_checked_against_the_builders_signature(name, options, bad):
+    with pytest.raises(ConfigError, match=f"architecture '{name}' does not take the option '{bad}'"):
+        create_model(name, **options)
+
+
+def test_each_architecture_takes_its_own_options():
+    assert create_model("lenet5", activation="tanh", pool="avg") is not None
+    assert create_model("resnet", width=8, layers=(1, 1, 1, 1)) is not None
+    assert create_model("cnn", conv_layers=2, batch_norm=True, dropout=None) is not None  # None: the default
+
+
+class _Net(torch.nn.Module):
+    def __init__(self, num_classes: int = 10, in_channels: int = 1, depth: int = 2) -> None:
+        super().__init__()
+
+
+def _builder(num_classes: int = 10, in_channels: int = 1, **options) -> _Net:
+    return _Net(num_classes, in_channels, **options)
+
+
+def _open_builder(num_classes: int = 10, **options):
+    return _Net(num_classes, **options)
+
+
+def test_accepted_names_follow_a_builder_to_the_class_it_returns():
+    assert _accepted_names(_builder) == {"num_classes", "in_channels", "depth"}
+    assert _accepted_names(_open_builder) is None  # **options going nowhere known: the builder decides

@@ -17,7 +17,7 @@ import torch
 
 from mnist_toolkit.inference.checkpoint import load_checkpoint
 from mnist_toolkit.training.config import TrainConfig
-from mnist_toolkit.training.trainer import evaluate
+from mnist_toolkit.inference.torch_model import evaluate
 from mnist_toolkit.training.prepare import prepare_run
 
 SMALL = ["--train-limit", "128", "--batch-size", "32"]
@@ -48,10 +48,13 @@ def test_extending_epochs_continues_the_schedule_it_would_have_had(cli, tmp_path
         assert summary["schedule_change"] and "rebuilt for 3 epochs" in summary["schedule_change"]
     # the learning rate at every later step is the one of a run started with --epochs 3
     again = prepare_run(None, resume=Path(first["run_dir"]), overrides={"epochs": 5})
+    change = again.trainer.schedule_change  # the trainer comes built with its schedule rebuilt
+    assert (change is None) == (scheduler == "none")
+    assert change is None or (change.epochs_before, change.epochs_after, change.at_step) == (3, 5, 12)
     fresh = prepare_run(replace(TrainConfig.from_dict(first["config"]), epochs=5, runs_dir=str(tmp_path / "fresh")))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # stepping a schedule without training: intended
-        for _ in range(again.trainer.global_step):
+        for _ in range(again.trainer.state.global_step):
             if fresh.trainer.scheduler is not None:
                 fresh.trainer.scheduler.step()
     assert again.trainer.current_lr() == pytest.approx(fresh.trainer.current_lr(), rel=1e-9, abs=1e-15)
@@ -157,7 +160,7 @@ def test_amp_resume_is_exact_on_cuda(tmp_path):
     full.fit()
     cut = prepare_run(replace(config, max_steps=3, runs_dir=str(tmp_path / "b"))).trainer
     cut.fit()
-    payload = load_checkpoint(cut.checkpoint_dir / "last.pt")
+    payload = load_checkpoint(cut.folder.last_checkpoint)
     assert payload["scaler_state"] and payload["rng_states"][0]["cuda"]
     resumed = prepare_run(None, resume=cut.run_dir).trainer
     resumed.fit()

@@ -19,7 +19,7 @@ def collect(data_dir: str | None = None) -> dict:
     """Facts about Python, torch and its devices, threads, key packages and the MNIST copy that would be used."""
     import torch
 
-    from . import __version__
+    from ._version import __version__
     from .data.source import resolve_source
 
     cuda = torch.cuda.is_available()

@@ -101,19 +101,18 @@ class RunFolder:
 
     def test_accuracy(self, checkpoint: Path | None = None) -> float | None:
         """The test accuracy measured on a checkpoint of this run (default: the reported one), read from
-        metrics.json without torch: best.pt's is its epoch's, last.pt's the last complete epoch's."""
+        metrics.json without torch: best.pt's is its epoch's, last.pt's the last epoch's."""
         document = self.metrics() or {}
         best_epoch = document.get("best_epoch") if checkpoint is None or Path(checkpoint).name == self.BEST else None
         return test_accuracy_of(document.get("history") or [], best_epoch)
 
 
 def test_accuracy_of(history: list[dict], epoch: int | None = None) -> float | None:
-    """The test accuracy of epoch `epoch` in a history (as saved in metrics.json and in checkpoints),
-    or of its last complete epoch; None when there is none."""
-    done = [record for record in history if record.get("complete", True)]
-    if epoch:
-        done = [record for record in done if record.get("epoch") == epoch]
-    return float(done[-1]["test_acc"]) if done else None
+    """The test accuracy measured on a checkpoint's weights, from a history (as saved in metrics.json
+    and in checkpoints): epoch `epoch`'s (best.pt), else the last record's (last.pt is saved right after
+    it, also when --max-steps cut that epoch short); None when there is none."""
+    records = [record for record in history if epoch is None or (record.get("epoch") == epoch and record.get("complete", True))]
+    return float(records[-1]["test_acc"]) if records else None
 
 
 def create_run_dir(runs_dir: str | Path, label: str, label_first: bool = False) -> Path:
@@ -169,7 +168,7 @@ def environment() -> dict:
     import torch
     import torchvision
 
-    from . import __version__
+    from ._version import __version__
 
     return {
         "mnist_toolkit": __version__,

@@ -31,7 +31,7 @@ def compare(
     options = config_options(train_options)
     from ..training.compare import comparison_document, comparison_png, parse_list, run_comparison, save_document
     from ..training.config import build_train_config
-    from ..training.trainer import TrainingInterrupted, stop_on_signals
+    from ..training.signals import TrainingInterrupted, stop_on_signals
     from ..reporting.compare import CompareView, summary_table
     from ..reporting.console import make_console
     from ..training.tensorboard import TensorBoardCallback
@@ -44,12 +44,11 @@ def compare(
     folder = create_run_dir(base.runs_dir, "compare", label_first=True)
     console.print(f"Comparing {', '.join(names)} over seed(s) {', '.join(map(str, seed_list))} in {folder}")
     with stop_on_signals() as stop_event, CompareView(console, "Side by side (train loss, test accuracy)") as view:
-        def make_callbacks(name, trainer):
-            trainer.stop_event = stop_event
-            return [view.callback(name, trainer), TensorBoardCallback(trainer.run_dir, trainer.data, trainer.config.to_dict())]
+        def make_callbacks(run):
+            return [view.callback(run.run_dir.name), TensorBoardCallback(run.run_dir, run.data, run.config.to_dict())]
 
         try:
-            outcomes, sweep = run_comparison(base, names, seed_list, folder, make_callbacks, lr_sweep)
+            outcomes, sweep = run_comparison(base, names, seed_list, folder, make_callbacks, lr_sweep, stop_event=stop_event)
         except TrainingInterrupted as exc:
             raise MnistError(f"comparison interrupted; the current run's checkpoint is {exc.checkpoint}",
                              hint="start the comparison again; finished runs stay in its folder") from None  # fmt: skip

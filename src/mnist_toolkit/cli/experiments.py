@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from ..errors import ConfigError, MnistError
+from ..errors import MnistError
 from . import app
 from .options import DataDirOption, JsonOption, _emit_json
 
@@ -28,8 +27,8 @@ def experiments(
 ) -> None:
     """Run the design notes' experiment grid: each change, one at a time, against the baseline (lr 1e-3, batch 64,
     10 epochs, 1 conv + 1 FC, Adam). Results go to runs/experiments_<timestamp>/ as CSV, JSON and Markdown."""
-    from ..training.trainer import TrainingInterrupted, stop_on_signals
-    from ..training.experiments import BASELINE, DEFAULT_GRID, Experiment, experiment_config, load_grid, run_grid, select, write_results
+    from ..training.signals import TrainingInterrupted, stop_on_signals
+    from ..training.experiments import BASELINE, DEFAULT_GRID, experiment_config, load_grid, read_grid_folder, run_grid, select, write_results
     from ..reporting.console import make_console
     from ..reporting.experiments import results_table
     from ..training.tensorboard import TensorBoardCallback
@@ -38,13 +37,7 @@ def experiments(
 
     console = make_console(json_output)
     if resume is not None:
-        saved = resume / "grid.json"
-        if not saved.is_file():
-            raise ConfigError(f"{resume}: no grid.json, not a grid folder", hint="pass a folder made by `mnist experiments`")
-        document = json.loads(saved.read_text())
-        baseline = document["baseline"]
-        chosen = [Experiment(**e) for e in document["experiments"]]
-        overrides = document["overrides"]
+        baseline, chosen, overrides = read_grid_folder(resume)
         folder = resume
     else:
         baseline, chosen = (load_grid(grid) if grid else (dict(BASELINE), list(DEFAULT_GRID)))
@@ -60,12 +53,12 @@ def experiments(
         console.print(f"{row['name']}: {how}, test accuracy {row['test_accuracy']:.2f}% ({row['total_seconds']:.0f} s)")
 
     with stop_on_signals() as stop_event:
-        def make_callbacks(name, trainer):
-            trainer.stop_event = stop_event
-            return [ConsoleCallback(console, f"Experiment {name}"), TensorBoardCallback(trainer.run_dir, trainer.data, trainer.config.to_dict(), purge_step=trainer.global_step or None)]
+        def make_callbacks(run):
+            return [ConsoleCallback(console, f"Experiment {run.run_dir.name}"),
+                    TensorBoardCallback(run.run_dir, run.data, run.config.to_dict())]  # fmt: skip
 
         try:
-            rows = run_grid(folder, baseline, chosen, overrides, make_callbacks, done)
+            rows = run_grid(folder, baseline, chosen, overrides, make_callbacks, done, stop_event=stop_event)
         except TrainingInterrupted:
             raise MnistError(f"experiments interrupted; finished ones are kept in {folder}",
                              hint=f"continue with `mnist experiments --resume {folder}`") from None  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def train(train_options: dict, *, config_file, resume, init_from, nproc, log_eve
 
         config = init_from_config(config, options, load_toml(config_file) if config_file else {}, checkpoint_of(init_from))
     if dist.enabled:
-        from ..training.trainer import resolve_device
+        from ..training.devices import resolve_device
 
         init_group(dist, resolve_device((config.device if config else options.get("device")) or "auto").type)
     try:
@@ -76,33 +77,24 @@ class TrainReporting:
 
 def _train_in_process(config, resume, options, dist, console, reporting: TrainReporting, config_file=None) -> None:
     """One process's share of `mnist train` (the only one, or one rank of a torchrun group)."""
-    from ..training.trainer import TrainingInterrupted, stop_on_signals
-    from ..training.tensorboard import TensorBoardCallback
-    from ..reporting.training import ConsoleCallback, LineCallback
     from ..training.prepare import prepare_run, run_summary
+    from ..training.signals import TrainingInterrupted, stop_on_signals
 
-    prepared = prepare_run(config, resume, options, dist=dist, config_file=config_file)
+    stop_event = threading.Event()  # SIGINT/SIGTERM set it once training runs
+    callbacks = _callbacks(console, reporting) if dist.is_main else None  # rank 0 alone prints and logs
+    prepared = prepare_run(config, resume, options, dist=dist, config_file=config_file, callbacks=callbacks, stop_event=stop_event)
     trainer = prepared.trainer
     _warn_fallback(console, prepared.data_source.get("fallback_reason"))
     if reporting.verbose or resume is not None:
-        what = f"Resuming {prepared.resumed_from} at epoch {trainer.epoch + 1}, step {trainer.global_step}" if resume else "Run"
+        what = f"Resuming {prepared.resumed_from} at epoch {trainer.state.epoch + 1}, step {trainer.state.global_step}" if resume else "Run"
         console.print(f"{what}: {prepared.run_dir}  ({trainer.params:,} parameters, {trainer.device}, data: {prepared.data_source['source']})")
     if trainer.config.init_from and (reporting.verbose or not reporting.json_output):
         console.print(f"Starting from the weights of {trainer.config.init_from}")
-    if prepared.schedule_change is not None:
-        console.print(f"[yellow]Note:[/yellow] {prepared.schedule_change.describe()}")
-    if trainer.epoch >= trainer.config.epochs:
+    if trainer.schedule_change is not None:
+        console.print(f"[yellow]Note:[/yellow] {trainer.schedule_change.describe()}")
+    if trainer.state.epoch >= trainer.config.epochs:
         raise MnistError(f"{prepared.run_dir} already finished its {trainer.config.epochs} epochs", hint="pass --epochs N with a larger N to train further")
-    with stop_on_signals() as stop_event:
-        trainer.stop_event = stop_event
-        if dist.is_main:  # rank 0 alone prints and logs
-            progress = {
-                "live": lambda: [ConsoleCallback(console, f"Training {prepared.run_dir.name}")],
-                "lines": lambda: [LineCallback(sys.stdout, reporting.log_every)],
-                "none": lambda: [],
-            }[reporting.progress]()
-            trainer.callbacks = [*progress, TensorBoardCallback(prepared.run_dir, trainer.data, trainer.config.to_dict(),
-                                                                purge_step=trainer.global_step or None)]  # fmt: skip
+    with stop_on_signals(event=stop_event):
         try:
             result = trainer.fit()
         except TrainingInterrupted as exc:
@@ -127,20 +119,30 @@ def _train_in_process(config, resume, options, dist, console, reporting: TrainRe
     console.print(f"TensorBoard: tensorboard --logdir {Path(trainer.config.runs_dir)}")
 
 
+def _callbacks(console, reporting: TrainReporting):
+    """The callback factory of `prepare_run`: progress as `reporting` says, and TensorBoard in the run folder."""
+    from ..reporting.training import ConsoleCallback, LineCallback
+    from ..training.tensorboard import TensorBoardCallback
+
+    def make(run) -> list:
+        progress = {
+            "live": lambda: [ConsoleCallback(console, f"Training {run.run_dir.name}")],
+            "lines": lambda: [LineCallback(sys.stdout, reporting.log_every)],
+            "none": lambda: [],
+        }[reporting.progress]()
+        return [*progress, TensorBoardCallback(run.run_dir, run.data, run.config.to_dict())]
+
+    return make
+
+
 def _export_onnx(prepared, result, console) -> str | None:
     """The reported checkpoint's ONNX model, beside it; a failed export is a warning, never a lost run."""
-    from ..training.prepare import export_reported_onnx
+    from ..training.prepare import export_onnx_or_warning
 
-    try:
-        exported = export_reported_onnx(prepared, result)
-    except MnistError as exc:
-        console.print(f"[yellow]Warning: no ONNX model written: {exc.message}[/yellow]")
-        return None
-    except Exception as exc:  # an exporter that cannot handle this network: the run itself stands
-        console.print(f"[yellow]Warning: no ONNX model written ({type(exc).__name__}: {str(exc)[:200]}); "
-                      "the checkpoint is unaffected and `mnist predict` uses it on the torch engine[/yellow]")  # fmt: skip
-        return None
-    return str(exported.path) if exported else None
+    path, warning = export_onnx_or_warning(prepared, result)
+    if warning:
+        console.print(f"[yellow]Warning: {warning}[/yellow]")
+    return str(path) if path else None
 
 
 def result_lines(summary: dict) -> str:

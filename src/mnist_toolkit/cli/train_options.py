@@ -16,6 +16,9 @@ from typing import Annotated, Any, Callable, Optional, Union
 
 import typer
 
+from ..models import model_names
+from ..training.config import PRESETS
+from ..training.optim import OPTIMIZERS, SCHEDULERS
 from .options import DataDirOption, JsonOption, VerboseOption
 
 
@@ -91,6 +94,16 @@ class TrainOption:
         return pyinspect.Parameter(self.name, pyinspect.Parameter.POSITIONAL_OR_KEYWORD, default=self.default, annotation=annotation)
 
 
+def _default_lrs(*names: str) -> str:
+    """`adam 1e-3, nesterov 0.02`: the default learning rates of these optimizers, each number in its shorter spelling."""
+
+    def short(value: float) -> str:
+        plain, exponent = f"{value:g}", f"{value:.0e}".replace("e-0", "e-").replace("e+0", "e")
+        return exponent if len(exponent) < len(plain) and float(exponent) == value else plain
+
+    return ", ".join(f"{name} {short(OPTIMIZERS[name].default_lr)}" for name in names)
+
+
 _MODEL = "Model"
 _OPTIM = "Optimizer"
 _DATA = "Data"
@@ -98,7 +111,7 @@ _RUN = "Run"
 
 #: Every `mnist train` option, in the order `mnist train --help` lists them.
 TRAIN_OPTIONS: tuple[TrainOption, ...] = (
-    TrainOption("arch", Optional[str], "Architecture: cnn, lenet5, alexnet, vgg16, googlenet, resnet (`mnist models`).", _MODEL, show_default="cnn"),
+    TrainOption("arch", Optional[str], f"Architecture: {', '.join(model_names())} (`mnist models`).", _MODEL, show_default="cnn"),
     TrainOption("conv_layers", Optional[int], "cnn: convolutional layers.", _MODEL, min=0, show_default="1"),
     TrainOption("filters", Optional[str], "cnn: filters per conv layer, one for all or one per layer (32,64).", _MODEL, show_default="32", parse=_int_list),
     TrainOption("kernel_size", Optional[int], "cnn: kernel size.", _MODEL, min=1, show_default="3"),
@@ -110,12 +123,13 @@ TRAIN_OPTIONS: tuple[TrainOption, ...] = (
     TrainOption("activation", Optional[str], "cnn: relu | tanh | sigmoid | gelu | leaky_relu.", _MODEL, show_default="relu"),
     TrainOption("dropout", Optional[float], "cnn: dropout before each FC layer.", _MODEL, min=0.0, max=0.99, show_default="0"),
     TrainOption("batch_norm", Optional[bool], "cnn: batch norm after each conv.", _MODEL, ("--batch-norm/--no-batch-norm",), show_default="off"),
-    TrainOption("optimizer", Optional[str], "adam | adamw | sgd | nesterov | rmsprop | adadelta.", _OPTIM, show_default="adam"),
-    TrainOption("lr", Optional[float], "Learning rate; default: the optimizer's own (adam 1e-3, nesterov 0.02).", _OPTIM, show_default=False),
-    TrainOption("momentum", Optional[float], "Momentum (sgd, nesterov, rmsprop).", _OPTIM, show_default=False),
+    TrainOption("optimizer", Optional[str], f"{' | '.join(OPTIMIZERS)}.", _OPTIM, show_default="adam"),
+    TrainOption("lr", Optional[float], f"Learning rate; default: the optimizer's own ({_default_lrs('adam', 'nesterov')}).", _OPTIM, show_default=False),
+    TrainOption("momentum", Optional[float], f"Momentum ({', '.join(n for n, info in OPTIMIZERS.items() if info.takes_momentum)}).", _OPTIM,
+                show_default=False),  # fmt: skip
     TrainOption("weight_decay", Optional[float], "Weight decay.", _OPTIM, min=0.0, show_default="0"),
     TrainOption("betas", Optional[str], "Adam betas, e.g. 0.9,0.999.", _OPTIM, show_default="0.9,0.999", parse=_float_pair),
-    TrainOption("scheduler", Optional[str], "none | step | cosine | onecycle.", _OPTIM, show_default="none"),
+    TrainOption("scheduler", Optional[str], f"{' | '.join(SCHEDULERS)}.", _OPTIM, show_default="none"),
     TrainOption("label_smoothing", Optional[float], "Label smoothing of the training loss.", _OPTIM, show_default="0"),
     TrainOption("epochs", Optional[int], "Epochs.", _OPTIM, show_default="10"),
     TrainOption("batch_size", Optional[int], "Batch size.", _OPTIM, show_default="64"),
@@ -127,7 +141,7 @@ TRAIN_OPTIONS: tuple[TrainOption, ...] = (
     TrainOption("augment", Optional[bool], "Random rotation, shift and scale, batched on the device.", _DATA, ("--augment/--no-augment",), show_default="off"),
     TrainOption("augment_strokes", Optional[bool], "Also random stroke width and slant (other pens and hands).", _DATA,
                 ("--augment-strokes/--no-augment-strokes",), show_default="off"),  # fmt: skip
-    TrainOption("preset", Optional[str], "baseline | fast | best | robust: a starting point that options override.", _RUN, show_default="baseline"),
+    TrainOption("preset", Optional[str], f"{' | '.join(PRESETS)}: a starting point that options override.", _RUN, show_default="baseline"),
     TrainOption("config_file", Optional[Path], "TOML file with any option; command-line options win.", _RUN, ("--config",), show_default=False, config=False),
     TrainOption("resume", Optional[Path], "Continue a run: its folder or a checkpoint (only --epochs, --max-steps, --patience, --threads, --device may change).",
                 _RUN, show_default=False, config=False),  # fmt: skip

@@ -186,7 +186,7 @@ def download(
     """
     import requests
 
-    from .. import __version__
+    from .._version import __version__
 
     listener = listener or DownloadListener()
     dest = Path(opts.dest)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -64,6 +65,24 @@ def model_info(name: str) -> ModelInfo:
     return _REGISTRY[name]
 
 
+def _accepted_names(target: Callable) -> set[str] | None:
+    """The keyword arguments `target` takes, or None when it takes any.
+
+    A builder that passes `**options` on to the class it returns (its return annotation) takes that
+    class's arguments as well.
+    """
+    try:
+        signature = inspect.signature(target, eval_str=True)
+    except NameError:  # an annotation that does not resolve: nothing to follow
+        signature = inspect.signature(target)
+    names = {p.name for p in signature.parameters.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    if not any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
+        return names
+    passed_to = signature.return_annotation
+    inner = _accepted_names(passed_to) if isinstance(passed_to, type) and passed_to is not signature.empty else None
+    return None if inner is None else names | inner
+
+
 def create_model(name: str, num_classes: int = 10, in_channels: int = 1, **model_args):
     """Build a registered model; `None` arguments are dropped so the builder's defaults apply.
 
@@ -73,13 +92,17 @@ def create_model(name: str, num_classes: int = 10, in_channels: int = 1, **model
     """
     info = model_info(name)
     args = {key: value for key, value in model_args.items() if value is not None}
-    try:
-        return info.builder(num_classes=num_classes, in_channels=in_channels, **args)
-    except TypeError as exc:
-        if "unexpected keyword argument" in str(exc):
-            bad = str(exc).split("argument")[-1].strip(" '\"")
-            raise ConfigError(f"architecture {name!r} does not take the option {bad!r}", hint="the cnn options (--conv-layers, --filters, ...) apply to --arch cnn only") from None
-        raise
+    accepted = _accepted_names(info.builder)
+    bad = next((key for key in args if accepted is not None and key not in accepted), None)
+    if bad is not None:
+        raise ConfigError(f"architecture {name!r} does not take the option {bad!r}",
+                          hint="the cnn options (--conv-layers, --filters, ...) apply to --arch cnn only")  # fmt: skip
+    return info.builder(num_classes=num_classes, in_channels=in_channels, **args)
+
+
+def model_names() -> list[str]:
+    """The name of every architecture, in `list_models` order, without importing their modules (for help texts)."""
+    return list(_MODULES)
 
 
 def count_parameters(model) -> int:

@@ -7,7 +7,7 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ..training.trainer import EpochRecord, TrainCallback
+from ..training.callbacks import EpochRecord, StartRecord, TrainCallback
 
 
 class CompareView:
@@ -49,17 +49,22 @@ class CompareView:
     def __exit__(self, *exc) -> None:
         self.live.stop()
 
-    def callback(self, name: str, trainer) -> TrainCallback:
+    def callback(self, name: str) -> TrainCallback:
+        """The callback that feeds the view from the run `name`."""
         view = self
         view.cells.setdefault(name, {})
 
         class _Feed(TrainCallback):
             task = None
+            epochs = 0
+
+            def on_start(self, start: StartRecord):
+                self.epochs = start.epochs
 
             def on_epoch_start(self, epoch, steps_in_epoch, start_step):
                 if self.task is not None:
                     view.progress.remove_task(self.task)
-                self.task = view.progress.add_task(f"{name} epoch {epoch}/{trainer.config.epochs}", total=steps_in_epoch,
+                self.task = view.progress.add_task(f"{name} epoch {epoch}/{self.epochs}", total=steps_in_epoch,
                                                    completed=start_step, loss=0.0, acc=0.0, ips=0.0)  # fmt: skip
 
             def on_step(self, step):

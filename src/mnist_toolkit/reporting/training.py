@@ -8,7 +8,7 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ..training.trainer import EpochRecord, FitResult, StartRecord, StepRecord, TrainCallback
+from ..training.callbacks import EpochRecord, FitResult, StartRecord, StepRecord, TrainCallback
 
 
 def history_table(history: list[EpochRecord], title: str = "Training") -> Table:
@@ -46,7 +46,6 @@ class ConsoleCallback(TrainCallback):
         self.task = None
         self.live: Live | None = None
         self.epochs = 0
-        self._last_refresh = 0
 
     def _view(self) -> Group:
         parts = [history_table(self.history, self.title)] if self.history else []

@@ -9,26 +9,18 @@ kept (the test set plays no part in the choice).
 from __future__ import annotations
 
 import statistics
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from .config import TrainConfig, validate
-from .trainer import TrainCallback
 from ..errors import ConfigError
-from .optim import optimizer_info
 from ..files import write_json
+from .callbacks import TrainCallback
+from .config import TrainConfig, validate
+from .optim import optimizer_info
 
-#: Learning rates tried per optimizer by `--lr-sweep` (a small grid around each one's default).
-SWEEP_GRIDS: dict[str, tuple[float, ...]] = {
-    "adam": (3e-4, 1e-3, 3e-3),
-    "adamw": (3e-4, 1e-3, 3e-3),
-    "sgd": (0.01, 0.05, 0.2),
-    "nesterov": (0.005, 0.02, 0.08),
-    "rmsprop": (1e-4, 3e-4, 1e-3),
-    "adadelta": (0.3, 1.0, 3.0),
-}
 THRESHOLDS = (98.0, 99.0)
 
 
@@ -82,8 +74,7 @@ def parse_list(text: str, cast: Callable, what: str) -> tuple:
 
 def run_config(base: TrainConfig, optimizer: str, seed: int, lr: float | None) -> TrainConfig:
     """The base config for one optimizer and seed; `lr` None keeps the optimizer's own default."""
-    optimizer_info(optimizer)  # raises UnknownName early
-    momentum = base.momentum if optimizer in ("sgd", "nesterov", "rmsprop") else None
+    momentum = base.momentum if optimizer_info(optimizer).takes_momentum else None  # raises UnknownName early
     return validate(replace(base, optimizer=optimizer, seed=seed, lr=lr, momentum=momentum, name=None))
 
 
@@ -187,29 +178,45 @@ def save_document(folder: Path, document: dict) -> None:
     write_json(folder / "comparison.json", document)
 
 
-def _train_one(config: TrainConfig, run_dir: Path, make_callbacks: Callable) -> RunOutcome:
+def _train_one(config: TrainConfig, run_dir: Path, make_callbacks: Callable, stop_event: threading.Event | None) -> RunOutcome:
     from .prepare import prepare_run
 
-    prepared = prepare_run(config, run_dir=run_dir)
     recorder = StepLossRecorder()
-    prepared.trainer.callbacks = [recorder, *make_callbacks(run_dir.name, prepared.trainer)]
+    prepared = prepare_run(config, run_dir=run_dir, callbacks=lambda run: [recorder, *make_callbacks(run)], stop_event=stop_event)
     started = time.perf_counter()
     result = prepared.trainer.fit()
     return RunOutcome(config.optimizer, config.seed, prepared.trainer.lr, str(run_dir),
                       [asdict(r) for r in result.history], recorder.losses, time.perf_counter() - started)  # fmt: skip
 
 
+def sweep_grid(optimizer: str) -> tuple[float, ...]:
+    """The learning rates `--lr-sweep` tries for `optimizer`, from its registry entry.
+
+    Raises:
+        UnknownName: no such optimizer.
+        ConfigError: the optimizer has no learning-rate grid.
+    """
+    grid = optimizer_info(optimizer).lr_sweep
+    if not grid:
+        raise ConfigError(f"--lr-sweep: optimizer {optimizer!r} has no learning-rate grid", hint="leave --lr-sweep out, or give --lr")
+    return grid
+
+
 def run_comparison(base: TrainConfig, optimizers: tuple[str, ...], seeds: tuple[int, ...], folder: Path,
                    make_callbacks: Callable, lr_sweep: bool = False,
-                   on_run_done: Callable[[RunOutcome], None] | None = None) -> tuple[list[RunOutcome], list[dict]]:  # fmt: skip
+                   on_run_done: Callable[[RunOutcome], None] | None = None,
+                   stop_event: threading.Event | None = None) -> tuple[list[RunOutcome], list[dict]]:  # fmt: skip
     """Train every (optimizer, seed) into `folder/<optimizer>_seed<k>/`, after an optional validation lr sweep.
 
     Args:
         base: every setting but the optimizer, seed and (unless given) learning rate.
-        make_callbacks: (run name, trainer) -> extra engine callbacks for that run (progress, TensorBoard).
+        make_callbacks: (RunSetup) -> extra engine callbacks for that run (progress, TensorBoard); the run's
+            name is its folder's.
+        stop_event: handed to every run's trainer (SIGINT/SIGTERM, see `signals.stop_on_signals`).
 
     Raises:
-        ConfigError: an lr sweep without a validation split, or an optimizer without a sweep grid.
+        UnknownName: an unknown optimizer.
+        ConfigError: a name given twice, an lr sweep without a validation split, or an optimizer without a sweep grid.
     """
     for optimizer in optimizers:
         optimizer_info(optimizer)
@@ -221,10 +228,12 @@ def run_comparison(base: TrainConfig, optimizers: tuple[str, ...], seeds: tuple[
         if base.val_size <= 0:
             raise ConfigError("--lr-sweep chooses learning rates on a validation split, never the test set",
                               hint="add --val-size N (e.g. 5000)")  # fmt: skip
+        grids = {optimizer: sweep_grid(optimizer) for optimizer in optimizers}  # every grid checked before training
         for optimizer in optimizers:
             trials = []
-            for lr in SWEEP_GRIDS[optimizer]:
-                outcome = _train_one(run_config(base, optimizer, seeds[0], lr), folder / "sweep" / f"{optimizer}_lr{lr:g}", make_callbacks)
+            for lr in grids[optimizer]:
+                config = run_config(base, optimizer, seeds[0], lr)
+                outcome = _train_one(config, folder / "sweep" / f"{optimizer}_lr{lr:g}", make_callbacks, stop_event)
                 val_acc = outcome.history[-1]["val_acc"]
                 trials.append((val_acc, lr))
                 sweep.append({"optimizer": optimizer, "lr": lr, "val_accuracy": val_acc, "run_dir": outcome.run_dir})
@@ -232,7 +241,8 @@ def run_comparison(base: TrainConfig, optimizers: tuple[str, ...], seeds: tuple[
     outcomes = []
     for seed in seeds:
         for optimizer in optimizers:
-            outcome = _train_one(run_config(base, optimizer, seed, chosen[optimizer]), folder / f"{optimizer}_seed{seed}", make_callbacks)
+            config = run_config(base, optimizer, seed, chosen[optimizer])
+            outcome = _train_one(config, folder / f"{optimizer}_seed{seed}", make_callbacks, stop_event)
             outcomes.append(outcome)
             if on_run_done is not None:
                 on_run_done(outcome)

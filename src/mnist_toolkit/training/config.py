@@ -62,6 +62,13 @@ class TrainConfig:
         return cls(**values)
 
 
+#: The best preset: chosen on a 10,000-image validation split, never on the test set (benchmarks/preset_selection.py).
+_BEST = {
+    "arch": "cnn", "conv_layers": 3, "filters": [32, 64, 128], "kernel_size": 3, "fc_layers": 2, "hidden": [256],
+    "batch_norm": True, "dropout": 0.3, "augment": True, "batch_size": 128, "epochs": 30,
+    "optimizer": "adamw", "lr": 3e-3, "weight_decay": 5e-4, "scheduler": "onecycle", "label_smoothing": 0.1,
+}  # fmt: skip
+
 #: Named starting points; any option given on the command line or in --config wins over them.
 PRESETS: dict[str, dict] = {
     "baseline": {},
@@ -70,17 +77,9 @@ PRESETS: dict[str, dict] = {
         "pool": "none", "batch_norm": True, "fc_layers": 2, "hidden": [128], "batch_size": 128, "epochs": 3,
         "optimizer": "adam", "lr": 1e-2, "scheduler": "onecycle",
     },
-    "best": {  # chosen on a 10,000-image validation split, never on the test set (benchmarks/preset_selection.py)
-        "arch": "cnn", "conv_layers": 3, "filters": [32, 64, 128], "kernel_size": 3, "fc_layers": 2, "hidden": [256],
-        "batch_norm": True, "dropout": 0.3, "augment": True, "batch_size": 128, "epochs": 30,
-        "optimizer": "adamw", "lr": 3e-3, "weight_decay": 5e-4, "scheduler": "onecycle", "label_smoothing": 0.1,
-    },
-    "robust": {  # the best preset plus stroke-width and slant augmentation: the pretrained model's recipe
-        "arch": "cnn", "conv_layers": 3, "filters": [32, 64, 128], "kernel_size": 3, "fc_layers": 2, "hidden": [256],
-        "batch_norm": True, "dropout": 0.3, "augment": True, "augment_strokes": True, "batch_size": 128,
-        "epochs": 30, "optimizer": "adamw", "lr": 3e-3, "weight_decay": 5e-4, "scheduler": "onecycle",
-        "label_smoothing": 0.1,
-    },
+    "best": _BEST,
+    # the best preset plus stroke-width and slant augmentation: the pretrained model's recipe
+    "robust": {**_BEST, "augment_strokes": True},
 }  # fmt: skip
 
 _TOP_LEVEL = {f.name for f in fields(TrainConfig)} - {"model_args", "init_from"}  # init_from: only `mnist train --init-from`
@@ -149,9 +148,7 @@ def build_train_config(cli_options: dict, config_file: str | Path | None = None)
         if isinstance(model_args.get(key), int):
             model_args[key] = [model_args[key]]
     config = TrainConfig(model_args=model_args, **{k: v for k, v in merged.items() if k in _TOP_LEVEL})
-    if config.betas is not None:
-        config = replace(config, betas=tuple(config.betas))
-    return validate(config)
+    return validate(replace(config, betas=tuple(config.betas)))  # a list when given in TOML or on the command line
 
 
 def validate(config: TrainConfig) -> TrainConfig:

@@ -23,14 +23,15 @@ import io
 import json
 import shutil
 import statistics
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import build_train_config, check_option_names, read_toml
-from ..errors import ConfigError
-from ..files import atomic_write_bytes
-from ..files import write_json
+from ..errors import CheckpointError, ConfigError
+from ..files import atomic_write_bytes, write_json
+from ..runs import RunFolder
 
 #: The design notes' baseline: lr 1e-3, batch 64, 10 epochs, 1 conv layer, 1 FC layer, Adam.
 BASELINE: dict = {"arch": "cnn", "optimizer": "adam", "lr": 1e-3, "batch_size": 64, "epochs": 10, "conv_layers": 1, "fc_layers": 1}
@@ -110,17 +111,11 @@ def experiment_config(baseline: dict, experiment: Experiment, overrides: dict):
     return build_train_config(options)
 
 
-def _finished(run_dir: Path, epochs: int) -> bool:
-    try:
-        history = json.loads((run_dir / "metrics.json").read_text())["history"]
-    except (OSError, ValueError, KeyError):
-        return False
-    return bool(history) and history[-1].get("complete", True) and history[-1]["epoch"] >= epochs and (run_dir / "checkpoints" / "last.pt").is_file()
-
-
 def result_row(experiment: Experiment, run_dir: Path, params: int) -> dict:
     """The results-table row of a finished experiment, read back from its metrics.json."""
-    history = json.loads((run_dir / "metrics.json").read_text())["history"]
+    history = (RunFolder(run_dir).metrics() or {}).get("history") or []
+    if not history:
+        raise CheckpointError(f"{run_dir}: no epoch recorded in its metrics.json", hint="run the grid again with --resume")
     last = history[-1]
     return {
         "name": experiment.name, "change": experiment.change, "params": params,
@@ -130,38 +125,59 @@ def result_row(experiment: Experiment, run_dir: Path, params: int) -> dict:
     }  # fmt: skip
 
 
+GRID_FILE = "grid.json"
+
+
+def read_grid_folder(folder: Path) -> tuple[dict, list[Experiment], dict]:
+    """(baseline, experiments, overrides) of a grid folder made by `run_grid`, to resume it.
+
+    Raises:
+        ConfigError: no readable grid.json there.
+    """
+    saved = Path(folder) / GRID_FILE
+    if not saved.is_file():
+        raise ConfigError(f"{folder}: no grid.json, not a grid folder", hint="pass a folder made by `mnist experiments`")
+    try:
+        document = json.loads(saved.read_text(encoding="utf-8"))
+        return document["baseline"], [Experiment(**e) for e in document["experiments"]], document["overrides"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{saved}: not a grid file written by `mnist experiments` ({type(exc).__name__})",
+                          hint="pass a folder made by `mnist experiments`") from None  # fmt: skip
+
+
 def run_grid(folder: Path, baseline: dict, experiments: list[Experiment], overrides: dict,
-             make_callbacks: Callable, on_done: Callable[[dict, str], None] | None = None) -> list[dict]:  # fmt: skip
+             make_callbacks: Callable, on_done: Callable[[dict, str], None] | None = None,
+             stop_event: threading.Event | None = None) -> list[dict]:  # fmt: skip
     """Run (or resume) every experiment into `folder/<name>/`; returns result rows with `vs_baseline`.
 
     Args:
         overrides: options applied to every experiment (`epochs` caps the experiment's own).
-        make_callbacks: (experiment name, trainer) -> extra engine callbacks.
+        make_callbacks: (RunSetup) -> extra engine callbacks; the experiment's name is its folder's.
         on_done: called with each row and how it was obtained ("ran", "resumed", "skipped").
+        stop_event: handed to every experiment's trainer (SIGINT/SIGTERM, see `signals.stop_on_signals`).
     """
     from ..inference.checkpoint import load_checkpoint
     from .prepare import prepare_run
 
-    write_json(folder / "grid.json", {"baseline": baseline, "overrides": overrides,
+    write_json(folder / GRID_FILE, {"baseline": baseline, "overrides": overrides,
                                       "experiments": [e.__dict__ for e in experiments]})  # fmt: skip
     rows = []
     for experiment in experiments:
         config = experiment_config(baseline, experiment, overrides)
         run_dir = folder / experiment.name
-        last = run_dir / "checkpoints" / "last.pt"
-        if _finished(run_dir, config.epochs):
+        last = RunFolder(run_dir).last_checkpoint
+        if RunFolder(run_dir).is_finished(config.epochs):
             how = "skipped"
             params = int(load_checkpoint(last).get("params", 0))
         else:
             if last.is_file():
                 how = "resumed"
-                prepared = prepare_run(None, resume=run_dir)
+                prepared = prepare_run(None, resume=run_dir, callbacks=make_callbacks, stop_event=stop_event)
             else:
                 how = "ran"
                 if run_dir.exists():  # started but killed before its first checkpoint: nothing to keep
                     shutil.rmtree(run_dir)
-                prepared = prepare_run(config, run_dir=run_dir)
-            prepared.trainer.callbacks = list(make_callbacks(experiment.name, prepared.trainer))
+                prepared = prepare_run(config, run_dir=run_dir, callbacks=make_callbacks, stop_event=stop_event)
             prepared.trainer.fit()
             params = prepared.trainer.params
         row = result_row(experiment, run_dir, params)

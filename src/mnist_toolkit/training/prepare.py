@@ -3,19 +3,41 @@
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
-from .config import TrainConfig
 from ..data.source import resolve_source
-from .distributed import DistContext, broadcast
-from .trainer import FitResult, Trainer, prepare_data, resolve_device
-from .resume import ScheduleChange, continue_schedule, load_initial_weights, resume_config
-from .optim import optimizer_info
 from ..files import write_json
-from ..runs import checkpoint_of, create_named_run_dir, create_run_dir, environment
+from ..runs import RunFolder, checkpoint_of, create_named_run_dir, create_run_dir, environment
+from .callbacks import FitResult, TrainCallback
+from .config import TrainConfig
+from .devices import resolve_device
+from .distributed import DistContext, broadcast
+from .optim import optimizer_info
+from .resume import InitialWeights, resume_config
+from .split import TrainData, prepare_data
+from .trainer import Trainer
+
+if TYPE_CHECKING:
+    from ..inference.export import ExportResult
+
+
+@dataclass(frozen=True)
+class RunSetup:
+    """What a run's callbacks are made from, before its Trainer is built (the Trainer gets them at construction)."""
+
+    run_dir: Path
+    config: TrainConfig
+    data: TrainData
+
+
+#: (the run about to train) -> its callbacks.
+CallbackFactory = Callable[[RunSetup], Iterable[TrainCallback]]
 
 
 @dataclass
@@ -26,7 +48,6 @@ class PreparedRun:
     run_dir: Path
     resumed_from: Path | None
     data_source: dict
-    schedule_change: ScheduleChange | None = None  # the schedule rebuilt because --epochs changed on resume
 
 
 def run_label(config: TrainConfig) -> str:
@@ -39,11 +60,14 @@ def run_label(config: TrainConfig) -> str:
 
 def prepare_run(config: TrainConfig | None, resume: Path | None = None, overrides: dict | None = None,
                 run_dir: Path | None = None, dist: DistContext | None = None,
-                config_file: str | Path | None = None) -> PreparedRun:  # fmt: skip
+                config_file: str | Path | None = None, callbacks: CallbackFactory | None = None,
+                stop_event: threading.Event | None = None) -> PreparedRun:  # fmt: skip
     """Create (or reopen, when resuming) the run folder, load the data and build the trainer.
 
     The run folder is created before any data is loaded, so an unwritable runs folder fails at once.
     `run_dir`, when given, is the exact (new) folder to use instead of `runs_dir/<timestamp>_<label>`.
+    The trainer is built complete: with the callbacks `callbacks` makes for this run, `stop_event`, and
+    the checkpoint it resumes or the weights it starts from (`config.init_from`).
 
     Raises:
         ConfigError, CheckpointError, MnistError: bad options, an unusable checkpoint or data.
@@ -53,7 +77,7 @@ def prepare_run(config: TrainConfig | None, resume: Path | None = None, override
     if resume is not None:
         checkpoint = checkpoint_of(resume, prefer_best=False)
         config, payload = resume_config(checkpoint, overrides or {}, config_file)
-        run_dir = checkpoint.parent.parent
+        run_dir = RunFolder.of_checkpoint(checkpoint).path
     else:
         checkpoint = None
         if dist.is_main:  # one folder for the whole group, made by rank 0
@@ -67,16 +91,13 @@ def prepare_run(config: TrainConfig | None, resume: Path | None = None, override
             torch.set_num_threads(max(1, (os.cpu_count() or 1) // dist.local_world_size))
     source = resolve_source(config.data_dir)
     data = prepare_data(config, source, device)
-    trainer = Trainer(config, data, device, run_dir, dist=dist)
-    schedule_change = None
-    if payload is not None:
-        schedule_change = continue_schedule(trainer, payload)
-    elif config.init_from is not None:
-        load_initial_weights(trainer, Path(config.init_from))
+    initial_weights = InitialWeights.load(config.init_from) if payload is None and config.init_from is not None else None
+    made = callbacks(RunSetup(run_dir, config, data)) if callbacks is not None else ()
+    trainer = Trainer(config, data, device, run_dir, made, stop_event, dist, initial_weights=initial_weights, resume_from=payload)
     info = optimizer_info(config.optimizer)
     if not dist.is_main:
-        return PreparedRun(trainer, run_dir, checkpoint, data.source, schedule_change)
-    write_json(run_dir / "config.json", {
+        return PreparedRun(trainer, run_dir, checkpoint, data.source)
+    write_json(RunFolder(run_dir).config_file, {
         "config": config.to_dict(),
         "resolved": {
             "lr": trainer.lr,
@@ -89,13 +110,13 @@ def prepare_run(config: TrainConfig | None, resume: Path | None = None, override
             "steps_per_epoch": trainer.steps_per_epoch,
             "resumed_from": str(checkpoint) if checkpoint else None,
             "init_from": config.init_from,
-            "schedule_change": schedule_change.describe() if schedule_change else None,
+            "schedule_change": trainer.schedule_change.describe() if trainer.schedule_change else None,
             "world_size": dist.world_size,
         },
         "data": data.source,
         "environment": environment(),
     })  # fmt: skip
-    return PreparedRun(trainer, run_dir, checkpoint, data.source, schedule_change)
+    return PreparedRun(trainer, run_dir, checkpoint, data.source)
 
 
 def run_summary(prepared: PreparedRun, result: FitResult) -> dict:
@@ -125,26 +146,39 @@ def run_summary(prepared: PreparedRun, result: FitResult) -> dict:
         "train_seconds": result.train_seconds,
         "images_per_second": result.images_per_second,
         "stopped_early": result.stopped_early,
-        "steps": trainer.global_step,
-        "schedule_change": prepared.schedule_change.describe() if prepared.schedule_change else None,
+        "steps": trainer.state.global_step,
+        "schedule_change": trainer.schedule_change.describe() if trainer.schedule_change else None,
     }
 
 
-def export_reported_onnx(prepared: PreparedRun, result: FitResult, check_count: int = 1000):
+def export_reported_onnx(prepared: PreparedRun, result: FitResult) -> ExportResult | None:
     """Write the ONNX model of the checkpoint the run reports, beside it (`best.onnx` or `last.onnx`).
 
-    Checked against torch on the first `check_count` test digits before it is written. Returns the
+    Checked against torch on the first `CHECK_DIGITS` test digits before it is written. Returns the
     `ExportResult`, or None when the run has no reported checkpoint.
 
     Raises:
         MnistError: the export failed or disagreed with torch (the checkpoint itself is unaffected).
     """
     from ..inference.checkpoint import load_checkpoint
-    from ..inference.export import export_model
-    from ..inference.loading import onnx_beside
+    from ..inference.export import CHECK_DIGITS, export_model
 
     _, checkpoint, _, _ = result.reported
     if checkpoint is None or not Path(checkpoint).is_file():
         return None
-    test_images = prepared.trainer.data.test_x[:check_count].cpu().numpy()
-    return export_model(load_checkpoint(checkpoint), str(prepared.run_dir), "onnx", onnx_beside(Path(checkpoint)), test_images)
+    test_images = prepared.trainer.data.test_x[:CHECK_DIGITS].cpu().numpy()
+    return export_model(load_checkpoint(checkpoint), str(prepared.run_dir), "onnx", RunFolder.onnx_of(Path(checkpoint)), test_images)
+
+
+def export_onnx_or_warning(prepared: PreparedRun, result: FitResult) -> tuple[Path | None, str | None]:
+    """(the ONNX model written, None) or (None, why not): a failed export is a warning, never a lost run."""
+    from ..errors import MnistError
+
+    try:
+        exported = export_reported_onnx(prepared, result)
+    except MnistError as exc:
+        return None, f"no ONNX model written: {exc.message}"
+    except Exception as exc:  # an exporter that cannot handle this network: the run itself stands
+        return None, (f"no ONNX model written ({type(exc).__name__}: {str(exc)[:200]}); "
+                      "the checkpoint is unaffected and `mnist predict` uses it on the torch engine")  # fmt: skip
+    return (exported.path if exported else None), None

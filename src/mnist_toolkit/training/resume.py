@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -71,25 +72,23 @@ class ScheduleChange:
                 f"to step {self.at_step}: lr {self.lr_before:.3g} -> {self.lr_after:.3g}")  # fmt: skip
 
 
-def continue_schedule(trainer, payload: dict) -> ScheduleChange | None:
-    """Restore `trainer` from `payload`; when the epochs changed, rebuild its schedule and advance it.
+def rebuilt_schedule(optimizer, build: Callable, steps: int):
+    """A schedule built anew from the optimizer's initial learning rate and advanced by `steps` steps: how a
+    resumed run whose epochs changed goes on (the Trainer calls it while it restores the checkpoint).
 
-    Returns the change made to the schedule, or None when it continues unchanged.
+    Args:
+        optimizer: restored from the checkpoint; its learning rate is reset to the initial one first.
+        build: () -> the schedule for the new number of epochs.
+        steps: the optimizer steps the run has taken.
     """
-    epochs_before = int(payload["config"]["epochs"])
-    if trainer.scheduler is None or epochs_before == trainer.config.epochs:
-        trainer.restore(payload)
-        return None
-    trainer.restore({**payload, "scheduler_state": None})
-    lr_before = trainer.current_lr()
-    for group in trainer.optimizer.param_groups:  # chained schedules (cosine, step) start from the current lr
+    for group in optimizer.param_groups:  # chained schedules (cosine, step) start from the current lr
         group["lr"] = group.get("initial_lr", group["lr"])
-    trainer.scheduler = trainer.build_scheduler()
+    scheduler = build()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "scheduler.step() before optimizer.step()": intended here
-        for _ in range(trainer.global_step):
-            trainer.scheduler.step()
-    return ScheduleChange(trainer.config.scheduler, epochs_before, trainer.config.epochs, trainer.global_step, lr_before, trainer.current_lr())
+        for _ in range(steps):
+            scheduler.step()
+    return scheduler
 
 
 def init_from_config(config: TrainConfig, given: dict, file_options: dict, source: Path) -> TrainConfig:
@@ -113,14 +112,29 @@ def init_from_config(config: TrainConfig, given: dict, file_options: dict, sourc
     return validate(replace(config, arch=arch, model_args=model_args, init_from=str(source)))
 
 
-def load_initial_weights(trainer, source: Path) -> None:
-    """Put the source checkpoint's weights into a new run's model.
+@dataclass(frozen=True)
+class InitialWeights:
+    """The weights a new run's network starts from (--init-from), and the checkpoint they come from."""
 
-    Raises:
-        CheckpointError: the weights do not fit the model.
-    """
-    payload = load_checkpoint(source)
-    try:
-        trainer.model.load_state_dict(payload["model_state"])
-    except (RuntimeError, KeyError) as exc:
-        raise CheckpointError(f"{source}: its weights do not fit this network ({str(exc).splitlines()[0]})") from None
+    source: Path
+    model_state: dict
+
+    @classmethod
+    def load(cls, source: str | Path) -> InitialWeights:
+        """Read the weights of a checkpoint.
+
+        Raises:
+            CheckpointError: missing, unreadable or not an mnist-toolkit checkpoint.
+        """
+        return cls(Path(source), load_checkpoint(source)["model_state"])
+
+    def load_into(self, model) -> None:
+        """Put the weights into `model`.
+
+        Raises:
+            CheckpointError: the weights do not fit the model.
+        """
+        try:
+            model.load_state_dict(self.model_state)
+        except RuntimeError as exc:
+            raise CheckpointError(f"{self.source}: its weights do not fit this network ({str(exc).splitlines()[0]})") from None

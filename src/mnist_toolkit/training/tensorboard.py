@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .trainer import EpochRecord, FitResult, StartRecord, StepRecord, TrainCallback
 from ..imaging import grid_image
+from .callbacks import EpochRecord, FitResult, StartRecord, StepRecord, TrainCallback
 
 EPOCH_TAGS = {
     "Loss/train": "train_loss", "Loss/test": "test_loss", "Loss/val": "val_loss",
@@ -41,17 +41,18 @@ def hparams_of(config: dict) -> dict:
 
 
 class TensorBoardCallback(TrainCallback):
-    """Writes the run's event files into its run folder.
+    """Writes the run's event files into its run folder, from the start of training on.
+
+    A resumed run's writer purges what was logged after the step it resumes from (what is redone).
 
     Args:
         data: the run's TrainData (a grid of training inputs, the test set's misclassified digits).
         config: the run's config as a dict, for the HPARAMS tab.
     """
 
-    def __init__(self, log_dir, data, config: dict, purge_step: int | None = None) -> None:
-        from torch.utils.tensorboard import SummaryWriter
-
-        self.writer = SummaryWriter(log_dir=str(log_dir), purge_step=purge_step)
+    def __init__(self, log_dir, data, config: dict) -> None:
+        self.log_dir = str(log_dir)
+        self.writer = None  # opened by on_start: a run that never starts writes no event file
         self.data = data
         self.config = config
         self.step_losses: list[tuple[int, float]] = []  # written at the end of each epoch, off the hot loop
@@ -63,6 +64,9 @@ class TensorBoardCallback(TrainCallback):
         self.step_losses.clear()
 
     def on_start(self, start: StartRecord) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(log_dir=self.log_dir, purge_step=start.global_step or None)
         if start.global_step == 0:
             self.writer.add_image("Samples/train", _grid(self.data.train_x[:64]), 0, dataformats="HW")
 
@@ -103,20 +107,3 @@ class TensorBoardCallback(TrainCallback):
         self.writer.add_hparams({**hparams_of(self.config), "reported_checkpoint": reported}, metrics, run_name=".", global_step=step)
         self.writer.flush()
         self.writer.close()
-
-
-def log_evaluation(run_dir, report, misclassified_grid, step: int) -> None:
-    """Write an evaluation's metrics, confusion image and misclassified grid into a run's TensorBoard logs."""
-    from torch.utils.tensorboard import SummaryWriter
-
-    from PIL import Image
-
-    with SummaryWriter(log_dir=str(run_dir)) as writer:
-        writer.add_scalar("Eval/accuracy", report.accuracy, step)
-        writer.add_scalar("Eval/loss", report.loss, step)
-        for row in report.per_class:
-            writer.add_scalar(f"Eval/f1_digit_{row['digit']}", row["f1"], step)
-        confusion = Image.open(f"{run_dir}/eval/confusion.png").convert("RGB")
-        writer.add_image("Eval/confusion", np.asarray(confusion), step, dataformats="HWC")
-        if misclassified_grid is not None:
-            writer.add_image("Eval/misclassified", np.asarray(misclassified_grid), step, dataformats="HW")

@@ -1,4 +1,4 @@
-"""Pure tensor preprocessing shared by training, evaluation and prediction."""
+"""The training augmentations: pure functions of a normalised (B, 1, 28, 28) batch and a generator, on its device."""
 
 from __future__ import annotations
 
@@ -88,9 +88,3 @@ def augment_batch(batch: torch.Tensor, generator: torch.Generator | None, affine
         batch = random_stroke_width(batch, generator)
     return batch
 
-
-def accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
-    """Percentage of rows whose arg-max is the target: correct / total x 100."""
-    if targets.numel() == 0:
-        return 0.0
-    return (logits.argmax(dim=1) == targets).sum().item() * 100.0 / targets.numel()
