@@ -1,21 +1,39 @@
-"""Shared fixtures: tiny IDX files written by the tests themselves, and a CLI runner."""
+"""Shared fixtures: tiny IDX files written by the tests themselves, a CLI runner, the MNIST test set and
+one small trained run that every test needing a model shares. Plain helpers are in helpers.py."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from mnist_toolkit.data.idx import write_idx
 
+from helpers import make_digits, train_small_run  # noqa: F401  (train_small_run re-exported for `from conftest import`)
 
-def make_digits(count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """`count` random 28x28 uint8 images and labels 0-9."""
-    rng = np.random.default_rng(seed)
-    images = rng.integers(0, 256, size=(count, 28, 28), dtype=np.uint8)
-    labels = rng.integers(0, 10, size=count, dtype=np.uint8)
-    return images, labels
+#: The shared run: enough images and epochs for every assertion made on it (over 95% test accuracy,
+#: drawn and photographed digits read right), still a few seconds of training.
+SHARED_RUN_IMAGES, SHARED_RUN_EPOCHS = 6000, 2
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "slow: trains a model of its own for real (seconds, minutes on a busy machine); CI runs them, "
+        "`-m 'not slow'` leaves them out (the session's shared run is still trained once if a test needs it)",
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_onnx_after_training():
+    """Writing the ONNX model after every training run costs seconds (the exporter traces the network);
+    tests that check it pass --onnx or call the export themselves. Set for the session only, unless the
+    environment already chose: importing this file changes nothing."""
+    with pytest.MonkeyPatch.context() as patch:
+        if "MNIST_TRAIN_ONNX" not in os.environ:
+            patch.setenv("MNIST_TRAIN_ONNX", "0")
+        yield
 
 
 @pytest.fixture
@@ -43,22 +61,38 @@ def cli():
     return invoke
 
 
-# Writing the ONNX model after every training run costs seconds (the exporter traces the network);
-# tests that check it pass --onnx or call the export themselves.
-import os  # noqa: E402
+@pytest.fixture(scope="session")
+def mnist_test():
+    """The MNIST test split (10,000 digits) from the embedded copy; read it, never write into its arrays."""
+    from mnist_toolkit.data.source import load_split, resolve_source
 
-os.environ.setdefault("MNIST_TRAIN_ONNX", "0")
+    return load_split(resolve_source(None), "test")
 
 
-def train_small_run(runs_dir: Path, train_limit: int, epochs: int = 1, onnx: bool = False) -> Path:
-    """Train the fast preset's network on the first `train_limit` images into a run under `runs_dir`;
-    with `onnx`, also write the reported checkpoint's ONNX model as `mnist train` does."""
-    from mnist_toolkit.training.config import build_train_config
-    from mnist_toolkit.training.prepare import export_reported_onnx, prepare_run
+def _fingerprint(folder: Path) -> dict[str, tuple[int, int] | None]:
+    return {p.relative_to(folder).as_posix(): (p.stat().st_size, p.stat().st_mtime_ns) if p.is_file() else None for p in folder.rglob("*")}
 
-    config = build_train_config({"preset": "fast", "epochs": epochs, "train_limit": train_limit, "runs_dir": str(runs_dir)})
-    prepared = prepare_run(config)
-    result = prepared.trainer.fit()
-    if onnx:
-        export_reported_onnx(prepared, result)
-    return prepared.run_dir
+
+@pytest.fixture(scope="session")
+def shared_runs(tmp_path_factory: pytest.TempPathFactory):
+    """A runs folder holding exactly one run, trained once per session and shared by every module that
+    needs a model: the fast preset's network, SHARED_RUN_EPOCHS epochs on the first SHARED_RUN_IMAGES
+    training images, with last.pt and its ONNX model last.onnx (so `auto` runs it on ONNX Runtime).
+
+    Read-only: a test that writes into a run (evaluate's reports, exports beside the checkpoint, touched
+    or damaged checkpoints) works on `helpers.copy_run(shared_run, tmp_path)`. The session fails at the
+    end if any file in here was added, removed or rewritten."""
+    runs = tmp_path_factory.mktemp("shared-runs")
+    train_small_run(runs, SHARED_RUN_IMAGES, epochs=SHARED_RUN_EPOCHS, onnx=True)
+    before = _fingerprint(runs)
+    yield runs
+    after = _fingerprint(runs)
+    changed = sorted(name for name in before.keys() | after.keys() if before.get(name, 0) != after.get(name, 0))
+    assert not changed, f"a test altered the shared run (copy it with helpers.copy_run first): {changed}"
+
+
+@pytest.fixture(scope="session")
+def shared_run(shared_runs: Path) -> Path:
+    """The run folder inside `shared_runs` (read-only: see there)."""
+    (run,) = [p for p in shared_runs.iterdir() if p.is_dir()]
+    return run

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import re
 import subprocess
 import sys
@@ -13,6 +12,7 @@ import pytest
 from PIL import Image
 
 import mnist_toolkit as mt
+from helpers import png  # test data only: a PNG encoder
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -26,12 +26,6 @@ def test_digits():
 @pytest.fixture(scope="module")
 def pretrained():
     return mt.load_model("pretrained")
-
-
-def _png(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def test_every_public_name_resolves_and_says_what_it_is():
@@ -62,7 +56,7 @@ def test_read_takes_a_path_bytes_a_pil_image_or_an_array(pretrained, test_digits
     images, labels = test_digits
     digit = 255 - images[0]  # dark ink on white paper, as photographed
     path = tmp_path / "digit.png"
-    path.write_bytes(_png(digit))
+    path.write_bytes(png(digit))
     readings = [pretrained.read(path), pretrained.read(str(path)), pretrained.read(path.read_bytes()),
                 pretrained.read(Image.fromarray(digit)), pretrained.read(digit), pretrained.read(digit / 255.0)]
     assert {r.digit for r in readings} == {int(labels[0])}
@@ -143,7 +137,7 @@ def test_the_readme_example_runs_as_written(tmp_path, monkeypatch, test_digits):
     assert match, "README.md has no ```python block after <!-- api-example -->"
     images, _ = test_digits
     monkeypatch.chdir(tmp_path)
-    Path("digit.jpg").write_bytes(_png(255 - images[0]))
+    Path("digit.jpg").write_bytes(png(255 - images[0]))
     Image.fromarray(np.hstack([255 - images[i] for i in range(4)])).save("year.jpg")
     namespace: dict = {}
     exec(compile(match.group(1), "README.md", "exec"), namespace)  # noqa: S102

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import json
-import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,36 +13,26 @@ import pytest
 from PIL import Image
 
 from mnist_toolkit.inference.checkpoint import load_checkpoint
-from mnist_toolkit.data.source import load_split, resolve_source
 
-from conftest import train_small_run
+from helpers import copy_run, png
 
-
-@pytest.fixture(scope="module")
-def small_run(tmp_path_factory) -> Path:
-    """A run of the fast preset's network trained on 4,000 images (no ONNX model beside it yet)."""
-    return train_small_run(tmp_path_factory.mktemp("runs"), 4000)
+# `shared_run` (conftest): the session's small trained run, with its ONNX model. Read-only: the tests
+# that write beside its checkpoint work on a copy.
 
 
 @pytest.fixture(scope="module")
-def test_digits():
-    return load_split(resolve_source(None), "test")
+def test_digits(mnist_test):
+    return mnist_test
 
 
 @pytest.fixture(scope="module")
-def exported(small_run, test_digits, tmp_path_factory) -> dict:
-    """The small run exported to both formats with the core function."""
+def exported(shared_run, test_digits, tmp_path_factory) -> dict:
+    """The shared run exported to both formats with the core function."""
     from mnist_toolkit.inference.export import export_model
 
     out = tmp_path_factory.mktemp("exported")
-    payload = load_checkpoint(small_run / "checkpoints" / "last.pt")
-    return {fmt: export_model(payload, str(small_run), fmt, out / f"model.{fmt}", test_digits.images[:1000]) for fmt in ("onnx", "pt2")}
-
-
-def digit_png(digit: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(digit).save(buffer, format="PNG")
-    return buffer.getvalue()
+    payload = load_checkpoint(shared_run / "checkpoints" / "last.pt")
+    return {fmt: export_model(payload, str(shared_run), fmt, out / f"model.{fmt}", test_digits.images[:1000]) for fmt in ("onnx", "pt2")}
 
 
 # ------------------------------------------------------------------------------------------ parity
@@ -58,13 +47,13 @@ def test_export_agrees_with_torch_on_a_thousand_digits(exported, fmt):
         assert str(Path(__file__).resolve().parent.parent).encode() not in result.path.read_bytes()
 
 
-def test_onnx_engine_matches_torch_on_the_whole_test_set(small_run, exported, test_digits):
+def test_onnx_engine_matches_torch_on_the_whole_test_set(shared_run, exported, test_digits):
     from mnist_toolkit.inference.evaluation import evaluate_model
     from mnist_toolkit.inference.onnx_model import OnnxModel
     from mnist_toolkit.inference.checkpoint import rebuild_model
     from mnist_toolkit.inference.torch_model import TorchModel
 
-    payload = load_checkpoint(small_run / "checkpoints" / "last.pt")
+    payload = load_checkpoint(shared_run / "checkpoints" / "last.pt")
     torch_model = TorchModel(rebuild_model(payload))
     onnx_model = OnnxModel(exported["onnx"].path)
     images, labels = test_digits.images, test_digits.labels
@@ -72,7 +61,7 @@ def test_onnx_engine_matches_torch_on_the_whole_test_set(small_run, exported, te
     assert (a["predictions"] == b["predictions"]).mean() > 0.999
     assert abs(a["loss"] - b["loss"]) < 1e-4
     meta = onnx_model.metadata
-    assert meta["source"] == str(small_run) and meta["test_accuracy"] == pytest.approx(payload["history"][-1]["test_acc"])
+    assert meta["source"] == str(shared_run) and meta["test_accuracy"] == pytest.approx(payload["history"][-1]["test_acc"])
     # any batch size, one digit included
     assert onnx_model.logits(images[:1]).shape == (1, 10) and onnx_model.logits(images[:777], batch_size=100).shape == (777, 10)
 
@@ -88,19 +77,21 @@ def test_pt2_loads_with_torch_export_and_carries_metadata(exported, test_digits)
 
 
 # ------------------------------------------------------------------------------------ CLI: export
-def test_cli_export_writes_a_checked_onnx_file(cli, small_run, tmp_path):
+def test_cli_export_writes_a_checked_onnx_file(cli, shared_run, tmp_path):
     out = tmp_path / "digits.onnx"
-    result = cli("export", "--run", small_run, "--out", out, "--json")
+    result = cli("export", "--run", shared_run, "--out", out, "--json")
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["path"] == str(out) and report["agree"] == report["checked"] == 1000
     assert out.is_file() and not list(tmp_path.glob(".*.part"))
 
 
-def test_cli_export_default_path_is_beside_the_checkpoint(cli, small_run):
-    result = cli("export", "--run", small_run, "--format", "pt2", "--json")
+def test_cli_export_default_path_is_beside_the_checkpoint(cli, shared_run, tmp_path):
+    run = copy_run(shared_run, tmp_path)  # the export lands in the run
+    result = cli("export", "--run", run, "--format", "pt2", "--json")
     assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout)["path"] == str(small_run / "checkpoints" / "last.pt2")
+    assert json.loads(result.stdout)["path"] == str(run / "checkpoints" / "last.pt2")
+    assert (run / "checkpoints" / "last.pt2").is_file()
 
 
 @pytest.mark.parametrize(
@@ -110,8 +101,8 @@ def test_cli_export_default_path_is_beside_the_checkpoint(cli, small_run):
         (["--out", "/nonexistent-folder/x.onnx"], "no such folder"),
     ],
 )
-def test_cli_export_refuses_bad_arguments_in_one_line(cli, small_run, args, expected, tmp_path):
-    result = cli("export", "--run", small_run, *args)
+def test_cli_export_refuses_bad_arguments_in_one_line(cli, shared_run, args, expected, tmp_path):
+    result = cli("export", "--run", shared_run, *args)
     assert result.exit_code == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error:") and expected in lines[0]
@@ -137,7 +128,7 @@ def _bad_models(tmp_path: Path) -> dict[str, Path]:
 def test_bad_onnx_files_are_refused_in_one_line(cli, tmp_path, kind, expected):
     model = _bad_models(tmp_path)[kind]
     image = tmp_path / "d.png"
-    image.write_bytes(digit_png(np.zeros((28, 28), np.uint8)))
+    image.write_bytes(png(np.zeros((28, 28), np.uint8)))
     for command in (["predict", image], ["evaluate"]):
         result = cli(*command, "--checkpoint", model)
         assert result.exit_code == 1, result.stdout
@@ -145,14 +136,10 @@ def test_bad_onnx_files_are_refused_in_one_line(cli, tmp_path, kind, expected):
         assert len(lines) == 1 and lines[0].startswith("Error:") and expected in lines[0]
 
 
-def test_engine_choices(cli, small_run, test_digits, tmp_path):
+def test_engine_choices(cli, shared_run, test_digits, tmp_path):
     image = tmp_path / "seven.png"
-    image.write_bytes(digit_png(test_digits.images[0]))
-    fresh = tmp_path / "run"
-    import shutil
-
-    shutil.copytree(small_run, fresh)
-    (fresh / "checkpoints" / "last.onnx").unlink(missing_ok=True)
+    image.write_bytes(png(test_digits.images[0]))
+    fresh = copy_run(shared_run, tmp_path, onnx=False, name="run")  # a short path: the engine line below is not wrapped
     refused = cli("predict", image, "--run", fresh, "--engine", "onnx")
     assert refused.exit_code == 1 and "no ONNX model beside" in refused.stderr and "mnist export" in refused.stderr
     auto = cli("predict", image, "--run", fresh, "--json")
@@ -180,7 +167,7 @@ def test_engine_choices(cli, small_run, test_digits, tmp_path):
 
 def test_a_missing_onnx_file_is_a_one_line_error(cli, tmp_path):
     image = tmp_path / "d.png"
-    image.write_bytes(digit_png(np.zeros((28, 28), np.uint8)))
+    image.write_bytes(png(np.zeros((28, 28), np.uint8)))
     for engine in ("auto", "onnx"):
         result = cli("predict", image, "--checkpoint", tmp_path / "nope.onnx", "--engine", engine)
         lines = result.stderr.strip().splitlines()
@@ -188,9 +175,12 @@ def test_a_missing_onnx_file_is_a_one_line_error(cli, tmp_path):
         assert "no such ONNX model" in lines[0] and "unexpected" not in lines[0]
 
 
-def test_export_refuses_to_overwrite_the_checkpoint_or_the_package(cli, small_run, tmp_path):
-    same = cli("export", "--checkpoint", small_run / "checkpoints" / "last.pt", "--out", small_run / "checkpoints" / "last.pt")
+def test_export_refuses_to_overwrite_the_checkpoint_or_the_package(cli, shared_run, tmp_path):
+    checkpoint = copy_run(shared_run, tmp_path / "runs") / "checkpoints" / "last.pt"  # a copy: a broken refusal overwrites it
+    before = checkpoint.read_bytes()
+    same = cli("export", "--checkpoint", checkpoint, "--out", checkpoint)
     assert same.exit_code == 1 and "is the checkpoint itself" in same.stderr
+    assert checkpoint.read_bytes() == before
     empty = tmp_path / "no-runs"
     empty.mkdir()
     pretrained = cli("export", "--runs-dir", empty)
@@ -199,7 +189,9 @@ def test_export_refuses_to_overwrite_the_checkpoint_or_the_package(cli, small_ru
     assert cli("export", "--runs-dir", empty, "--out", out).exit_code == 0 and out.is_file()
 
 
+@pytest.mark.slow
 def test_train_writes_the_reported_checkpoints_onnx_model(cli, tmp_path, monkeypatch):
+    """`mnist train --onnx` itself, so it trains its own runs (two small ones) instead of using the shared run."""
     result = cli("train", "--preset", "fast", "--epochs", "1", "--train-limit", "1500", "--runs-dir", tmp_path, "--onnx", "--json")
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)
@@ -218,30 +210,22 @@ def test_train_writes_the_reported_checkpoints_onnx_model(cli, tmp_path, monkeyp
     assert "no ONNX model written (RuntimeError: exporter exploded)" in again.stderr
 
 
-def test_onnx_path_never_imports_torch(small_run, test_digits, tmp_path):
+def test_onnx_path_never_imports_torch(shared_run, test_digits, tmp_path):
     """Fresh processes: predict and evaluate on ONNX Runtime (an .onnx file, a run folder on `auto`,
     the pretrained model with no run at all), then check sys.modules: no torch, no scipy (whose
     import alone costs a cold start about 0.2 s; the reading runs on OpenCV) and no pydantic (Typer
     0.29 builds pydantic adapters for every option, about 0.1 s)."""
-    import shutil
-
-    from mnist_toolkit.inference.export import export_model
-
-    payload = load_checkpoint(small_run / "checkpoints" / "last.pt")
-    model = tmp_path / "m.onnx"
-    export_model(payload, "test", "onnx", model, test_digits.images[:100])
-    run = tmp_path / "run"
-    (run / "checkpoints").mkdir(parents=True)
-    shutil.copy(small_run / "checkpoints" / "last.pt", run / "checkpoints" / "last.pt")
-    export_model(payload, "test", "onnx", run / "checkpoints" / "last.onnx", test_digits.images[:100])
+    model = tmp_path / "m.onnx"  # a lone .onnx file (evaluate writes its report beside it)
+    shutil.copy(shared_run / "checkpoints" / "last.onnx", model)
+    run = copy_run(shared_run, tmp_path / "runs")  # last.pt with its (newer) last.onnx
     empty = tmp_path / "no-runs"
     empty.mkdir()
     image = tmp_path / "d.png"
-    image.write_bytes(digit_png(test_digits.images[1]))
+    image.write_bytes(png(test_digits.images[1]))
     page = tmp_path / "page.png"  # dark ink on light paper: the whole reading path, not the 28x28 pass-through
     paper = np.full((240, 320), 235, np.uint8)
     paper[60:172, 100:212] = 235 - np.asarray(Image.fromarray(test_digits.images[1]).resize((112, 112))) * 0.8
-    page.write_bytes(digit_png(paper))
+    page.write_bytes(png(paper))
     probe = ("import sys\nfrom mnist_toolkit.cli import app\ntry:\n    app(sys.argv[1:])\nexcept SystemExit as exit:\n    assert exit.code in (0, None), exit.code\n"
              "print(' '.join(sorted({'torch', 'scipy', 'pydantic'} & set(sys.modules))) or 'NO-TORCH', file=sys.stderr)\n")  # fmt: skip
     commands = [["predict", str(image), "--checkpoint", str(model)], ["evaluate", "--checkpoint", str(model)],
@@ -271,7 +255,7 @@ def test_pretrained_model_is_used_without_any_run(cli, tmp_path, test_digits):
     images = []
     for i in range(10):
         path = tmp_path / f"d{i}.png"
-        path.write_bytes(digit_png(test_digits.images[i]))
+        path.write_bytes(png(test_digits.images[i]))
         images.append(path)
     result = cli("predict", *images, "--runs-dir", empty, "--json", "--verbose")
     assert result.exit_code == 0, result.stderr

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import multiprocessing
 import os
 import signal
@@ -10,16 +9,16 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PIL import Image
 
 from mnist_toolkit.inference.checkpoint import load_checkpoint
 from mnist_toolkit.inference.predict import prepare_inputs
+
+from helpers import png
 
 
 def test_kill_9_during_checkpoint_writes_leaves_the_previous_checkpoint_intact(tmp_path):
@@ -68,13 +67,7 @@ def test_trainings_started_at_once_never_share_a_run_folder(tmp_path):
     assert len(set(folders)) == 6
 
 
-def _png(array: np.ndarray, mode: str | None = None) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(array, mode=mode).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-VALID = _png(np.pad(np.full((20, 8), 255, np.uint8), ((4, 4), (10, 10))))
+VALID = png(np.pad(np.full((20, 8), 255, np.uint8), ((4, 4), (10, 10))))
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -83,7 +76,7 @@ VALID = _png(np.pad(np.full((20, 8), 255, np.uint8), ((4, 4), (10, 10))))
         st.binary(max_size=2000),
         st.builds(lambda cut: VALID[:cut], st.integers(0, len(VALID))),
         st.builds(lambda i, b: VALID[:i] + bytes([b]) + VALID[i + 1 :], st.integers(0, len(VALID) - 1), st.integers(0, 255)),
-        st.builds(lambda a: _png(a), st.lists(st.integers(0, 255), min_size=1, max_size=64).map(lambda v: np.array(v, np.uint8).reshape(1, -1))),
+        st.builds(png, st.lists(st.integers(0, 255), min_size=1, max_size=64).map(lambda v: np.array(v, np.uint8).reshape(1, -1))),
     )
 )
 def test_predict_preprocessing_never_crashes_on_malformed_images(tmp_path, data):

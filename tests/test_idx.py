@@ -12,13 +12,12 @@ import shutil
 import struct
 import time
 import tracemalloc
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, event, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -26,7 +25,6 @@ import mnist_toolkit.data.idx as idx_module
 from mnist_toolkit.data.source import DATA_DIR_ENV, DataSource, check_digit_pair, load_pair, load_split, resolve_source
 from mnist_toolkit.errors import ChecksumMismatch, DatasetNotFound, IdxFormatError
 from mnist_toolkit.data.idx import (
-    MAX_DIMENSIONS,
     TYPE_CODES,
     parse_idx,
     read_idx,

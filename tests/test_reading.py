@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from mnist_toolkit.data.source import load_split, resolve_source
 from mnist_toolkit.reading.prepare import ImageError, prepare_bytes, prepare_number_bytes
+
+from helpers import png
 
 
 @pytest.fixture(scope="module")
-def digits() -> np.ndarray:
-    return load_split(resolve_source(), "test").images[:10]
-
-
-def png(gray: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(gray.clip(0, 255).astype(np.uint8)).save(buffer, format="PNG")
-    return buffer.getvalue()
+def digits(mnist_test) -> np.ndarray:
+    return mnist_test.images[:10]
 
 
 def paper(height: int, width: int, gradient: float = 0.35, ruled: bool = False) -> np.ndarray:
@@ -109,6 +102,8 @@ def test_a_row_of_digits_gives_one_box_each_in_order(digits, count):
     assert len(prepared) == count
     boxes = [p.box for p in prepared]
     assert [b[0] for b in boxes] == sorted(b[0] for b in boxes)
+    for (box_left, _, box_right, _), left in zip(boxes, lefts):  # each box around its own digit's 84 px square
+        assert left - 2 <= box_left < box_right <= left + 86, (boxes, lefts)
 
 
 @pytest.mark.parametrize("kind", ["blank", "lines-only", "specks"])

@@ -5,45 +5,31 @@ from __future__ import annotations
 import base64
 import io
 import json
-import threading
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_toolkit.data.source import load_split, resolve_source
+from helpers import copy_run, png
 
-from conftest import train_small_run
-
-
-@pytest.fixture(scope="module")
-def served_runs(tmp_path_factory) -> Path:
-    """A runs folder with one small run (and its ONNX model)."""
-    runs = tmp_path_factory.mktemp("serve-runs")
-    train_small_run(runs, 4000, onnx=True)
-    return runs
+# `shared_runs` (conftest): the session's runs folder holding one small run with its ONNX model. The
+# server only reads it; the test that touches a checkpoint works on a copy.
 
 
 @pytest.fixture(scope="module")
-def client(served_runs):
+def client(shared_runs):
     from starlette.testclient import TestClient
 
-    from mnist_toolkit.serving.app import ModelCatalog, create_app
+    from mnist_toolkit.serving.app import create_app
+    from mnist_toolkit.serving.catalog import ModelCatalog
 
-    return TestClient(create_app(ModelCatalog(served_runs), allowed_hosts=("testserver",)))
+    return TestClient(create_app(ModelCatalog(shared_runs), allowed_hosts=("testserver",)))
 
 
 @pytest.fixture(scope="module")
-def digits():
-    return load_split(resolve_source(None), "test")
-
-
-def png(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="PNG")
-    return buffer.getvalue()
+def digits(mnist_test):
+    return mnist_test
 
 
 def paper_digit(digit: np.ndarray, size: int = 240) -> bytes:
@@ -69,7 +55,7 @@ def test_predict_raw_body_and_multipart_agree(client, digits):
     assert raw.status_code == 200
     answer = raw.json()
     assert answer["digit"] == int(digits.labels[0]) and 0 < answer["confidence"] <= 1
-    assert [row["digit"] for row in answer["top_k"]] == [answer["digit"], *[r["digit"] for r in answer["top_k"][1:]]]
+    assert answer["top_k"][0]["digit"] == answer["digit"]
     assert len(answer["top_k"]) == 3 and len(answer["probabilities"]) == 10
     assert sum(answer["probabilities"]) == pytest.approx(1.0, abs=1e-5)
     ranked = sorted(range(10), key=lambda d: -answer["probabilities"][d])[:3]
@@ -81,11 +67,11 @@ def test_predict_raw_body_and_multipart_agree(client, digits):
     assert form["digit"] == answer["digit"] and len(form["top_k"]) == 5
 
 
-def test_models_can_be_chosen_and_ids_never_become_paths(client, digits, served_runs):
+def test_models_can_be_chosen_and_ids_never_become_paths(client, digits, shared_runs):
     data = paper_digit(digits.images[3])
     pretrained = client.post("/api/predict?model=pretrained", content=data).json()
     assert pretrained["model"] == "pretrained" and pretrained["digit"] == int(digits.labels[3])
-    run = next(p for p in served_runs.iterdir() if p.is_dir())
+    run = next(p for p in shared_runs.iterdir() if p.is_dir())
     assert client.post("/api/predict", params={"model": run.name}, content=data).status_code == 200
     for bad in ("../../etc/passwd", "/etc", "nope", "pretrained/../x", str(run), f"./{run.name}", f"{run.name}/checkpoints/last.pt"):
         response = client.post("/api/predict", params={"model": bad}, content=data)
@@ -160,7 +146,7 @@ def test_twenty_parallel_clients_get_the_right_answers(client, digits):
     assert sum(d == label for d, (_, label) in zip(sequential, bodies)) >= 39
 
 
-def test_mnist_serve_listens_on_loopback_and_answers(served_runs, digits):
+def test_mnist_serve_listens_on_loopback_and_answers(shared_runs, digits):
     """The command itself, as a user starts it: a process on 127.0.0.1 that answers, stopped by SIGTERM."""
     import socket
     import subprocess
@@ -171,7 +157,7 @@ def test_mnist_serve_listens_on_loopback_and_answers(served_runs, digits):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "mnist_toolkit", "serve", "--port", str(port), "--runs-dir", str(served_runs)],
+    server = subprocess.Popen([sys.executable, "-m", "mnist_toolkit", "serve", "--port", str(port), "--runs-dir", str(shared_runs)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
         deadline = time.monotonic() + 60
@@ -230,12 +216,13 @@ def test_parallel_explanations_do_not_mix(client, digits):
         assert [m["maps"] for m in a["feature_maps"]] == [m["maps"] for m in b["feature_maps"]]
 
 
-def test_a_run_that_trains_on_is_reloaded(tmp_path, digits):
-    """The catalog keys loaded models on the checkpoint's time: new weights are picked up."""
-    from mnist_toolkit.serving.app import ModelCatalog
+def test_a_run_that_trains_on_is_reloaded(shared_run, tmp_path):
+    """The catalog keys loaded models on the checkpoint's time: new weights are picked up (on a copy of
+    the shared run, whose checkpoint is touched as a run still training rewrites it)."""
+    from mnist_toolkit.serving.catalog import ModelCatalog
 
     runs = tmp_path / "runs"
-    train_small_run(runs, 500)
+    copy_run(shared_run, runs)
     catalog = ModelCatalog(runs, engine="torch")
     entry, first = catalog.model(None)
     import os

@@ -1,0 +1,57 @@
+"""Plain helpers shared by the tests (no fixtures: those live in conftest.py).
+
+Import them as `from helpers import png` (pytest puts this folder on sys.path, as it does for conftest).
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def png(array: np.ndarray) -> bytes:
+    """`array` (H x W gray, or H x W x 3/4) encoded as PNG bytes; non-uint8 values are clipped to 0-255 first."""
+    array = np.asarray(array)
+    if array.dtype != np.uint8:
+        array = array.clip(0, 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def make_digits(count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """`count` random 28x28 uint8 images and labels 0-9."""
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, size=(count, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, size=count, dtype=np.uint8)
+    return images, labels
+
+
+def train_small_run(runs_dir: Path, train_limit: int, epochs: int = 1, onnx: bool = False) -> Path:
+    """Train the fast preset's network on the first `train_limit` images into a run under `runs_dir`;
+    with `onnx`, also write the reported checkpoint's ONNX model as `mnist train` does.
+
+    Most tests need no training of their own: conftest's session-scoped `shared_run` is one such run."""
+    from mnist_toolkit.training.config import build_train_config
+    from mnist_toolkit.training.prepare import export_reported_onnx, prepare_run
+
+    config = build_train_config({"preset": "fast", "epochs": epochs, "train_limit": train_limit, "runs_dir": str(runs_dir)})
+    prepared = prepare_run(config)
+    result = prepared.trainer.fit()
+    if onnx:
+        export_reported_onnx(prepared, result)
+    return prepared.run_dir
+
+
+def copy_run(run: Path, runs_dir: Path, *, onnx: bool = True, name: str | None = None) -> Path:
+    """A copy of `run` as `runs_dir/<its name>` (or `runs_dir/<name>`), file times kept, so `auto` still
+    finds its ONNX model fresh; without `onnx`, the copy has no ONNX model and runs on torch."""
+    copy = Path(shutil.copytree(run, Path(runs_dir) / (name or run.name)))
+    if not onnx:
+        for model in (copy / "checkpoints").glob("*.onnx"):
+            model.unlink()
+    return copy
