@@ -28,8 +28,8 @@ class EvalReport:
     confused_pairs: list[dict]  # true, predicted, count; most frequent first
     misclassified: list[dict]  # index, true, predicted, confidence; in data order
     images_per_second: float
-    predictions: np.ndarray = field(repr=False, default=None)  # (N,)
-    confidences: np.ndarray = field(repr=False, default=None)  # (N,) probability of the predicted digit
+    predictions: np.ndarray | None = field(repr=False, default=None)  # (N,)
+    confidences: np.ndarray | None = field(repr=False, default=None)  # (N,) probability of the predicted digit
 
     def to_json(self) -> dict:
         return {

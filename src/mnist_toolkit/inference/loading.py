@@ -180,10 +180,11 @@ def load_model(choice: ModelChoice, engine: str = "auto", threads: int | None = 
     if engine == "onnx" or choice.checkpoint is None or (engine == "auto" and fresh):  # an .onnx file alone: its own errors
         from .onnx_model import OnnxModel
 
-        model = OnnxModel(choice.onnx, threads)
-        accuracy = model.metadata.get("test_accuracy")
-        meta = model.metadata
-        return Model(model, "onnx", choice.origin, choice.onnx, choice.checkpoint, accuracy, None, meta.get("arch"), meta.get("global_step"))
+        if choice.onnx is None:  # a choice names a checkpoint, an ONNX model or both
+            raise ModelFileError("no ONNX model to load", hint="use --engine torch")
+        session = OnnxModel(choice.onnx, threads)
+        meta = session.metadata
+        return Model(session, "onnx", choice.origin, choice.onnx, choice.checkpoint, meta.get("test_accuracy"), None, meta.get("arch"), meta.get("global_step"))
     from .checkpoint import load_checkpoint, rebuild_model
     from .export import checkpoint_test_accuracy
     from .torch_model import TorchModel
@@ -192,9 +193,10 @@ def load_model(choice: ModelChoice, engine: str = "auto", threads: int | None = 
         import torch
 
         torch.set_num_threads(threads)
-    payload = load_checkpoint(choice.checkpoint)
+    checkpoint = choice.checkpoint
+    payload = load_checkpoint(checkpoint)
     norm = payload["normalization"]
-    model = TorchModel(rebuild_model(payload), norm["mean"], norm["std"])
+    network = TorchModel(rebuild_model(payload), norm["mean"], norm["std"])
     note = why_not if engine == "auto" and choice.onnx is not None and why_not else None
-    return Model(model, "torch", choice.origin, choice.checkpoint, choice.checkpoint,
+    return Model(network, "torch", choice.origin, checkpoint, checkpoint,
                        checkpoint_test_accuracy(payload), note, payload["arch"], payload.get("global_step"))  # fmt: skip

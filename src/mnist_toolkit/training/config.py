@@ -5,6 +5,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
+from typing import cast
 
 from ..errors import ConfigError
 
@@ -148,7 +149,8 @@ def build_train_config(cli_options: dict, config_file: str | Path | None = None)
         if isinstance(model_args.get(key), int):
             model_args[key] = [model_args[key]]
     config = TrainConfig(model_args=model_args, **{k: v for k, v in merged.items() if k in _TOP_LEVEL})
-    return validate(replace(config, betas=tuple(config.betas)))  # a list when given in TOML or on the command line
+    betas = cast("tuple[float, float]", tuple(config.betas))  # a list when given in TOML or on the command line; validate checks it
+    return validate(replace(config, betas=betas))
 
 
 def validate(config: TrainConfig) -> TrainConfig:
