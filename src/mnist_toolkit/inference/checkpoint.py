@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import pickle
-import zipfile
+import warnings
 from pathlib import Path
 
 from ..errors import CheckpointError
@@ -39,14 +39,18 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> dict:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint" + (" (it is a folder)" if path.is_dir() else ""))
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch's "pickle protocol N ... please file an issue" on foreign files
+            warnings.simplefilter("ignore", UserWarning)
+            payload = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unpickling failed"
         raise CheckpointError(
             f"{path}: refused: not a plain-tensor checkpoint ({first[:160]})",
             hint="only checkpoints written by `mnist train` load; never load files from untrusted sources",
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, AttributeError) as exc:
+    except (MemoryError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # torch.load's reader fails in many ways on foreign bytes (KeyError, IndexError, ...)
         raise CheckpointError(
             f"{path}: truncated or not a PyTorch checkpoint ({type(exc).__name__})",
             hint="use the run's checkpoints/last.pt, or train again with `mnist train`",
