@@ -34,6 +34,8 @@ _EXPORTS = {
     "NumberReading": "inference.answers",
     "EvalReport": "inference.evaluation",
     "RunFolder": "runs",
+    "list_runs": "runs",
+    "RunSummary": "runs",
     "list_models": "models",
     "MnistError": "errors",
     "ConfigError": "errors",
@@ -67,7 +69,7 @@ if TYPE_CHECKING:
     from .inference.loading import Model
     from .models import list_models
     from .reading.prepare import ImageError
-    from .runs import RunFolder
+    from .runs import RunFolder, RunSummary, list_runs
     from .training.config import TrainConfig
 
 

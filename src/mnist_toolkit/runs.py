@@ -193,15 +193,88 @@ def runs_newest_first(runs_dir: str | Path) -> list[RunFolder]:
 
 
 def newest_run(runs_dir: str | Path) -> RunFolder:
-    """The most recently written run folder that holds a checkpoint.
+    """The default model's run: the most recently written run folder directly under `runs_dir` (a
+    `mnist train` run). The runs that `mnist compare` and `mnist experiments` make inside their own
+    folders are used only when named (`--run runs/compare_.../adam_seed0`, or that folder as `--runs-dir`).
 
     Raises:
-        CheckpointError: no run with a checkpoint under `runs_dir`.
+        CheckpointError: no such run with a checkpoint under `runs_dir`.
     """
-    runs = runs_newest_first(runs_dir)
+    top = Path(runs_dir).resolve()
+    runs = [run for run in runs_newest_first(runs_dir) if run.path.parent.resolve() == top]
     if not runs:
         raise CheckpointError(f"no run with a checkpoint under {runs_dir}", hint="train one with `mnist train`, or pass --run DIR")
     return runs[0]
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One line of `mnist runs`: what a run folder holds, read from its JSON files (no torch)."""
+
+    name: str  # the folder's path below the runs folder
+    path: Path
+    updated: float  # when its last checkpoint was written (seconds since the epoch)
+    arch: str | None
+    optimizer: str | None
+    epochs_done: int
+    epochs: int | None  # configured
+    checkpoint: str  # the reported one: best.pt or last.pt
+    test_accuracy: float | None  # of the reported checkpoint
+    default: bool  # the model `predict`, `evaluate`, `export` and `serve` use when none is named
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "path": str(self.path), "updated": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(self.updated)),
+                "arch": self.arch, "optimizer": self.optimizer, "epochs_done": self.epochs_done, "epochs": self.epochs,
+                "checkpoint": self.checkpoint, "test_accuracy": self.test_accuracy, "default": self.default}  # fmt: skip
+
+
+def list_runs(runs_dir: str | Path) -> list[RunSummary]:
+    """Every run under `runs_dir` with a checkpoint, newest first; the default model's run is marked."""
+    try:
+        default: Path | None = newest_run(runs_dir).path
+    except CheckpointError:
+        default = None
+    summaries = []
+    for run in runs_newest_first(runs_dir):
+        try:
+            checkpoint = run.reported_checkpoint()
+            updated = run.last_checkpoint.stat().st_mtime
+        except (OSError, CheckpointError):  # removed or broken while being listed
+            continue
+        try:
+            config = json.loads(run.config_file.read_text(encoding="utf-8")).get("config", {})
+        except (OSError, ValueError, AttributeError):
+            config = {}
+        history = (run.metrics() or {}).get("history") or []
+        summaries.append(RunSummary(
+            name=run.path.relative_to(runs_dir).as_posix() if run.path.is_relative_to(runs_dir) else str(run.path),
+            path=run.path, updated=updated, arch=config.get("arch"), optimizer=config.get("optimizer"),
+            epochs_done=sum(1 for record in history if record.get("complete", True)), epochs=config.get("epochs"),
+            checkpoint=checkpoint.name, test_accuracy=run.test_accuracy(checkpoint), default=run.path == default,
+        ))  # fmt: skip
+    return summaries
+
+
+def remove_run(runs_dir: str | Path, name: str | Path) -> Path:
+    """Delete a run folder below `runs_dir` (by its name there, or its path), or a folder of runs (a
+    `compare_...` or `experiments_...` folder); nothing else.
+
+    Raises:
+        ConfigError: not a run folder below `runs_dir` (nothing is deleted).
+    """
+    import shutil
+
+    root = Path(runs_dir).resolve()
+    candidate = Path(name) if Path(name).is_absolute() or Path(name).exists() else Path(runs_dir) / name
+    path = candidate.resolve()
+    if path == root or root not in path.parents:
+        raise ConfigError(f"{name}: not a folder inside {runs_dir}", hint="pass a run's name as `mnist runs` lists it")
+    run = RunFolder(path)
+    if not run.checkpoints_dir.is_dir() and not run.config_file.is_file() and not runs_newest_first(path):
+        raise ConfigError(f"{name}: not a run folder (no checkpoints/ and no config.json) nor a folder of runs",
+                          hint="pass a run's name as `mnist runs` lists it")  # fmt: skip
+    shutil.rmtree(path)
+    return path
 
 
 def checkpoint_of(path: str | Path, prefer_best: bool = True) -> Path:

@@ -23,7 +23,7 @@ DataDirOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout instead of tables.")]
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Say which data is used and more.")]
 
-RunOption = Annotated[Optional[Path], typer.Option("--run", help="A run folder (its best.pt, else last.pt); default: the newest run.", show_default=False)]
+RunOption = Annotated[Optional[Path], typer.Option("--run", help="A run folder (its best.pt, else last.pt), or 'pretrained' for the model in the package; default: the newest `mnist train` run, else the pretrained model (`mnist runs` shows which).", show_default=False)]
 CheckpointOption = Annotated[Optional[Path], typer.Option("--checkpoint", help="A checkpoint (.pt) or an exported model (.onnx).", show_default=False)]
 RunsDirOption = Annotated[Path, typer.Option("--runs-dir", help="Where to look for the newest run.")]
 EngineOption = Annotated[str, typer.Option("--engine", help="auto (ONNX Runtime when an ONNX model of the checkpoint is there) | onnx | torch.")]
@@ -55,13 +55,17 @@ def _resolve_data(data_dir: Optional[Path], console, verbose: bool):
 def _open_model(run: Optional[Path], checkpoint: Optional[Path], runs_dir: Path, engine: str, console=None, verbose: bool = False):
     """The model --checkpoint, --run, the newest run or the package's pretrained model names, on `engine`.
 
-    Says which model and engine answer when `verbose`, and always when the pretrained model is used.
+    Always says which model and engine answer (on `console`, stderr for the commands), so that a new
+    run taking over as the default never goes unnoticed.
     """
     from ..inference.loading import load_model, locate
 
     loaded = load_model(locate(run, checkpoint, runs_dir), engine)
-    if console is not None and (verbose or loaded.origin == "pretrained"):
-        what = "the pretrained model in the package (no run under " + str(runs_dir) + ")" if loaded.origin == "pretrained" else str(loaded.path)
+    if console is not None:
+        if loaded.origin == "pretrained":
+            what = "the pretrained model in the package" + (f" (no run under {runs_dir})" if run is None and checkpoint is None else "")
+        else:
+            what = f"{loaded.path} ({loaded.origin})"
         accuracy = f", test accuracy {loaded.test_accuracy:.2f}%" if loaded.test_accuracy is not None else ""
         console.print(f"Model: {what} on the {loaded.engine} engine{accuracy}" + (f" ({loaded.note})" if loaded.note else ""))
     return loaded

@@ -27,7 +27,7 @@ def predict(
     verbose: VerboseOption = False,
 ) -> None:
     """Read digits from your own images (PNG, JPEG, BMP, GIF, TIFF, WebP), preprocessed as MNIST was."""
-    from ..inference.predict import predict_rows, prepare_inputs, save_inputs
+    from ..inference.predict import MISSING, predict_rows, prepare_inputs, save_inputs
     from ..reading.prepare import ImageError
     from ..reporting.console import make_console
     from ..reporting.evaluation import predictions_table
@@ -46,10 +46,10 @@ def predict(
         _emit_json([{**row.to_json(), **model} for row in rows])
     else:
         console.print(predictions_table(rows, show=show))
-        if len(rows) > 1:
-            console.print(f"Model: {loaded.path} ({loaded.engine})")
     failed = [row for row in rows if row.error]
     if failed:
         where = "their error fields" if json_output else "the table"
-        raise ImageError(f"{len(failed)} of {len(rows)} input(s) could not be read; see {where}",
-                         hint="use images of a single digit in a common format")  # fmt: skip
+        missing = sum(1 for row in failed if row.error and row.error.endswith(MISSING))
+        hint = {len(failed): "check the file names (folders are searched for images; quote glob patterns)",
+                0: "use images of a single digit in a common format"}.get(missing, "check the file names, and use images of a single digit in a common format")  # fmt: skip
+        raise ImageError(f"{len(failed)} of {len(rows)} input(s) could not be read; see {where}", hint=hint)

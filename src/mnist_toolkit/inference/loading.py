@@ -24,6 +24,8 @@ from .scores import softmax
 ENGINES = ("auto", "onnx", "torch")
 PRETRAINED_DIR = Path(__file__).parent.parent / "pretrained"
 PRETRAINED_NAME = "robust"
+#: `--run pretrained` (or load_model("pretrained")) names the model in the package, whatever runs exist.
+PRETRAINED_NAME_OPTION = "pretrained"
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,8 @@ def pretrained_info() -> dict | None:
 
 
 def locate(run: Path | None, checkpoint: Path | None, runs_dir: Path) -> ModelChoice:
-    """The model `--run`, `--checkpoint`, the newest run or the package names.
+    """The model `--run` (a run folder, or "pretrained"), `--checkpoint`, the newest `mnist train` run
+    under `runs_dir` (see `runs.newest_run`) or, when there is none, the package's pretrained model names.
 
     Raises:
         ConfigError: both --run and --checkpoint.
@@ -142,6 +145,8 @@ def locate(run: Path | None, checkpoint: Path | None, runs_dir: Path) -> ModelCh
         path = checkpoint_of(checkpoint)
         return ModelChoice("checkpoint", path, RunFolder.onnx_of(path))
     if run is not None:
+        if str(run) == PRETRAINED_NAME_OPTION and not Path(run).exists():
+            return pretrained_choice()
         path = checkpoint_of(run, prefer_best=True)
         return ModelChoice("run", path, RunFolder.onnx_of(path))
     try:

@@ -16,6 +16,8 @@ from .answers import NumberReading, Reading, readings
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 STDIN = "-"
+#: The end of the error of an input that names no file.
+MISSING = "no such file or pattern"
 
 
 @dataclass
@@ -92,7 +94,7 @@ def read_input(item: str) -> bytes:
             raise ImageError(f"{item}: folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
         return path.read_bytes()
     except FileNotFoundError:
-        raise ImageError(f"{item}: no such file or pattern") from None
+        raise ImageError(f"{item}: {MISSING}") from None
     except OSError as exc:
         raise ImageError(f"{item}: cannot read: {exc.strerror or exc}") from None
 

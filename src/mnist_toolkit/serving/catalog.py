@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import MnistError
-from ..runs import RunFolder, runs_newest_first
+from ..errors import CheckpointError, MnistError
+from ..runs import RunFolder, newest_run, runs_newest_first
 from .errors import RequestError
 
 PRETRAINED_ID = "pretrained"
@@ -80,9 +80,16 @@ class ModelCatalog:
         return entries
 
     def default_id(self, entries: list[CatalogEntry]) -> str:
+        """The model a request without `model` gets: the one `mnist serve` was given, else the newest
+        `mnist train` run (as for `mnist predict`; compare and experiments sub-runs only when picked),
+        else the pretrained model."""
         if self.default is not None:
             return self.default
-        return entries[0].id if entries else PRETRAINED_ID
+        try:
+            newest = newest_run(self.runs_dir).path.relative_to(self.runs_dir).as_posix()
+        except (CheckpointError, ValueError):
+            return PRETRAINED_ID
+        return newest if any(entry.id == newest for entry in entries) else PRETRAINED_ID
 
     def entry(self, model_id: str | None) -> CatalogEntry:
         entries = self.entries()
