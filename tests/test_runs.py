@@ -109,3 +109,17 @@ def test_mnist_runs_removes_runs_and_nothing_else(cli, runs_with_subruns, tmp_pa
     assert done.exit_code == 0, done.stderr
     assert not runs_with_subruns["train"].exists() and not runs_with_subruns["compare"].exists()
     assert runs_with_subruns["experiment"].is_dir()
+
+
+@pytest.mark.parametrize("metrics", ['{"history":[{"epoch":1,"complete":true}]}', "[]", '{"history": 5}', "not json", '{"history":[1,2]}'])
+def test_a_malformed_metrics_file_never_breaks_listing(runs_with_subruns, metrics):
+    from mnist_toolkit.serving.catalog import ModelCatalog
+
+    broken = copy_run(runs_with_subruns["train"], runs_with_subruns["runs"], name="20261201-130000_broken")
+    (broken / "metrics.json").write_text(metrics)
+    (broken / "config.json").write_text("[]")
+    listed = {s.name: s for s in mt.list_runs(runs_with_subruns["runs"])}
+    assert listed["20261201-130000_broken"].test_accuracy is None
+    assert listed["20261201-100000_cnn_adam"].test_accuracy is not None
+    entries = ModelCatalog(runs_with_subruns["runs"]).entries()
+    assert {e.id for e in entries} >= {"20261201-130000_broken", "pretrained"}

@@ -94,9 +94,14 @@ class RunFolder:
             return None
         return document if isinstance(document, dict) else None
 
+    def history(self) -> list[dict]:
+        """metrics.json's epoch records (the well-formed ones); [] when there are none."""
+        history = (self.metrics() or {}).get("history")
+        return [r for r in history if isinstance(r, dict) and isinstance(r.get("epoch"), int)] if isinstance(history, list) else []
+
     def is_finished(self, epochs: int) -> bool:
         """Whether the run completed `epochs` epochs and holds last.pt."""
-        history = (self.metrics() or {}).get("history") or []
+        history = self.history()
         return bool(history) and history[-1].get("complete", True) and history[-1]["epoch"] >= epochs and self.last_checkpoint.is_file()
 
     def test_accuracy(self, checkpoint: Path | None = None) -> float | None:
@@ -104,14 +109,16 @@ class RunFolder:
         metrics.json without torch: best.pt's is its epoch's, last.pt's the last epoch's."""
         document = self.metrics() or {}
         best_epoch = document.get("best_epoch") if checkpoint is None or Path(checkpoint).name == self.BEST else None
-        return test_accuracy_of(document.get("history") or [], best_epoch)
+        history = document.get("history")
+        return test_accuracy_of(history if isinstance(history, list) else [], best_epoch)
 
 
 def test_accuracy_of(history: list[dict], epoch: int | None = None) -> float | None:
     """The test accuracy measured on a checkpoint's weights, from a history (as saved in metrics.json
     and in checkpoints): epoch `epoch`'s (best.pt), else the last record's (last.pt is saved right after
     it, also when --max-steps cut that epoch short); None when there is none."""
-    records = [record for record in history if epoch is None or (record.get("epoch") == epoch and record.get("complete", True))]
+    records = [record for record in history if isinstance(record, dict) and isinstance(record.get("test_acc"), (int, float))
+               and (epoch is None or (record.get("epoch") == epoch and record.get("complete", True)))]  # fmt: skip
     return float(records[-1]["test_acc"]) if records else None
 
 
@@ -241,11 +248,8 @@ def list_runs(runs_dir: str | Path) -> list[RunSummary]:
             updated = run.last_checkpoint.stat().st_mtime
         except (OSError, CheckpointError):  # removed or broken while being listed
             continue
-        try:
-            config = json.loads(run.config_file.read_text(encoding="utf-8")).get("config", {})
-        except (OSError, ValueError, AttributeError):
-            config = {}
-        history = (run.metrics() or {}).get("history") or []
+        config = _config_of(run)
+        history = run.history()
         summaries.append(RunSummary(
             name=run.path.relative_to(runs_dir).as_posix() if run.path.is_relative_to(runs_dir) else str(run.path),
             path=run.path, updated=updated, arch=config.get("arch"), optimizer=config.get("optimizer"),
@@ -253,6 +257,15 @@ def list_runs(runs_dir: str | Path) -> list[RunSummary]:
             checkpoint=checkpoint.name, test_accuracy=run.test_accuracy(checkpoint), default=run.path == default,
         ))  # fmt: skip
     return summaries
+
+
+def _config_of(run: RunFolder) -> dict:
+    """config.json's "config" object, or {} when it is missing or malformed."""
+    try:
+        config = json.loads(run.config_file.read_text(encoding="utf-8")).get("config")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return config if isinstance(config, dict) else {}
 
 
 def remove_run(runs_dir: str | Path, name: str | Path) -> Path:
