@@ -130,6 +130,18 @@ def test_the_page_and_its_files_are_served_offline(client):
     assert client.get("/static/app.js").status_code == 200 and client.get("/static/style.css").status_code == 200
 
 
+
+def test_the_favicon_is_served_and_linked(client):
+    """Browsers ask for /favicon.ico on every load unless the page links an icon: both answer the same
+    small SVG, with its content type, instead of a 404."""
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml"
+    assert icon.content.lstrip().startswith(b"<svg") and len(icon.content) < 2048
+    assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in client.get("/").text
+    linked = client.get("/static/favicon.svg")
+    assert linked.status_code == 200 and linked.headers["content-type"] == "image/svg+xml"
+    assert linked.content == icon.content
+
 def test_twenty_parallel_clients_get_the_right_answers(client, digits):
     bodies = [(png(digits.images[i]), int(digits.labels[i])) for i in range(40)]
 

@@ -82,6 +82,10 @@ async def index(request: Request) -> Response:
     return FileResponse(WEB / "index.html")
 
 
+async def favicon(request: Request) -> Response:  # what browsers and tools ask for by convention; the page links the same file
+    return FileResponse(WEB / "favicon.svg", media_type="image/svg+xml")
+
+
 async def health(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
@@ -124,6 +128,7 @@ async def _server_error(request: Request, exc: Exception) -> Response:  # a bug:
 
 ROUTES = [
     Route("/", index),
+    Route("/favicon.ico", favicon),
     Route("/api/health", health),
     Route("/api/models", models),
     Route("/api/predict", predict, methods=["POST"]),

@@ -64,13 +64,31 @@ canvas.addEventListener("pointermove", (event) => {
   last = next;
   schedule();
 });
-function endStroke() { if (drawing) { drawing = false; schedule(0); } }
+function endStroke() {
+  if (!drawing) return;
+  drawing = false;
+  clearTimeout(timer);
+  sendDrawing(); // at once: the end of a stroke is when the answer matters most
+}
 canvas.addEventListener("pointerup", endStroke);
 canvas.addEventListener("pointercancel", endStroke);
 
-function schedule(delay = 150) {
+function schedule(delay = 150) { // while drawing: debounced
   clearTimeout(timer);
-  timer = setTimeout(() => { if (drawn) canvas.toBlob((blob) => send(blob), "image/png"); }, delay);
+  timer = setTimeout(sendDrawing, delay);
+}
+
+function sendDrawing() { if (drawn) send(canvasPng()); }
+
+// The canvas as a PNG blob, encoded now. Not canvas.toBlob (nor OffscreenCanvas.convertToBlob): Chromium
+// encodes those in idle periods only, or after waiting 1 s for one, and a busy or headless page may have
+// none. toDataURL encodes at once, about 1 ms for this 280 x 280 canvas.
+function canvasPng() {
+  const url = canvas.toDataURL("image/png");
+  const bytes = atob(url.slice(url.indexOf(",") + 1));
+  const data = new Uint8Array(bytes.length);
+  for (let i = 0; i < bytes.length; i++) data[i] = bytes.charCodeAt(i);
+  return new Blob([data], { type: "image/png" });
 }
 
 async function send(blob) {
