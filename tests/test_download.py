@@ -1,4 +1,5 @@
-"""Obtaining MNIST: mirror fallback, retries, atomic installs, imports from folders/archives, offline copy.
+"""Obtaining MNIST: mirror fallback, retries, unreachable mirrors (no network), atomic installs, imports
+from folders/archives, offline copy.
 
 No test touches the internet: mirrors are served by a local `ThreadingHTTPServer` on 127.0.0.1 whose
 behaviour is chosen by the first path segment (`/m404/`, `/cut/`, `/good/`, ...), and the real files
@@ -12,6 +13,7 @@ import gzip
 import io
 import json
 import re
+import socket
 import tarfile
 import threading
 import time
@@ -25,7 +27,7 @@ import numpy as np
 import pytest
 
 from mnist_toolkit.data.source import find_resource_file
-from mnist_toolkit.data.download import DownloadListener, DownloadOptions, copy_embedded, download, import_from
+from mnist_toolkit.data.download import DownloadListener, DownloadOptions, copy_embedded, download, import_from, no_mirror_reachable
 from mnist_toolkit.errors import DatasetNotFound
 from mnist_toolkit.data.idx import to_idx_bytes
 from mnist_toolkit.data.resources import EMBEDDED_DIR, RESOURCES, Resource
@@ -443,6 +445,151 @@ def test_server_slower_than_timeout_times_out_and_next_mirror_is_used(mirrors: M
         assert len(outcome.failures) == 1 and re.search(REASONS["slow"], outcome.failures[0]), outcome.failures
     assert run.seconds < len(RESOURCES) * SLOW_SECONDS  # gave up on each slow answer before it came
     assert_complete_mnist(tmp_path)
+
+
+# --------------------------------------------------------------------------------------------------
+# 6b. No network: name lookups that fail, connections refused
+# --------------------------------------------------------------------------------------------------
+
+#: What a failed lookup raises on Linux (no such name; no DNS server reachable) and on macOS.
+DNS_FAILURES = {
+    "linux-unknown-name": (socket.EAI_NONAME, "Name or service not known"),
+    "linux-no-dns-server": (socket.EAI_AGAIN, "Temporary failure in name resolution"),
+    "macos": (8, "nodename nor servname provided, or not known"),
+}
+DEAD = "http://mirror.invalid/mnist/"
+DEAD_REASON = "cannot reach mirror.invalid: its name does not resolve (no network, or a wrong mirror URL)"
+
+
+@dataclass
+class DeadHosts:
+    """Every `*.invalid` host fails its lookup with socket.gaierror(errno, text); `looked_up` records them."""
+
+    errno: int
+    text: str
+    looked_up: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def dead_hosts(monkeypatch: pytest.MonkeyPatch) -> DeadHosts:
+    """Lookups of `*.invalid` fail the way the C library fails them, under a real requests Session, so
+    urllib3 and requests wrap the error exactly as on a machine without network; 127.0.0.1 still works."""
+    dead = DeadHosts(*DNS_FAILURES["linux-unknown-name"])
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        if isinstance(host, str) and host.endswith(".invalid"):
+            dead.looked_up.append(host)
+            raise socket.gaierror(dead.errno, dead.text)
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return dead
+
+
+def closed_port_url() -> str:
+    """A loopback mirror URL nothing listens on: connecting is refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/mnist/"
+
+
+@pytest.mark.parametrize("failure", DNS_FAILURES)
+def test_a_mirror_whose_name_does_not_resolve_is_given_up_at_once(mirrors: Mirrors, tmp_path: Path, dead_hosts: DeadHosts, failure: str) -> None:
+    dead_hosts.errno, dead_hosts.text = DNS_FAILURES[failure]
+    run = run_download(tmp_path, (DEAD, mirrors.url("good")), retries=3, backoff=1.0)
+
+    assert_statuses(run.outcomes, "downloaded")
+    assert run.sleeps == []  # no backoff: a failed lookup is not retried
+    assert dead_hosts.looked_up == ["mirror.invalid"]  # once, for the first file; the other files skip it
+    assert run.outcomes[0].failures == [f"{DEAD}{RESOURCES[0].gz_name}: {DEAD_REASON}"]
+    for outcome, resource in zip(run.outcomes[1:], RESOURCES[1:]):
+        assert outcome.failures == [f"{DEAD}{resource.gz_name}: {DEAD_REASON} (not tried again)"]
+    assert [will_retry for *_, will_retry in run.listener.failed] == [False] * len(RESOURCES)
+    assert mirrors.paths == [f"/good/{r.gz_name}" for r in RESOURCES]
+    assert_complete_mnist(tmp_path)
+
+
+class DnsFailingSession:
+    """A session whose every GET fails as requests fails a lookup: requests.ConnectionError wrapping
+    urllib3's MaxRetryError, wrapping NameResolutionError, caused by socket.gaierror."""
+
+    def __init__(self) -> None:
+        self.urls: list[str] = []
+
+    def get(self, url: str, **kwargs):
+        import requests
+        from urllib3.exceptions import MaxRetryError, NameResolutionError
+
+        self.urls.append(url)
+        host = url.split("/")[2]
+        try:
+            try:
+                raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+            except socket.gaierror as lookup:
+                raise NameResolutionError(host, None, lookup) from lookup
+        except NameResolutionError as resolution:
+            raise requests.ConnectionError(MaxRetryError(None, url, resolution)) from resolution
+
+
+def test_no_network_fails_every_file_at_once_without_sleeping(tmp_path: Path) -> None:
+    session, sleeps = DnsFailingSession(), []
+    mirror_urls = ("https://one.example/mnist/", "https://two.example/mnist/")
+    outcomes = download(DownloadOptions(tmp_path, mirror_urls, retries=3), session=session, sleep=sleeps.append)
+
+    assert_statuses(outcomes, "failed")
+    assert sleeps == []
+    assert session.urls == [url + RESOURCES[0].gz_name for url in mirror_urls]  # each mirror once, then skipped
+    for outcome in outcomes:
+        assert len(outcome.failures) == 2 and all("its name does not resolve" in f for f in outcome.failures)
+    assert no_mirror_reachable(outcomes)
+    assert files_in(tmp_path) == set()
+
+
+def test_cli_without_network_suggests_offline_at_once(tmp_path: Path, cli, dead_hosts: DeadHosts) -> None:
+    dest = tmp_path / "my mnist"
+    started = time.monotonic()
+    result = cli("download", "--mirror", "https://a.invalid/", "--mirror", "https://b.invalid/", "--data-dir", dest)
+
+    assert time.monotonic() - started < 10  # was 24 s of backoff (1 + 2 s per mirror and file)
+    assert result.exit_code == 1
+    assert dead_hosts.looked_up == ["a.invalid", "b.invalid"]
+    error = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(error) == 1
+    assert "Hint: no mirror could be reached (no network?); run `mnist download --offline --data-dir" in error[0]
+    assert f"--data-dir '{dest}'`" in error[0]  # the folder asked for, quoted (it has a space)
+
+
+def test_a_refused_connection_is_given_up_at_once(mirrors: Mirrors, tmp_path: Path) -> None:
+    refused = closed_port_url()
+    run = run_download(tmp_path, (refused, mirrors.url("good")), retries=3, backoff=1.0)
+
+    assert_statuses(run.outcomes, "downloaded")
+    assert run.sleeps == []
+    port = refused.split(":")[2].split("/")[0]
+    assert run.outcomes[0].failures == [f"{refused}{RESOURCES[0].gz_name}: cannot reach 127.0.0.1:{port}: connection refused (nothing listens there)"]
+    assert all(outcome.failures[0].endswith("(not tried again)") for outcome in run.outcomes[1:])
+    assert_complete_mnist(tmp_path)
+
+
+def test_a_proxy_that_refuses_is_named_as_the_proxy(tmp_path: Path) -> None:
+    import requests
+
+    session, sleeps = requests.Session(), []
+    session.trust_env = False  # only the proxy set here
+    session.proxies = {"http": closed_port_url()}
+    outcomes = download(DownloadOptions(tmp_path, ("http://mirror.example/mnist/",), retries=3), session=session, sleep=sleeps.append)
+
+    assert sleeps == [] and no_mirror_reachable(outcomes)
+    assert outcomes[0].failures == ["http://mirror.example/mnist/train-images-idx3-ubyte.gz: cannot reach the proxy for mirror.example: connection refused (nothing listens there)"]
+
+
+def test_a_cut_connection_is_still_retried(mirrors: Mirrors, tmp_path: Path) -> None:
+    """Only the mirror-wide faults skip the backoff: a connection cut mid-file is worth another try."""
+    run = run_download(tmp_path, mirrors.urls("cut", "good"), retries=2, backoff=0.25)
+    assert run.sleeps == [0.25] * len(RESOURCES)
+    assert not no_mirror_reachable(run.outcomes)
 
 
 # --------------------------------------------------------------------------------------------------

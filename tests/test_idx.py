@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import io
 import math
 import os
 import re
@@ -32,7 +33,7 @@ from mnist_toolkit.data.idx import (
     to_idx_bytes,
     write_idx,
 )
-from mnist_toolkit.data.resources import EMBEDDED_DIR, RESOURCES
+from mnist_toolkit.data.resources import DEFAULT_DATA_DIR, EMBEDDED_DIR, RESOURCES
 
 try:
     import resource
@@ -324,6 +325,72 @@ def test_empty_shape_with_huge_dims_is_a_format_error(compress: bool) -> None:
         parse_idx(gzip.compress(content) if compress else content, name="fuzz.idx")
 
 
+def image_bytes(kind: str) -> bytes:
+    """A tiny real image file of `kind`, as Pillow writes it."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("L", (28, 28), 255).save(buffer, format=kind)
+    return buffer.getvalue()
+
+
+IMAGE_KINDS = {"PNG": "PNG", "JPEG": "JPEG", "GIF": "GIF", "BMP": "BMP", "TIFF": "TIFF", "WebP": "WEBP"}  # shown -> Pillow's name
+
+
+@pytest.mark.parametrize("kind", IMAGE_KINDS)
+def test_an_image_file_is_named_as_an_image_not_a_damaged_idx_file(tmp_path: Path, kind: str) -> None:
+    path = write_bytes(tmp_path / "four thick.img", image_bytes(IMAGE_KINDS[kind]))
+    for reader in (read_idx, read_idx_header, lambda p: parse_idx(p.read_bytes(), name=str(p))):
+        with pytest.raises(IdxFormatError) as exc_info:
+            reader(path)
+        assert str(exc_info.value) == f"{path}: is a {kind} image, not an IDX file"
+        assert exc_info.value.hint == f"to read the digit in it, use `mnist predict '{path}'`"  # quoted: a space
+
+
+@pytest.mark.parametrize("content", [b"BMW is not a bitmap", b"RIFF\0\0\0\0WAVEfmt ", b"GIF8 almost", b"\xff\xd8"], ids=["BM-text", "RIFF-wave", "GIF8", "2-byte-jpeg"])
+def test_near_misses_of_image_signatures_keep_the_idx_message(tmp_path: Path, content: bytes) -> None:
+    path = write_bytes(tmp_path / "odd.bin", content)
+    with pytest.raises(IdxFormatError, match="bad magic number|header too short"):
+        read_idx(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "fragment", "absent"),
+    [
+        ("train-images-idx3-ubyte.gz", "`mnist download --force --data-dir", None),
+        ("t10k-labels.idx1-ubyte", "`mnist download --force --data-dir", None),
+        ("my-digits.idx", "check that the file is an IDX file (raw or gzip) and is complete", "mnist download"),
+    ],
+)
+def test_a_damaged_file_gets_the_hint_that_fits_it(tmp_path: Path, name: str, fragment: str, absent: str | None) -> None:
+    """Re-downloading helps an MNIST file, into its own folder; it does nothing for the user's own file."""
+    path = write_bytes(tmp_path / name, b"\x12\x34" + VALID[2:])
+    with pytest.raises(IdxFormatError, match="bad magic number") as exc_info:
+        read_idx(path)
+    hint = exc_info.value.hint
+    assert fragment in hint, hint
+    if absent is None:
+        assert str(tmp_path) in hint
+    else:
+        assert absent not in hint
+
+
+def test_damaged_file_in_the_download_folder_is_fetched_again_there(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    DEFAULT_DATA_DIR.mkdir(parents=True)
+    path = write_bytes(DEFAULT_DATA_DIR / "train-labels-idx1-ubyte", b"\x12\x34" + VALID[2:])
+    with pytest.raises(IdxFormatError) as exc_info:
+        read_idx(path)
+    assert exc_info.value.hint.endswith("fetch it again with `mnist download --force`")
+
+
+@pytest.mark.parametrize(("name", "mentions_download"), [("train-images-idx3-ubyte.gz", True), ("scan.idx", False)])
+def test_a_missing_file_is_told_to_download_only_if_it_is_mnist(tmp_path: Path, name: str, mentions_download: bool) -> None:
+    with pytest.raises(DatasetNotFound) as exc_info:
+        read_idx(tmp_path / name)
+    assert ("mnist download" in exc_info.value.hint) is mentions_download, exc_info.value.hint
+
+
 # -------------------------------------------------------------------------------------- digit pairs
 
 
@@ -514,8 +581,9 @@ FIRST_TEST_LABELS = [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 
 
-def test_embedded_data_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_embedded_data_loads(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv(DATA_DIR_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)  # no data/mnist here
     source = resolve_source()
     assert (source.kind, source.root, source.fallback_reason) == ("embedded", EMBEDDED_DIR, None)
     for split, count, first in (("train", 60_000, FIRST_TRAIN_LABELS), ("test", 10_000, FIRST_TEST_LABELS)):
@@ -574,6 +642,70 @@ def test_data_dir_incomplete_falls_back(embedded_copy: Path, tmp_path: Path, fol
     source = resolve_source(folder)
     assert source.kind == "embedded"
     assert str(folder) in source.fallback_reason and fragment in source.fallback_reason
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty working directory, no MNIST_DATA_DIR."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
+    return tmp_path
+
+
+def test_the_folder_mnist_download_writes_is_used_without_being_named(embedded_copy: Path, workdir: Path) -> None:
+    copy_folder(embedded_copy, workdir / "data" / "mnist")
+    source = resolve_source()
+    assert (source.kind, source.root, source.fallback_reason) == ("download-dir", DEFAULT_DATA_DIR, None)
+    assert source.files == {resource.key: DEFAULT_DATA_DIR / resource.gz_name for resource in RESOURCES}
+    assert source.describe()["source"] == "download-dir"
+    assert load_split(source, "test").labels[:10].tolist() == FIRST_TEST_LABELS
+
+
+@pytest.mark.parametrize("named", ["data-dir", "env", "download-dir", "none"])
+def test_resolution_order(embedded_copy: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch, named: str) -> None:
+    """--data-dir, then MNIST_DATA_DIR, then data/mnist, then the embedded copy: each set in turn with
+    every later one also valid, so the first one named must win."""
+    given, from_env = copy_folder(embedded_copy, workdir / "given"), copy_folder(embedded_copy, workdir / "env")
+    copy_folder(embedded_copy, workdir / "data" / "mnist")
+    expected = {"data-dir": ("data-dir", given), "env": ("data-dir", from_env), "download-dir": ("download-dir", DEFAULT_DATA_DIR)}
+    if named in ("data-dir", "env"):
+        monkeypatch.setenv(DATA_DIR_ENV, str(from_env))
+    if named == "none":
+        shutil.rmtree(workdir / "data")
+    source = resolve_source(given if named == "data-dir" else None)
+    assert (source.kind, source.root) == expected.get(named, ("embedded", EMBEDDED_DIR))
+    assert source.fallback_reason is None
+
+
+@pytest.mark.parametrize("state", ["absent", "empty", "only-stray-files"])
+def test_a_download_folder_without_mnist_files_is_ignored_quietly(workdir: Path, state: str) -> None:
+    if state != "absent":
+        (workdir / "data" / "mnist").mkdir(parents=True)
+    if state == "only-stray-files":
+        (workdir / "data" / "mnist" / "README.txt").write_text("not MNIST\n")
+    source = resolve_source()
+    assert (source.kind, source.fallback_reason) == ("embedded", None)
+
+
+@pytest.mark.parametrize("damage", ["missing-file", "wrong-file"])
+def test_an_incomplete_download_folder_falls_back_and_says_how_to_repair_it(embedded_copy: Path, workdir: Path, damage: str) -> None:
+    folder = copy_folder(embedded_copy, workdir / "data" / "mnist")
+    if damage == "missing-file":
+        (folder / "t10k-labels-idx1-ubyte.gz").unlink()
+    else:
+        write_idx(folder / "t10k-labels-idx1-ubyte.gz", np.zeros(3, np.uint8))
+    source = resolve_source()
+    assert (source.kind, source.root) == ("embedded", EMBEDDED_DIR)
+    assert source.fallback_reason.startswith(str(DEFAULT_DATA_DIR))
+    assert "t10k-labels-idx1-ubyte" in source.fallback_reason
+    assert source.fallback_reason.endswith("`mnist download --offline` repairs it")
+
+
+def test_an_invalid_named_folder_falls_back_to_the_embedded_copy_not_to_data_mnist(embedded_copy: Path, workdir: Path) -> None:
+    """A folder named by --data-dir decides, even when it is not valid: its reason is reported."""
+    copy_folder(embedded_copy, workdir / "data" / "mnist")
+    source = resolve_source(workdir / "missing")
+    assert source.kind == "embedded" and "no such folder" in source.fallback_reason
 
 
 def tamper_relabel(path: Path) -> None:

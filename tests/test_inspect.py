@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import struct
 import subprocess
 import sys
@@ -269,10 +270,10 @@ BAD_INPUT = {
     ),
     "save-labels": (
         lambda tmp: [*_write("l-labels-idx1-ubyte", to_idx_bytes(np.zeros(5, np.uint8)))(tmp), "--save", tmp / "g.png"],
-        1,
+        2,
         ["holds no images", "--save"],
     ),
-    "save-without-file": (lambda tmp: ["--save", tmp / "g.png"], 1, ["--save needs a FILE"]),
+    "save-without-file": (lambda tmp: ["--save", tmp / "g.png"], 2, ["--save needs a FILE", "`mnist inspect train-images --save grid.png`"]),
     "save-onto-a-folder": (lambda tmp: [*_write("x.idx", VALID)(tmp), "--save", tmp], 1, ["Is a directory"]),
     "unknown-option": (lambda tmp: ["--bogus"], 2, ["No such option: --bogus", "--help"]),
     "grid-zero": (lambda tmp: [*_write("x.idx", VALID)(tmp), "--grid", "0"], 2, ["--grid"]),
@@ -298,14 +299,128 @@ def test_images_with_an_empty_side_are_described(cli, tmp_path: Path, save: bool
     """Drawing them or refusing with a typed error are both fine; failing as a bug is not."""
     path = write_idx(tmp_path / "flat.idx", np.zeros((3, 0, 5), np.float32))
     result = cli("inspect", path, *(["--json", "--save", tmp_path / "grid.png"] if save else []))
-    assert result.exit_code in (0, 1), (result.exit_code, result.stderr)
-    if result.exit_code == 1:  # refused: one typed error line (not "unexpected"), no grid half-written
+    assert result.exit_code in (0, 1, 2), (result.exit_code, result.stderr)
+    if result.exit_code:  # refused: one typed error line (not "unexpected"), no grid half-written
         assert_one_error_line(result.stdout, result.stderr)
         assert not (tmp_path / "grid.png").exists()
     elif save:  # described, and the (blank) grid saved
         assert result.stderr == "" and (tmp_path / "grid.png").is_file()
     else:  # described, the three empty images drawn
         assert result.stderr == "" and "#2" in result.stdout
+
+
+# ------------------------------------------------------------------------ not IDX at all: an image
+
+
+@pytest.mark.parametrize("kind", ["PNG", "JPEG", "GIF", "BMP", "TIFF", "WebP"])
+def test_an_image_is_named_as_an_image_with_the_command_that_reads_it(cli, tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "four_thick.png"  # the name does not matter: the content tells
+    Image.new("L", (28, 28), 255).save(path, format=kind.upper())
+    result = cli("inspect", path)
+    assert result.exit_code == 1
+    line = assert_one_error_line(result.stdout, result.stderr)
+    assert line == f"Error: {path}: is a {kind} image, not an IDX file. Hint: to read the digit in it, use `mnist predict {path}`."
+    assert "bad magic number" not in line and "mnist download" not in line
+
+
+def test_a_damaged_idx_file_keeps_its_message_and_is_not_sent_to_download(cli, tmp_path: Path) -> None:
+    path = tmp_path / "scan.idx"
+    path.write_bytes(b"\x12\x34" + VALID[2:])
+    line = assert_one_error_line(*_outputs(cli("inspect", path)), "bad magic number", "found 0x12 0x34")
+    assert line.endswith("Hint: check that the file is an IDX file (raw or gzip) and is complete.")
+
+
+def _outputs(result) -> tuple[str, str]:
+    assert result.exit_code == 1
+    return result.stdout, result.stderr
+
+
+# ------------------------------------------------------- the data set's files by name, and data/mnist
+
+
+@pytest.fixture
+def fresh_clone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty working directory: no data/mnist, no MNIST_DATA_DIR (the autouse fixture)."""
+    work = tmp_path / "clone"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return work
+
+
+@pytest.mark.parametrize(("name", "file_name"), [
+    ("train-images", "train-images-idx3-ubyte.gz"),
+    ("test-labels", "t10k-labels-idx1-ubyte.gz"),
+    ("t10k-images-idx3-ubyte", "t10k-images-idx3-ubyte.gz"),
+    ("train-labels.idx1-ubyte", "train-labels-idx1-ubyte.gz"),
+])  # fmt: skip
+def test_a_bare_name_reads_that_file_of_the_data_set_in_use(cli, fresh_clone: Path, name: str, file_name: str) -> None:
+    assert inspect_json(cli, name)["file"] == str(EMBEDDED_DIR / file_name)
+    assert cli("download", "--offline").exit_code == 0  # into data/mnist: from now on the data set in use
+    assert inspect_json(cli, name)["file"] == str(Path("data/mnist") / file_name)
+    text = inspect_text(cli, name, "--show", 1)
+    assert text.startswith(f"{name}: data/mnist/{file_name}, the folder `mnist download` writes by default\n")
+
+
+def test_a_file_in_the_working_directory_wins_over_the_name(cli, fresh_clone: Path) -> None:
+    write_idx(fresh_clone / "train-images", np.zeros((2, 28, 28), np.uint8))
+    assert inspect_json(cli, "train-images")["dims"] == [2, 28, 28]
+
+
+def test_a_missing_mnist_path_says_how_to_get_it(cli, fresh_clone: Path) -> None:
+    result = cli("inspect", "data/mnist/train-images-idx3-ubyte.gz", "--show", "12")
+    line = assert_one_error_line(*_outputs(result), "data/mnist/train-images-idx3-ubyte.gz: no such file")
+    assert "`mnist inspect train-images` reads it from the data set in use" in line
+    assert "`mnist download` writes the four files to data/mnist" in line
+
+
+def test_after_download_every_command_uses_data_mnist_and_says_so(cli, fresh_clone: Path) -> None:
+    before = inspect_json(cli)
+    assert (before["source"], before["fallback_reason"]) == ("embedded", None)
+
+    assert cli("download", "--offline").exit_code == 0  # the default folder: data/mnist
+
+    summary = inspect_json(cli)
+    assert (summary["source"], summary["root"], summary["fallback_reason"]) == ("download-dir", "data/mnist", None)
+    assert summary["splits"]["train"]["images_file"] == "data/mnist/train-images-idx3-ubyte.gz"
+    text = inspect_text(cli)
+    assert re.search(r"│ source\s+│ download-dir", text) and re.search(r"│ folder\s+│ data/mnist ", text)
+    verbose = cli("inspect", "--verbose")
+    assert "Data: the folder `mnist download` writes by default (download-dir), data/mnist" in verbose.stdout
+    env = json.loads(cli("env", "--json").stdout)
+    assert (env["data"]["source"], env["data"]["root"]) == ("download-dir", "data/mnist")
+    assert "download-dir (data/mnist)" in cli("env").stdout
+    # The README's example, which failed here before `mnist download` existed in this folder.
+    assert "#11 label" in inspect_text(cli, "data/mnist/train-images-idx3-ubyte.gz", "--show", 12)
+
+
+def test_an_incomplete_data_mnist_is_passed_over_with_a_warning(cli, fresh_clone: Path) -> None:
+    assert cli("download", "--offline").exit_code == 0
+    (fresh_clone / "data" / "mnist" / "t10k-labels-idx1-ubyte.gz").unlink()
+    result = cli("inspect", "--json")
+    assert json.loads(result.stdout)["source"] == "embedded"
+    assert "Warning: data dir not used (data/mnist: no t10k-labels-idx1-ubyte (raw or .gz) in it; `mnist download --offline` repairs it)" in " ".join(result.stderr.split())
+
+
+def readme_inspect_lines() -> list[str]:
+    """The command lines of the README's `mnist inspect` example block."""
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"### `mnist inspect`\n\n```bash\n(.*?)```", text, re.S)
+    assert block, "README.md has no ```bash block under ### `mnist inspect`"
+    return [line for line in block.group(1).splitlines() if line.startswith("mnist inspect")]
+
+
+@pytest.mark.parametrize("line", readme_inspect_lines())
+def test_readme_inspect_examples_run_on_a_fresh_clone(cli, fresh_clone: Path, line: str) -> None:
+    """Each line as written, in an empty folder; a line whose comment names `mnist download` after it."""
+    command, _, comment = line.partition("#")
+    args = shlex.split(command)[1:]
+    if "some-file.idx" in args:  # a placeholder for the reader's own file
+        write_idx(fresh_clone / "some-file.idx", np.arange(6, dtype=np.int16).reshape(2, 3))
+    if "mnist download" in comment:
+        assert cli("download", "--offline").exit_code == 0
+    result = cli(*args)
+    assert result.exit_code == 0, (line, result.stderr)
+    assert "Warning" not in result.stdout + result.stderr
 
 
 # ------------------------------------------------------------------------------------ a real process

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+from ..data.resources import DEFAULT_DATA_DIR
 from ..errors import ConfigError, DownloadError
 from . import app
 from .options import JsonOption, _emit_json
@@ -16,8 +18,13 @@ from .options import JsonOption, _emit_json
 @app.command()
 def download(
     data_dir: Annotated[
-        Path, typer.Option("--data-dir", help="Folder to put the four files in.", show_default="data/mnist")
-    ] = Path("data/mnist"),
+        Path,
+        typer.Option(
+            "--data-dir",
+            help=f"Folder to put the four files in. Commands run in the same folder read {DEFAULT_DATA_DIR} unless given --data-dir.",
+            show_default=str(DEFAULT_DATA_DIR),
+        ),
+    ] = DEFAULT_DATA_DIR,
     mirror: Annotated[
         Optional[list[str]],
         typer.Option("--mirror", help="Base URL of a mirror; repeat for several, tried in order (replaces the defaults)."),
@@ -37,7 +44,7 @@ def download(
     Every file is checked by the SHA-256 of its decompressed content and written under its final name
     only once complete and valid. Files already present and valid are skipped.
     """
-    from ..data.download import DownloadOptions, copy_embedded, import_from
+    from ..data.download import DownloadOptions, copy_embedded, import_from, no_mirror_reachable
     from ..data.download import download as fetch
     from ..reporting.console import RichDownloadListener, download_table, make_console
 
@@ -61,11 +68,17 @@ def download(
         console.print(download_table(outcomes))
     if failed:
         names = ", ".join(o.filename for o in failed)
-        hint = "run `mnist download --offline` to copy the embedded data instead"
-        if not (offline or from_path or json_output) and sys.stdin.isatty():
+        offline_command = "mnist download --offline" + ("" if data_dir == DEFAULT_DATA_DIR else f" --data-dir {shlex.quote(str(data_dir))}")
+        hint = f"run `{offline_command}` to copy the embedded data instead"
+        if not (offline or from_path) and no_mirror_reachable(outcomes):
+            hint = f"no mirror could be reached (no network?); {hint}"
+        if offline:
+            hint = "the package's embedded copy is damaged: reinstall the package (`poetry install`)"
+        elif not (from_path or json_output) and sys.stdin.isatty():
             if typer.confirm("Every source failed for some files. Copy the embedded MNIST instead?", default=True):
                 outcomes = copy_embedded(data_dir, force=False)
                 if all(o.ok for o in outcomes):
                     console.print(download_table(outcomes))
                     return
-        raise DownloadError(f"could not obtain a valid {names}", hint=hint if not offline else "reinstall the package")
+                hint = "the package's embedded copy is damaged too: reinstall the package (`poetry install`)"
+        raise DownloadError(f"could not obtain a valid {names}", hint=hint)

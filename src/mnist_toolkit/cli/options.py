@@ -36,19 +36,21 @@ def _emit_json(document: Any) -> None:
 
 
 def _warn_fallback(console, reason: Optional[str]) -> None:
-    """Say that a given data folder was passed over, and why."""
+    """Say that a data folder (--data-dir, MNIST_DATA_DIR or data/mnist) was passed over, and why."""
     if reason:
-        console.print(f"[yellow]Warning: data dir not used ({reason}); using the embedded copy.[/yellow]")
+        from rich.markup import escape
+
+        console.print(f"[yellow]Warning: data dir not used ({escape(reason)}); using the embedded copy.[/yellow]")
 
 
 def _resolve_data(data_dir: Optional[Path], console, verbose: bool):
-    """Resolve the data set; warn when a given folder was passed over."""
-    from ..data.source import resolve_source
+    """Resolve the data set; warn when a named folder was passed over; say which copy is used when `verbose`."""
+    from ..data.source import SOURCE_KINDS, resolve_source
 
     source = resolve_source(data_dir)
     _warn_fallback(console, source.fallback_reason)
     if verbose:
-        console.print(f"Data: {source.kind} copy in {source.root}")
+        console.print(f"Data: {SOURCE_KINDS[source.kind]} ({source.kind}), {source.root}", markup=False)
     return source
 
 

@@ -8,6 +8,7 @@ a final name. Progress is reported through a `DownloadListener`; nothing here pr
 from __future__ import annotations
 
 import io
+import socket
 import tarfile
 import time
 import zipfile
@@ -15,7 +16,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from .source import candidate_names, find_resource_file, verify_file
 from ..errors import DatasetNotFound, MnistError
@@ -80,6 +81,19 @@ class _Transient(Exception):
 
 class _Permanent(Exception):
     """A fault that retrying the same mirror will not cure."""
+
+
+class _Unreachable(_Permanent):
+    """The mirror's host cannot be reached at all (its name does not resolve, or it refuses connections):
+    no file will come from it in this download, so the other files skip it too."""
+
+
+#: How a failed name lookup reads, where only the text tells (Linux, glibc's EAI_AGAIN, macOS, Windows).
+_DNS_TEXTS = ("name or service not known", "temporary failure in name resolution", "nodename nor servname",
+              "failed to resolve", "getaddrinfo failed", "no address associated with hostname")  # fmt: skip
+_REFUSED_TEXTS = ("connection refused", "actively refused")
+#: The start of every "the mirror cannot be reached" failure, for `no_mirror_reachable`.
+UNREACHABLE = "cannot reach"
 
 
 def _install(dest: Path, resource: Resource, payload: bytes) -> Path:
@@ -149,6 +163,9 @@ def _fetch(session, url: str, resource: Resource, opts: DownloadOptions, listene
     except requests.Timeout:
         raise _Transient(f"timed out (no answer within {opts.timeout:g} s)") from None
     except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+        unreachable = _unreachable(exc, url)
+        if unreachable is not None:
+            raise unreachable from None
         if "timed out" in str(exc).lower():
             raise _Transient(f"timed out (no data within {opts.timeout:g} s)") from None
         raise _Transient(f"connection failed or cut: {_short(exc)}") from None
@@ -158,6 +175,49 @@ def _fetch(session, url: str, resource: Resource, opts: DownloadOptions, listene
     if head.startswith((b"<!doctype", b"<html", b"<?xml")):
         raise _Permanent("served an HTML/XML page, not the file")
     return payload
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """`exc` and every exception it wraps: requests wraps urllib3's MaxRetryError (in `args`), which holds
+    the NameResolutionError or NewConnectionError (`reason`), which holds the socket error (`__cause__`)."""
+    seen, stack = set(), [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        linked = (*current.args, getattr(current, "reason", None), current.__cause__, current.__context__)
+        stack.extend(item for item in linked if isinstance(item, BaseException))
+
+
+def _unreachable(exc: BaseException, url: str) -> _Unreachable | None:
+    """A failed name lookup or a refused connection, as a fault of the whole mirror; None for anything else.
+
+    Neither is worth a retry: a lookup that fails means no network (or a wrong host name), and a refused
+    connection is the host answering at once that nothing listens there (a wrong port, a proxy that is
+    not running); backing off 1 + 2 + 4 s per file changes neither, it only delays the next mirror.
+    """
+    causes = list(_causes(exc))
+    text = " ".join(str(cause) for cause in causes).lower()
+    parts = urlsplit(url)
+    host = parts.hostname or url
+    if any(type(cause).__name__ == "ProxyError" for cause in causes):  # the proxy, not the mirror, is out of reach
+        host = f"the proxy for {host}"
+    if any(isinstance(cause, socket.gaierror) or type(cause).__name__ == "NameResolutionError" for cause in causes) or any(
+        marker in text for marker in _DNS_TEXTS
+    ):
+        return _Unreachable(f"{UNREACHABLE} {host}: its name does not resolve (no network, or a wrong mirror URL)")
+    if any(isinstance(cause, ConnectionRefusedError) for cause in causes) or any(marker in text for marker in _REFUSED_TEXTS):
+        where = f"{host}:{parts.port}" if parts.port and host == parts.hostname else host
+        return _Unreachable(f"{UNREACHABLE} {where}: connection refused (nothing listens there)")
+    return None
+
+
+def no_mirror_reachable(outcomes: list[FileOutcome]) -> bool:
+    """Whether every failed file failed only because no mirror could be reached (no network, most likely)."""
+    failures = [failure for outcome in outcomes if not outcome.ok for failure in outcome.failures]
+    return bool(failures) and all(f": {UNREACHABLE} " in failure for failure in failures)
 
 
 def _short(exc: BaseException) -> str:
@@ -179,7 +239,8 @@ def download(
 
     Files already present and valid are skipped unless `opts.force`. Transient faults (5xx, timeouts,
     cut connections) are retried with exponential backoff up to `opts.retries` times per mirror;
-    permanent ones (403, 404, an HTML page, wrong content) move on to the next mirror at once.
+    permanent ones (403, 404, an HTML page, wrong content) move on to the next mirror at once. A mirror
+    whose host name does not resolve or that refuses the connection is given up for every file.
 
     Returns:
         One outcome per file; a file no mirror could supply has status "failed" and its failures.
@@ -195,6 +256,7 @@ def download(
         session = requests.Session()
         session.headers["User-Agent"] = f"mnist-toolkit/{__version__}"
     outcomes = []
+    unreachable: dict[str, str] = {}  # mirror -> why it cannot be reached, shared by the four files
     for resource in RESOURCES:
         outcome = FileOutcome(resource.key, resource.filename, "failed")
         existing, invalid = (None, None) if opts.force else _present(dest, resource)
@@ -203,15 +265,20 @@ def download(
         else:
             if invalid:
                 outcome.failures.append(f"existing file not valid: {invalid}")
-            _fetch_from_mirrors(session, resource, opts, listener, outcome, sleep)
+            _fetch_from_mirrors(session, resource, opts, listener, outcome, sleep, unreachable)
         listener.file_finished(resource, outcome)
         outcomes.append(outcome)
     return outcomes
 
 
-def _fetch_from_mirrors(session, resource, opts, listener, outcome, sleep) -> None:
+def _fetch_from_mirrors(session, resource, opts, listener, outcome, sleep, unreachable: dict[str, str]) -> None:
     for mirror in opts.mirrors:
         url = _mirror_url(mirror, resource)
+        if mirror in unreachable:
+            reason = f"{unreachable[mirror]} (not tried again)"
+            outcome.failures.append(f"{url}: {reason}")
+            listener.attempt_failed(resource, url, reason, False)
+            continue
         for attempt in range(1, max(1, opts.retries) + 1):
             try:
                 payload = _fetch(session, url, resource, opts, listener)
@@ -227,6 +294,8 @@ def _fetch_from_mirrors(session, resource, opts, listener, outcome, sleep) -> No
             except _Permanent as exc:
                 outcome.failures.append(f"{url}: {exc}")
                 listener.attempt_failed(resource, url, str(exc), False)
+                if isinstance(exc, _Unreachable):
+                    unreachable[mirror] = str(exc)
                 break
             outcome.status, outcome.path, outcome.source = "downloaded", str(target), url
             return

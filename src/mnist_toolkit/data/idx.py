@@ -3,7 +3,8 @@
 IDX (LeCun's format for MNIST) is a big-endian header -- two zero bytes, a type code, the number of
 dimensions, then one uint32 per dimension -- followed by the data. Compression is detected by content
 (the gzip magic bytes), never by file name. Sizes are checked against the bytes present before any
-buffer of the declared size is allocated.
+buffer of the declared size is allocated. An image file (PNG, JPEG, ...) passed by mistake is named as
+such rather than reported as a damaged IDX file.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import hashlib
 import io
 import math
 import os
+import shlex
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,7 @@ import numpy as np
 
 from ..errors import DatasetNotFound, IdxFormatError
 from ..files import atomic_write_bytes
+from .resources import DEFAULT_DATA_DIR, refetch_hint, resource_by_filename
 
 #: IDX type code -> big-endian numpy dtype.
 TYPE_CODES: dict[int, np.dtype] = {
@@ -49,6 +52,50 @@ MAX_DIMENSIONS = 32
 _GZIP_MAX_RATIO = 1100
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 20
+
+
+def _is_bmp(head: bytes) -> bool:
+    """"BM", the file size, two reserved words (zero), the pixel offset, then a known DIB header size."""
+    return head[:2] == b"BM" and head[6:10] == bytes(4) and int.from_bytes(head[14:18], "little") in (12, 40, 52, 56, 64, 108, 124)
+
+
+#: Image formats passed by mistake, told by their leading bytes (none starts with IDX's 0x00 0x00).
+IMAGE_SIGNATURES: dict[str, Callable[[bytes], bool]] = {
+    "PNG": lambda head: head.startswith(b"\x89PNG\r\n\x1a\n"),
+    "JPEG": lambda head: head.startswith(b"\xff\xd8\xff"),
+    "GIF": lambda head: head.startswith((b"GIF87a", b"GIF89a")),
+    "BMP": _is_bmp,
+    "TIFF": lambda head: head.startswith((b"II*\x00", b"MM\x00*")),
+    "WebP": lambda head: head[:4] == b"RIFF" and head[8:12] == b"WEBP",
+}
+_SIGNATURE_BYTES = 18  # enough for every signature above
+
+
+def image_format(head: bytes) -> str | None:
+    """The image format (`"PNG"`, `"JPEG"`, ...) whose signature `head` starts with, or None."""
+    return next((kind for kind, matches in IMAGE_SIGNATURES.items() if matches(head)), None)
+
+
+def _refuse_image(head: bytes, name: str) -> None:
+    kind = image_format(head)
+    if kind is not None:
+        raise IdxFormatError(
+            f"{name}: is a {kind} image, not an IDX file",
+            hint=f"to read the digit in it, use `mnist predict {shlex.quote(name)}`",
+        )
+
+
+def _damaged_hint(name: str) -> str:
+    """What to do about a damaged file: fetch it again if it is one of the MNIST files, else check it."""
+    if resource_by_filename(name) is not None:
+        return f"check that the file is complete; {refetch_hint(name)}"
+    return "check that the file is an IDX file (raw or gzip) and is complete"
+
+
+def _missing_hint(name: str) -> str:
+    if resource_by_filename(name) is not None:
+        return f"check the path, or run `mnist download` to write the four MNIST files to {DEFAULT_DATA_DIR}"
+    return "check the path"
 
 
 @dataclass(frozen=True)
@@ -230,29 +277,40 @@ def parse_idx(raw: bytes, name: str = "<bytes>") -> IdxFile:
     Raises:
         IdxFormatError: the content is not a valid, complete IDX file.
     """
+    _refuse_image(raw[:_SIGNATURE_BYTES], name)
     gzipped = raw[:2] == _GZIP_MAGIC
-    header, array, sha = _decode(io.BytesIO(raw), name, size=len(raw), gzipped=gzipped)
+    try:
+        header, array, sha = _decode(io.BytesIO(raw), name, size=len(raw), gzipped=gzipped)
+    except IdxFormatError as exc:
+        exc.hint = _damaged_hint(name)
+        raise
     return IdxFile(name, header, array, sha, gzipped, len(raw))
 
 
 @contextmanager
 def _open_idx(path: Path) -> Iterator[tuple[BinaryIO, int, bool]]:
-    """Open a file for reading; yield (handle, size, gzipped); map OS errors to DatasetNotFound."""
+    """Open a file for reading; yield (handle, size, gzipped); map OS errors to DatasetNotFound, refuse
+    image files, and give format errors the hint that fits the file."""
     name = str(path)
     try:
         with open(path, "rb") as handle:
             size = os.fstat(handle.fileno()).st_size
-            gzipped = handle.read(2) == _GZIP_MAGIC
+            head = handle.read(_SIGNATURE_BYTES)
+            _refuse_image(head, name)
             handle.seek(0)
-            yield handle, size, gzipped
+            try:
+                yield handle, size, head[:2] == _GZIP_MAGIC
+            except IdxFormatError as exc:
+                exc.hint = _damaged_hint(name)
+                raise
     except FileNotFoundError:
-        raise DatasetNotFound(f"{name}: no such file") from None
+        raise DatasetNotFound(f"{name}: no such file", hint=_missing_hint(name)) from None
     except IsADirectoryError:
-        raise DatasetNotFound(f"{name}: is a directory, expected an IDX file") from None
+        raise DatasetNotFound(f"{name}: is a directory, expected an IDX file", hint="pass the file itself, not its folder") from None
     except PermissionError:
         raise DatasetNotFound(f"{name}: permission denied", hint="check the file's permissions") from None
     except OSError as exc:
-        raise DatasetNotFound(f"{name}: cannot read: {exc.strerror or exc}") from None
+        raise DatasetNotFound(f"{name}: cannot read: {exc.strerror or exc}", hint="check the file and the disk it is on") from None
 
 
 def read_idx(path: str | os.PathLike[str]) -> IdxFile:
@@ -266,7 +324,7 @@ def read_idx(path: str | os.PathLike[str]) -> IdxFile:
 
     Raises:
         DatasetNotFound: the path does not exist, is a directory or cannot be read.
-        IdxFormatError: the file is not a valid, complete IDX file.
+        IdxFormatError: the file is not a valid, complete IDX file (an image file is named as such).
     """
     path = Path(path)
     with _open_idx(path) as (handle, size, gzipped):

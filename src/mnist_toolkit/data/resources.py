@@ -1,8 +1,10 @@
-"""What MNIST is made of: the four files, their checksums, the public mirrors, the embedded copy."""
+"""What MNIST is made of: the four files, their checksums, the public mirrors, the embedded copy and the
+folder `mnist download` writes by default."""
 
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +52,10 @@ DEFAULT_MIRRORS: tuple[str, ...] = (
 #: The copy shipped inside the package (gzip, recompressed; checked by decompressed SHA-256).
 EMBEDDED_DIR = Path(__file__).resolve().parent / "mnist"
 
+#: Where `mnist download` puts the files unless told otherwise, relative to the working directory;
+#: every command reads this folder, when it holds the four valid files, before the embedded copy.
+DEFAULT_DATA_DIR = Path("data/mnist")
+
 #: Distribution of the 28x28 training pixels scaled to [0, 1].
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
@@ -80,3 +86,25 @@ _BY_CANONICAL = {resource.filename: resource for resource in RESOURCES}
 def resource_by_filename(name: str) -> Resource | None:
     """The resource a file name stands for, or None."""
     return _BY_CANONICAL.get(normalise_filename(name))
+
+
+_BY_KEY = {resource.key: resource for resource in RESOURCES}
+
+
+def resource_named(name: str) -> Resource | None:
+    """The resource a bare name stands for: its key (`train-images`, `test-labels`) or one of its file
+    names (`t10k-images-idx3-ubyte.gz`, Kaggle's `train-images.idx3-ubyte`); None for anything else,
+    a path with a folder in it included."""
+    if Path(name).name != name:
+        return None
+    return _BY_KEY.get(name.lower()) or resource_by_filename(name)
+
+
+def refetch_hint(path: str | Path) -> str:
+    """How to replace a damaged copy of an MNIST file at `path`: reinstall for the embedded copy, else
+    `mnist download --force` into the file's own folder."""
+    folder = Path(path).expanduser().parent
+    if folder.resolve() == EMBEDDED_DIR:
+        return "the package's own copy is damaged: reinstall the package (`poetry install`)"
+    where = "" if folder.resolve() == DEFAULT_DATA_DIR.resolve() else f" --data-dir {shlex.quote(str(folder))}"
+    return f"fetch it again with `mnist download --force{where}`"

@@ -1,7 +1,8 @@
 """Where the MNIST data comes from and how it is loaded: resolution, verification, digit pairs.
 
-Every command resolves its data the same way: `--data-dir` (or `MNIST_DATA_DIR`) when it holds the
-four valid files, otherwise the copy embedded in the package. Every file is verified against the
+Every command resolves its data the same way (`resolve_source`): the first folder named by `--data-dir`,
+`MNIST_DATA_DIR` or a `data/mnist` that `mnist download` wrote in the working directory, when it holds
+the four valid files; otherwise the copy embedded in the package. Every file is verified against the
 SHA-256 of its decompressed content the first time a process reads it.
 """
 
@@ -15,9 +16,16 @@ import numpy as np
 
 from ..errors import ChecksumMismatch, DatasetNotFound, IdxFormatError, MnistError
 from .idx import IdxFile, read_idx
-from .resources import EMBEDDED_DIR, RESOURCES, Resource, normalise_filename, resource_for
+from .resources import DEFAULT_DATA_DIR, EMBEDDED_DIR, RESOURCES, Resource, normalise_filename, refetch_hint, resource_for
 
 DATA_DIR_ENV = "MNIST_DATA_DIR"
+
+#: What each kind of source is, in words, for the messages that say which copy is in use.
+SOURCE_KINDS: dict[str, str] = {
+    "data-dir": "the folder given with --data-dir or MNIST_DATA_DIR",
+    "download-dir": "the folder `mnist download` writes by default",
+    "embedded": "the copy embedded in the package",
+}
 
 _verified: dict[tuple[str, int, int], IdxFile] = {}
 
@@ -26,10 +34,10 @@ _verified: dict[tuple[str, int, int], IdxFile] = {}
 class DataSource:
     """The resolved data set: which folder, and the file standing for each resource."""
 
-    kind: str  # "data-dir" or "embedded"
+    kind: str  # a key of SOURCE_KINDS: "data-dir", "download-dir" or "embedded"
     root: Path
     files: dict[str, Path] = field(default_factory=dict)  # resource key -> file
-    fallback_reason: str | None = None  # why a given data dir was not used
+    fallback_reason: str | None = None  # why a named folder was passed over for the embedded copy
 
     def describe(self) -> dict:
         """A JSON-ready description, for verbose output and `--json` results."""
@@ -88,7 +96,8 @@ def verify_file(path: Path, resource: Resource) -> IdxFile:
     if parsed.sha256 != resource.sha256:
         raise ChecksumMismatch(
             f"{path}: content is not MNIST {resource.filename}: SHA-256 of the decompressed content is "
-            f"{parsed.sha256[:16]}..., expected {resource.sha256[:16]}..."
+            f"{parsed.sha256[:16]}..., expected {resource.sha256[:16]}...",
+            hint=f"the file is corrupt or not MNIST; {refetch_hint(path)}",
         )
     _verified[key] = parsed
     return parsed
@@ -121,27 +130,52 @@ def embedded_source() -> DataSource:
     return DataSource("embedded", EMBEDDED_DIR, {r.key: EMBEDDED_DIR / r.gz_name for r in RESOURCES})
 
 
+def _holds_mnist_files(folder: Path) -> bool:
+    """Whether any file in `folder` is named like one of the four MNIST files."""
+    return any(find_resource_file(folder, resource) is not None for resource in RESOURCES)
+
+
+def _named_folder(data_dir: str | os.PathLike[str] | None) -> tuple[str, Path] | None:
+    """The folder that decides, in order: `data_dir`, `MNIST_DATA_DIR`, then `DEFAULT_DATA_DIR` when
+    `mnist download` put any file there (an empty or absent default folder names nothing)."""
+    if data_dir is not None:
+        return "data-dir", Path(data_dir).expanduser()
+    from_env = os.environ.get(DATA_DIR_ENV)
+    if from_env:
+        return "data-dir", Path(from_env).expanduser()
+    if _holds_mnist_files(DEFAULT_DATA_DIR):
+        return "download-dir", DEFAULT_DATA_DIR
+    return None
+
+
 def resolve_source(data_dir: str | os.PathLike[str] | None = None) -> DataSource:
     """Resolve the data set every command uses.
+
+    The first folder named decides: `data_dir` (`--data-dir`), else the `MNIST_DATA_DIR` variable, else
+    `data/mnist` in the working directory (where `mnist download` writes) when it holds any MNIST file.
+    That folder is used when it holds the four valid files; otherwise, and when no folder is named, the
+    embedded copy is.
 
     Args:
         data_dir: a folder given with `--data-dir`; when None, the `MNIST_DATA_DIR` variable is read.
 
     Returns:
-        The folder when it holds the four valid files, otherwise the embedded copy, with the reason
-        the folder was passed over.
+        The named folder when it holds the four valid files, otherwise the embedded copy, with the
+        reason a named folder was passed over.
     """
-    if data_dir is None:
-        data_dir = os.environ.get(DATA_DIR_ENV) or None
-    if data_dir is None:
+    named = _named_folder(data_dir)
+    if named is None:
         return embedded_source()
-    folder = Path(data_dir).expanduser()
+    kind, folder = named
     try:
         files = check_folder(folder)
     except MnistError as exc:
+        reason = exc.message
+        if kind == "download-dir":
+            reason += "; `mnist download --offline` repairs it"
         source = embedded_source()
-        return DataSource(source.kind, source.root, source.files, fallback_reason=exc.message)
-    return DataSource("data-dir", folder, files)
+        return DataSource(source.kind, source.root, source.files, fallback_reason=reason)
+    return DataSource(kind, folder, files)
 
 
 def check_digit_pair(images: IdxFile, labels: IdxFile) -> DigitSet:
@@ -153,12 +187,14 @@ def check_digit_pair(images: IdxFile, labels: IdxFile) -> DigitSet:
     if images.header.type_name != "uint8" or images.data.ndim != 3 or images.data.shape[1:] != (28, 28):
         raise IdxFormatError(
             f"{images.name}: expected uint8 images of shape (N, 28, 28), found "
-            f"{images.header.type_name} of shape {images.header.shape}"
+            f"{images.header.type_name} of shape {images.header.shape}",
+            hint="pass an images file of 28x28 uint8 digits, as MNIST's are",
         )
     if labels.data.ndim != 1 or labels.data.dtype.kind not in "iu":
         raise IdxFormatError(
             f"{labels.name}: expected a 1-dimensional integer labels file, found "
-            f"{labels.header.type_name} of shape {labels.header.shape}"
+            f"{labels.header.type_name} of shape {labels.header.shape}",
+            hint="pass a labels file: one integer label per image",
         )
     if images.data.shape[0] != labels.data.shape[0]:
         raise IdxFormatError(
@@ -171,7 +207,8 @@ def check_digit_pair(images: IdxFile, labels: IdxFile) -> DigitSet:
         if low < 0 or high > 9:
             bad = int(np.flatnonzero((labels.data < 0) | (labels.data > 9))[0])
             raise IdxFormatError(
-                f"{labels.name}: labels must be digits 0-9, found {int(labels.data[bad])} at index {bad}"
+                f"{labels.name}: labels must be digits 0-9, found {int(labels.data[bad])} at index {bad}",
+                hint="pass a labels file of the digits 0-9",
             )
     return DigitSet(images.data, labels.data.astype(np.uint8, copy=False), images.name, labels.name)
 
@@ -186,7 +223,7 @@ def load_split(source: DataSource, split: str) -> DigitSet:
         if source.kind == "embedded":
             raise ChecksumMismatch(
                 f"the embedded MNIST copy is damaged: {exc.message}",
-                hint="reinstall the package (`poetry install`), or use `mnist download` and `--data-dir`",
+                hint=f"reinstall the package (`poetry install`), or run `mnist download`: commands run in the same folder then read {DEFAULT_DATA_DIR}",
             ) from None
         raise
     return check_digit_pair(images, labels)
