@@ -56,7 +56,7 @@ def test_compare_gives_both_optimizers_the_same_start_and_batches(cli, tmp_path,
 
 def test_lr_sweep_needs_a_validation_split_and_picks_on_it(cli, tmp_path, monkeypatch):
     refused = cli("compare", *TINY, "--runs-dir", tmp_path, "--lr-sweep", "--optimizers", "adam")
-    assert refused.exit_code == 1 and "validation" in refused.stderr
+    assert refused.exit_code == 2 and "validation" in refused.stderr
     assert OPTIMIZERS["adam"].lr_sweep == (3e-4, 1e-3, 3e-3)
     monkeypatch.setitem(OPTIMIZERS, "adam", replace(OPTIMIZERS["adam"], lr_sweep=(1e-3, 3e-3)))  # the registry drives the sweep
     result = cli("compare", *TINY, "--runs-dir", tmp_path, "--lr-sweep", "--optimizers", "adam", "--val-size", "64", "--json")
@@ -184,6 +184,6 @@ def test_two_experiment_grid_end_to_end_and_resume(cli, tmp_path):
 
 def test_experiments_bad_arguments(cli, tmp_path):
     result = cli("experiments", "--only", "nope", "--runs-dir", tmp_path)
-    assert result.exit_code == 1 and "no experiment named nope" in result.stderr
+    assert result.exit_code == 2 and "no experiment named nope" in result.stderr  # an option's value: a usage error
     result = cli("experiments", "--resume", tmp_path)
-    assert result.exit_code == 1 and "grid.json" in result.stderr
+    assert result.exit_code == 1 and "grid.json" in result.stderr  # a folder that is not a grid's: a file problem

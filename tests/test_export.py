@@ -95,15 +95,15 @@ def test_cli_export_default_path_is_beside_the_checkpoint(cli, shared_run, tmp_p
 
 
 @pytest.mark.parametrize(
-    ("args", "expected"),
+    ("args", "expected", "status"),
     [
-        (["--format", "tflite"], "unknown export format 'tflite'"),
-        (["--out", "/nonexistent-folder/x.onnx"], "no such folder"),
+        (["--format", "tflite"], "unknown export format 'tflite'", 2),  # a usage error
+        (["--out", "/nonexistent-folder/x.onnx"], "no such folder", 1),  # a place that cannot be written
     ],
 )
-def test_cli_export_refuses_bad_arguments_in_one_line(cli, shared_run, args, expected, tmp_path):
+def test_cli_export_refuses_bad_arguments_in_one_line(cli, shared_run, args, expected, status, tmp_path):
     result = cli("export", "--run", shared_run, *args)
-    assert result.exit_code == 1
+    assert result.exit_code == status
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error:") and expected in lines[0]
     assert "Traceback" not in result.stderr
@@ -162,7 +162,7 @@ def test_engine_choices(cli, shared_run, test_digits, tmp_path):
     stale = cli("predict", image, "--run", fresh, "--json", "--verbose")
     assert json.loads(stale.stdout)[0]["engine"] == "torch" and "older than last.pt" in stale.stderr
     bad = cli("predict", image, "--engine", "tensorrt")
-    assert bad.exit_code == 1 and "unknown engine 'tensorrt'" in bad.stderr and "unexpected" not in bad.stderr
+    assert bad.exit_code == 2 and "unknown engine 'tensorrt'" in bad.stderr and "unexpected" not in bad.stderr
 
 
 def test_a_missing_onnx_file_is_a_one_line_error(cli, tmp_path):
@@ -179,7 +179,7 @@ def test_export_refuses_to_overwrite_the_checkpoint_or_the_package(cli, shared_r
     checkpoint = copy_run(shared_run, tmp_path / "runs") / "checkpoints" / "last.pt"  # a copy: a broken refusal overwrites it
     before = checkpoint.read_bytes()
     same = cli("export", "--checkpoint", checkpoint, "--out", checkpoint)
-    assert same.exit_code == 1 and "is the checkpoint itself" in same.stderr
+    assert same.exit_code == 2 and "is the checkpoint itself" in same.stderr
     assert checkpoint.read_bytes() == before
     empty = tmp_path / "no-runs"
     empty.mkdir()

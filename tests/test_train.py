@@ -295,7 +295,7 @@ def test_bad_train_options_are_one_line_errors(cli, tmp_path, args, message):
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
 
 
-def test_unwritable_runs_folder_fails_before_training(cli, tmp_path):
+def _train_into_unwritable_runs_folder(cli, tmp_path):
     if os.geteuid() == 0:
         blocker = tmp_path / "file"
         blocker.write_text("not a folder")
@@ -303,8 +303,16 @@ def test_unwritable_runs_folder_fails_before_training(cli, tmp_path):
     else:
         runs = tmp_path / "ro"
         runs.mkdir(mode=0o500)
-    result = cli("train", "--train-limit", "64", "--epochs", "1", "--runs-dir", runs)
-    assert result.exit_code == 1 and "cannot create a run folder" in result.stderr
+    return cli("train", "--train-limit", "64", "--epochs", "1", "--runs-dir", runs)
+
+
+def test_unwritable_runs_folder_fails_before_training(cli, tmp_path):
+    result = _train_into_unwritable_runs_folder(cli, tmp_path)
+    assert result.exit_code != 0 and "cannot create a run folder" in result.stderr
+
+
+def test_unwritable_runs_folder_is_not_a_usage_error(cli, tmp_path):
+    assert _train_into_unwritable_runs_folder(cli, tmp_path).exit_code == 1
 
 
 def test_sigterm_saves_a_resumable_checkpoint(cli, tmp_path, monkeypatch):

@@ -64,7 +64,7 @@ def test_extending_epochs_continues_the_schedule_it_would_have_had(cli, tmp_path
 def test_options_that_cannot_change_on_resume_are_refused_by_name(cli, tmp_path, option):
     first = train(cli, tmp_path, "--epochs", "1", "--max-steps", "2")
     result = cli("train", "--resume", first["run_dir"], *option)
-    assert result.exit_code == 1 and result.stderr.startswith("Error:") and "Traceback" not in result.stderr
+    assert result.exit_code == 2 and result.stderr.startswith("Error:") and "Traceback" not in result.stderr  # a usage error
     assert option[0] in result.stderr and "--init-from" in result.stderr
 
 
@@ -73,7 +73,7 @@ def test_a_config_file_is_refused_on_resume(cli, tmp_path):
     toml = tmp_path / "run.toml"
     toml.write_text("lr = 0.5\n")
     result = cli("train", "--resume", first["run_dir"], "--config", toml)
-    assert result.exit_code == 1 and "--config" in result.stderr and "--init-from" in result.stderr
+    assert result.exit_code == 2 and "--config" in result.stderr and "--init-from" in result.stderr
 
 
 def test_init_from_starts_a_new_run_from_the_weights(cli, tmp_path):
@@ -88,9 +88,9 @@ def test_init_from_starts_a_new_run_from_the_weights(cli, tmp_path):
     saved = json.loads((Path(tuned["run_dir"]) / "config.json").read_text())
     assert saved["resolved"]["init_from"] == source["checkpoint"]
     clash = cli("train", *SMALL, "--runs-dir", tmp_path / "c", "--init-from", source["run_dir"], "--filters", "4,4")
-    assert clash.exit_code == 1 and "--filters" in clash.stderr and "Traceback" not in clash.stderr
+    assert clash.exit_code == 2 and "--filters" in clash.stderr and "Traceback" not in clash.stderr
     both = cli("train", "--resume", source["run_dir"], "--init-from", source["run_dir"])
-    assert both.exit_code == 1 and "exclude each other" in both.stderr
+    assert both.exit_code == 2 and "exclude each other" in both.stderr
 
 
 def test_reported_accuracy_is_the_named_checkpoints(cli, tmp_path):

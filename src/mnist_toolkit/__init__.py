@@ -39,6 +39,8 @@ _EXPORTS = {
     "list_models": "models",
     "MnistError": "errors",
     "ConfigError": "errors",
+    "ConfigFileError": "errors",
+    "OutputError": "errors",
     "CheckpointError": "errors",
     "ModelFileError": "errors",
     "DatasetNotFound": "errors",
@@ -57,11 +59,13 @@ if TYPE_CHECKING:
         CheckpointError,
         ChecksumMismatch,
         ConfigError,
+        ConfigFileError,
         DatasetNotFound,
         DownloadError,
         IdxFormatError,
         MnistError,
         ModelFileError,
+        OutputError,
         UnknownName,
     )
     from .inference.answers import NumberReading, Reading

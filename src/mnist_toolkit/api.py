@@ -39,7 +39,8 @@ def load_mnist(split: str = "test", data_dir: PathLike | None = None) -> tuple[n
 
     Args:
         split: "train" (60,000 digits) or "test" (10,000).
-        data_dir: a folder with the four MNIST files; default: $MNIST_DATA_DIR, else the copy in the package.
+        data_dir: a folder with the four MNIST files; default: $MNIST_DATA_DIR, else data/mnist when
+            `mnist download` filled it, else the copy in the package.
 
     Returns:
         images (N, 28, 28) uint8, white on black; labels (N,) uint8.

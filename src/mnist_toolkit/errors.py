@@ -1,6 +1,16 @@
-"""Typed errors of the toolkit; the CLI turns each into a one-line message with a hint."""
+"""Typed errors of the toolkit; the CLI turns each into a one-line message with a hint and an exit status.
+
+The exit status is each type's `exit_code`: 2 for a usage error (`ConfigError`, `UnknownName`: an option's
+value or a combination of options, whether given on the command line or in a --config file), 1 for every
+other failure (a missing or broken file, a failed download, a bad checkpoint).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+
+#: Where a hint names the command being run: the CLI's error boundary writes the real one (`mnist train`) there.
+COMMAND = "mnist COMMAND"
 
 
 class MnistError(Exception):
@@ -12,6 +22,7 @@ class MnistError(Exception):
     """
 
     default_hint = ""
+    exit_code = 1  # the CLI's exit status
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
@@ -20,6 +31,10 @@ class MnistError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    def hint_for(self, command: str) -> str:
+        """The hint, with `command` (e.g. `mnist train`) where it names the command being run."""
+        return self.hint.replace(COMMAND, command)
 
 
 class IdxFormatError(MnistError):
@@ -46,16 +61,45 @@ class DownloadError(MnistError):
     default_hint = "check the network or the mirror URLs, or use `mnist download --offline` to copy the embedded data"
 
 
-class UnknownName(MnistError):
-    """A name (model, optimizer, ...) is not in its registry."""
-
-    default_hint = "see `mnist --help` for the valid values"
-
-
 class ConfigError(MnistError):
-    """An option or combination of options is invalid."""
+    """An option or combination of options is invalid: a usage error."""
 
-    default_hint = "see `mnist COMMAND --help` for the valid options"
+    default_hint = f"see `{COMMAND} --help` for the valid options"
+    exit_code = 2
+
+
+class UnknownName(ConfigError):
+    """A name (model, optimizer, ...) is not in its registry; the message lists the valid ones (see `of`)."""
+
+    default_hint = f"see `{COMMAND} --help`"
+
+    @classmethod
+    def of(cls, kind: str, name: str, valid: Iterable[str], hint: str | None = None) -> UnknownName:
+        """`unknown optimizer 'adm': choose one of adam, adamw, ...`, hinting at the closest valid name.
+
+        Args:
+            kind: what `name` names, e.g. "optimizer".
+            name: the name given.
+            valid: the registered names, in the order to list them.
+            hint: the hint; default: "did you mean 'adam'?" when a valid name is close, else the default hint.
+        """
+        import difflib
+
+        valid = [str(v) for v in valid]
+        close = difflib.get_close_matches(str(name), valid, n=1)
+        if hint is None and close:
+            hint = f"did you mean {close[0]!r}?"
+        return cls(f"unknown {kind} {name!r}: choose one of {', '.join(valid)}", hint)
+
+
+class ConfigFileError(ConfigError):
+    """A TOML file (--config, --grid) or a grid folder is missing, unreadable or not in the expected form.
+
+    A ConfigError for those who catch that, but a broken file rather than a usage error: exit status 1.
+    """
+
+    default_hint = "check the file's path and contents"
+    exit_code = 1
 
 
 class CheckpointError(MnistError):
@@ -68,3 +112,10 @@ class ModelFileError(MnistError):
     """An exported model file (ONNX, pt2) is missing, corrupt, foreign or of the wrong shape."""
 
     default_hint = "export one with `mnist export`, or pass a run folder with `--run DIR`"
+
+
+class OutputError(MnistError):
+    """A file or folder to be written cannot be: its folder is missing or not writable, a folder is in
+    the way, or a run folder of that name exists already."""
+
+    default_hint = "choose another place, or check its permissions and the free disk space"

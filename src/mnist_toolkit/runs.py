@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import CheckpointError, ConfigError
+from .errors import CheckpointError, ConfigError, OutputError
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ def create_run_dir(runs_dir: str | Path, label: str, label_first: bool = False) 
     `mkdir` without exist_ok is atomic, so two processes can never get the same folder.
 
     Raises:
-        ConfigError: the runs folder cannot be created or written.
+        OutputError: the runs folder cannot be created or written.
     """
     runs_dir = Path(runs_dir)
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -146,26 +146,26 @@ def create_run_dir(runs_dir: str | Path, label: str, label_first: bool = False) 
             probe.unlink()
             return path
     except OSError as exc:
-        raise ConfigError(
+        raise OutputError(
             f"cannot create a run folder in {runs_dir}: {exc.strerror or exc}",
             hint="choose a writable folder with --runs-dir, or free some disk space",
         ) from None
-    raise ConfigError(f"{runs_dir}: too many runs named {stamp}_{label}")
+    raise OutputError(f"{runs_dir}: too many runs named {stamp}_{label}")
 
 
 def create_named_run_dir(path: str | Path) -> Path:
     """Make exactly `path` (a run inside a comparison or grid folder); it must not exist yet.
 
     Raises:
-        ConfigError: it exists already, or cannot be created.
+        OutputError: it exists already, or cannot be created.
     """
     path = Path(path)
     try:
         path.mkdir(parents=True)
     except FileExistsError:
-        raise ConfigError(f"{path} exists already", hint="choose another folder") from None
+        raise OutputError(f"{path} exists already", hint="choose another folder") from None
     except OSError as exc:
-        raise ConfigError(f"cannot create the run folder {path}: {exc.strerror or exc}",
+        raise OutputError(f"cannot create the run folder {path}: {exc.strerror or exc}",
                           hint="choose a writable folder with --runs-dir, or free some disk space") from None  # fmt: skip
     return path
 

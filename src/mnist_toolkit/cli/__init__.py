@@ -24,15 +24,33 @@ DEBUG_ENV = "MNIST_DEBUG"
 _state = {"debug": os.environ.get(DEBUG_ENV, "") not in ("", "0", "false")}
 
 
+def _sentence(text: str) -> str:
+    """`text` on one line, ending in one full stop, or in the '?' or '!' it ends with."""
+    text = " ".join(text.split())
+    return text if text.endswith(("?", "!")) else text.rstrip(".") + "."
+
+
 def _error_line(message: str, hint: str = "") -> None:
-    text = f"Error: {message.rstrip('.')}."
+    text = f"Error: {_sentence(message)}"
     if hint:
-        text += f" Hint: {hint}."
-    print(" ".join(text.split()), file=sys.stderr)
+        text += f" Hint: {_sentence(hint)}"
+    print(text, file=sys.stderr)
 
 
 class MnistGroup(TyperGroup):
-    """A Typer group that turns every failure into one `Error: ...` line and an exit status."""
+    """A Typer group that turns every failure into one `Error: ...` line and an exit status.
+
+    The status is the error type's `exit_code` (errors.py): 2 for a usage error (Click's own, or a
+    `ConfigError`/`UnknownName`: an invalid option value or combination), 1 for any other failure.
+    """
+
+    _command = ""  # the command being run (`mnist train`), once known: hints name it
+
+    def invoke(self, ctx):  # noqa: D102
+        try:
+            return super().invoke(ctx)
+        finally:
+            self._command = " ".join(filter(None, (ctx.command_path, ctx.invoked_subcommand)))
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra: Any):  # noqa: D102
         code = self._run(args, prog_name, complete_var, **extra)
@@ -45,8 +63,8 @@ class MnistGroup(TyperGroup):
             result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except MnistError as exc:
             self._maybe_traceback()
-            _error_line(exc.message, exc.hint)
-            return 1
+            _error_line(exc.message, exc.hint_for(self._command or prog_name or "mnist"))
+            return exc.exit_code
         except typer.TyperException as exc:  # Typer's own Click: usage errors derive from its public base
             if type(exc).__name__ == "NoArgsIsHelpError":  # `mnist` alone: the help, as usage
                 print(exc.format_message(), file=sys.stderr)  # type: ignore[attr-defined]
@@ -82,7 +100,6 @@ app = typer.Typer(
     name="mnist",
     help="Get, inspect, train on, evaluate and predict with the MNIST handwritten digits.",
     no_args_is_help=True,
-    add_completion=False,
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -107,7 +124,7 @@ def _root(
 
 
 # The commands register on `app` as they are imported, in the order `mnist --help` lists them.
-from . import download, inspect_cmd, train, models, env, evaluate, predict, export, serve, compare, experiments  # noqa: E402, F401
+from . import download, inspect_cmd, train, models, runs, env, evaluate, predict, export, serve, compare, experiments  # noqa: E402, F401
 from .train import _argv_without_nproc  # noqa: E402, F401  (tests import it from here)
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import MnistError
+from ..training.optim import OPTIMIZERS
 from . import app
 from .options import JsonOption, _emit_json
 from .train_options import config_options, with_train_options
@@ -16,7 +17,7 @@ from .train_options import config_options, with_train_options
 @app.command()
 @with_train_options(exclude=("optimizer", "name", "preset"))
 def compare(
-    optimizers: Annotated[str, typer.Option(help="Comma-separated optimizers: adam, nesterov, sgd, rmsprop, adadelta, adamw.")] = "adam,nesterov",
+    optimizers: Annotated[str, typer.Option(help=f"Comma-separated optimizers: {', '.join(OPTIMIZERS)}.")] = "adam,nesterov",
     seeds: Annotated[str, typer.Option(help="Comma-separated seeds; each gives every optimizer the same initial weights and batch order.")] = "0",
     lr_sweep: Annotated[bool, typer.Option("--lr-sweep", help="Try a small grid of learning rates per optimizer first; keep the best on the validation split.")] = False,
     config_file: Annotated[Optional[Path], typer.Option("--config", help="TOML file with any train option; command-line options win.", show_default=False)] = None,
@@ -29,8 +30,9 @@ def compare(
     Every `mnist train` option applies to all runs. Each run lands in runs/compare_<timestamp>/<optimizer>_seed<k>/.
     """
     options = config_options(train_options)
-    from ..training.compare import comparison_document, comparison_png, parse_list, run_comparison, save_document
+    from ..training.compare import check_comparison, comparison_document, comparison_png, parse_list, run_comparison, save_document
     from ..training.config import build_train_config
+    from ..training.prepare import check_runs
     from ..training.signals import TrainingInterrupted, stop_on_signals
     from ..reporting.compare import CompareView, summary_table
     from ..reporting.console import make_console
@@ -41,6 +43,7 @@ def compare(
     names = parse_list(optimizers, str, "--optimizers")
     seed_list = parse_list(seeds, int, "--seeds")
     base = build_train_config(options, config_file)
+    check_runs(check_comparison(base, names, seed_list, lr_sweep))  # everything checked before the folder is made
     folder = create_run_dir(base.runs_dir, "compare", label_first=True)
     console.print(f"Comparing {', '.join(names)} over seed(s) {', '.join(map(str, seed_list))} in {folder}")
     with stop_on_signals() as stop_event, CompareView(console, "Side by side (train loss, test accuracy)") as view:

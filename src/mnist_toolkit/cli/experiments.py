@@ -14,7 +14,7 @@ from .options import DataDirOption, JsonOption, _emit_json
 
 @app.command()
 def experiments(
-    grid: Annotated[Optional[Path], typer.Option(help="A grid TOML file ([baseline] + [[experiment]] tables); default: the design notes' grid.", show_default=False)] = None,
+    grid: Annotated[Optional[Path], typer.Option(help="A grid TOML file (\\[baseline] + \\[\\[experiment]] tables); default: the design notes' grid.", show_default=False)] = None,
     only: Annotated[Optional[str], typer.Option(help="Comma-separated experiment names to run (the baseline always runs).", show_default=False)] = None,
     epochs: Annotated[Optional[int], typer.Option(min=1, help="Cap every experiment's epochs (shortens the grid).", show_default=False)] = None,
     train_limit: Annotated[Optional[int], typer.Option(min=1, help="Train on the first N images only.", show_default=False)] = None,
@@ -33,6 +33,7 @@ def experiments(
     from ..reporting.experiments import results_table
     from ..training.tensorboard import TensorBoardCallback
     from ..reporting.training import ConsoleCallback
+    from ..training.prepare import check_runs
     from ..runs import create_run_dir
 
     console = make_console(json_output)
@@ -44,8 +45,7 @@ def experiments(
         chosen = select(chosen, [n.strip() for n in only.split(",") if n.strip()] if only else None)
         overrides = {"epochs": epochs, "train_limit": train_limit, "data_dir": str(data_dir) if data_dir else None,
                      "threads": threads, "device": device}  # fmt: skip
-        for experiment in chosen:  # every configuration is checked before anything runs
-            experiment_config(baseline, experiment, overrides)
+        check_runs(experiment_config(baseline, experiment, overrides) for experiment in chosen)  # before the folder is made
         folder = create_run_dir(runs_dir, "experiments", label_first=True)
     console.print(f"{len(chosen)} experiment(s) in {folder}")
 

@@ -21,7 +21,7 @@ def export(
     json_output: JsonOption = False,
 ) -> None:
     """Export a trained model for deployment; torch and the export must agree on 1,000 test digits first."""
-    from ..errors import ConfigError
+    from ..errors import CheckpointError, ConfigError
     from ..inference.export import export_checkpoint, export_format
     from ..inference.loading import locate
     from ..reporting.console import make_console
@@ -31,7 +31,7 @@ def export(
     if choice.checkpoint is None:
         raise ConfigError(f"{choice.onnx} is already an exported model", hint="export from a run or a .pt checkpoint")
     if choice.origin == "pretrained" and out is None:
-        raise ConfigError("there is no run to export, only the pretrained model in the package",
+        raise CheckpointError("there is no run to export, only the pretrained model in the package",
                           hint="pass --out FILE to export the pretrained model, or --run DIR")  # fmt: skip
     result = export_checkpoint(choice.checkpoint, fmt, out)
     if json_output:

@@ -16,7 +16,7 @@ DataDirOption = Annotated[
     typer.Option(
         "--data-dir",
         envvar="MNIST_DATA_DIR",
-        help="Folder with the four MNIST files (raw or .gz); the embedded copy is used when it is not valid.",
+        help="Folder with the four MNIST files (raw or .gz); default: data/mnist when `mnist download` filled it, else the embedded copy (also used when a folder is not valid).",
         show_default=False,
     ),
 ]
@@ -69,5 +69,6 @@ def _open_model(run: Optional[Path], checkpoint: Optional[Path], runs_dir: Path,
         else:
             what = f"{loaded.path} ({loaded.origin})"
         accuracy = f", test accuracy {loaded.test_accuracy:.2f}%" if loaded.test_accuracy is not None else ""
-        console.print(f"Model: {what} on the {loaded.engine} engine{accuracy}" + (f" ({loaded.note})" if loaded.note else ""))
+        line = f"Model: {what} on the {loaded.engine} engine{accuracy}" + (f" ({loaded.note})" if loaded.note else "")
+        console.print(line, soft_wrap=True, markup=False, highlight=False)  # one line, however long the path
     return loaded

@@ -20,20 +20,21 @@ from .train_options import config_options, with_train_options
 @with_train_options(config_only=False)
 def train(train_options: dict, *, config_file, resume, init_from, nproc, log_every, quiet, onnx, json_output, verbose) -> None:
     """Train a network on MNIST, scoring the test set after every epoch; logs to TensorBoard under runs/."""
+    options = config_options(train_options)
+    from ..training.config import build_train_config
+
+    if resume is not None and init_from is not None:
+        raise ConfigError("--resume and --init-from exclude each other", hint="--resume continues a run; --init-from starts a new one from its weights")
+    config = None if resume is not None else build_train_config(options, config_file)  # checked before any process starts
     if nproc is not None and "WORLD_SIZE" not in os.environ:
         from ..training.distributed import launch
 
         raise typer.Exit(launch(nproc, _argv_without_nproc(sys.argv[1:])))
-    options = config_options(train_options)
-    from ..training.config import build_train_config
     from ..training.distributed import from_environment, init_group, shutdown
     from ..reporting.console import make_console
 
     dist = from_environment()
     console = make_console(json_output) if dist.is_main else make_console(True, quiet=True)
-    if resume is not None and init_from is not None:
-        raise ConfigError("--resume and --init-from exclude each other", hint="--resume continues a run; --init-from starts a new one from its weights")
-    config = None if resume is not None else build_train_config(options, config_file)
     if init_from is not None:
         from ..training.config import load_toml
         from ..training.resume import init_from_config

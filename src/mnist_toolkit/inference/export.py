@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import ConfigError, ModelFileError, UnknownName
+from ..errors import ConfigError, ModelFileError, OutputError, UnknownName
 from ..files import atomic_write_bytes
 from ..runs import test_accuracy_of
 from .onnx_model import INPUT_NAME, METADATA_KEY
@@ -188,7 +188,7 @@ def export_model(payload: dict, source: str, fmt: str, out: str | Path, check_im
 
     Raises:
         UnknownName: an unknown format.
-        ConfigError: the destination's folder does not exist, or it is a folder.
+        OutputError: the destination's folder does not exist, or it is a folder.
         ModelFileError: the exported model disagrees with torch (nothing is written).
     """
     from .checkpoint import rebuild_model
@@ -196,9 +196,9 @@ def export_model(payload: dict, source: str, fmt: str, out: str | Path, check_im
     chosen = export_format(fmt)
     out = Path(out)
     if out.is_dir():
-        raise ConfigError(f"{out} is a folder", hint=f"name a file, e.g. {out / ('model' + chosen.suffix)}")
+        raise OutputError(f"{out} is a folder", hint=f"name a file, e.g. {out / ('model' + chosen.suffix)}")
     if not out.parent.is_dir():
-        raise ConfigError(f"{out.parent}: no such folder", hint="create it first, or choose another --out")
+        raise OutputError(f"{out.parent}: no such folder", hint="create it first, or choose another --out")
     started = time.perf_counter()
     model = rebuild_model(payload).cpu().eval()
     norm = payload["normalization"]
@@ -226,7 +226,8 @@ def export_checkpoint(checkpoint: Path, fmt: str = "onnx", out: Path | None = No
 
     Raises:
         UnknownName: an unknown format.
-        ConfigError: `out` is the checkpoint itself, a folder, or in a missing folder.
+        ConfigError: `out` is the checkpoint itself.
+        OutputError: `out` is a folder, or in a missing folder.
         CheckpointError: the checkpoint cannot be loaded.
         ModelFileError: the export disagrees with torch (nothing is written).
     """

@@ -109,7 +109,8 @@ def class_counts_table(counts: dict[str, int], title: str = "Class counts", bar_
 
 def source_summary(summary: dict) -> Group:
     """Tables describing the resolved data set: where from, the files, and the class balance."""
-    title = "embedded copy (shipped in the package)" if summary["source"] == "embedded" else "data dir"
+    title = {"embedded": "embedded copy (shipped in the package)",
+             "download-dir": "data/mnist (where `mnist download` writes by default)"}.get(summary["source"], "data dir")  # fmt: skip
     head = Table(title=f"MNIST in use: {title}", title_justify="left", show_header=False)
     head.add_column("field", style="bold")
     head.add_column("value")

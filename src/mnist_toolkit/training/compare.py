@@ -202,6 +202,31 @@ def sweep_grid(optimizer: str) -> tuple[float, ...]:
     return grid
 
 
+def check_comparison(base: TrainConfig, optimizers: tuple[str, ...], seeds: tuple[int, ...], lr_sweep: bool = False) -> list[TrainConfig]:
+    """Check a comparison before anything runs; returns the config of each optimizer's first run (to `check_runs`).
+
+    Raises:
+        UnknownName: an unknown optimizer.
+        ConfigError: a name or seed given twice, an lr sweep without a validation split, or an optimizer
+            without a sweep grid.
+    """
+    if not optimizers or not seeds:
+        raise ConfigError("a comparison needs at least one optimizer and one seed")
+    for optimizer in optimizers:
+        optimizer_info(optimizer)
+    if len(set(optimizers)) != len(optimizers):
+        raise ConfigError(f"--optimizers lists a name twice: {','.join(optimizers)}")
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"--seeds lists a seed twice: {','.join(map(str, seeds))}")
+    if lr_sweep:
+        if base.val_size <= 0:
+            raise ConfigError("--lr-sweep chooses learning rates on a validation split, never the test set",
+                              hint="add --val-size N (e.g. 5000)")  # fmt: skip
+        for optimizer in optimizers:
+            sweep_grid(optimizer)
+    return [run_config(base, optimizer, seeds[0], base.lr) for optimizer in optimizers]
+
+
 def run_comparison(base: TrainConfig, optimizers: tuple[str, ...], seeds: tuple[int, ...], folder: Path,
                    make_callbacks: Callable, lr_sweep: bool = False,
                    on_run_done: Callable[[RunOutcome], None] | None = None,
@@ -215,23 +240,15 @@ def run_comparison(base: TrainConfig, optimizers: tuple[str, ...], seeds: tuple[
         stop_event: handed to every run's trainer (SIGINT/SIGTERM, see `signals.stop_on_signals`).
 
     Raises:
-        UnknownName: an unknown optimizer.
-        ConfigError: a name given twice, an lr sweep without a validation split, or an optimizer without a sweep grid.
+        UnknownName, ConfigError: see `check_comparison`, which runs first.
     """
-    for optimizer in optimizers:
-        optimizer_info(optimizer)
-    if len(set(optimizers)) != len(optimizers):
-        raise ConfigError(f"--optimizers lists a name twice: {','.join(optimizers)}")
+    check_comparison(base, optimizers, seeds, lr_sweep)
     chosen = {optimizer: base.lr for optimizer in optimizers}
     sweep: list[dict] = []
     if lr_sweep:
-        if base.val_size <= 0:
-            raise ConfigError("--lr-sweep chooses learning rates on a validation split, never the test set",
-                              hint="add --val-size N (e.g. 5000)")  # fmt: skip
-        grids = {optimizer: sweep_grid(optimizer) for optimizer in optimizers}  # every grid checked before training
         for optimizer in optimizers:
             trials = []
-            for lr in grids[optimizer]:
+            for lr in sweep_grid(optimizer):
                 config = run_config(base, optimizer, seeds[0], lr)
                 outcome = _train_one(config, folder / "sweep" / f"{optimizer}_lr{lr:g}", make_callbacks, stop_event)
                 val_acc = outcome.history[-1]["val_acc"]

@@ -7,7 +7,9 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import cast
 
-from ..errors import ConfigError
+from ..data.resources import resource_for
+from ..errors import ConfigError, ConfigFileError, UnknownName
+from .optim import SCHEDULERS, optimizer_info
 
 #: Options of the configurable `cnn` architecture; they go into `TrainConfig.model_args`.
 CNN_OPTIONS = ("conv_layers", "filters", "kernel_size", "stride", "padding", "pool", "fc_layers", "hidden",
@@ -105,17 +107,17 @@ def read_toml(path: str | Path) -> dict:
     """Parse a TOML file.
 
     Raises:
-        ConfigError: missing, unreadable or not valid TOML.
+        ConfigFileError: missing, unreadable or not valid TOML.
     """
     path = Path(path)
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
+        raise ConfigFileError(f"{path}: no such file", hint="check the path") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
+        raise ConfigFileError(f"{path}: cannot read: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}", hint="fix the file's syntax") from None
+        raise ConfigFileError(f"{path}: not valid TOML: {exc}", hint="fix the file's syntax") from None
 
 
 def load_toml(path: str | Path) -> dict:
@@ -136,13 +138,14 @@ def build_train_config(cli_options: dict, config_file: str | Path | None = None)
         config_file: optional TOML file.
 
     Raises:
-        ConfigError: an unknown preset or option.
+        ConfigFileError: an unreadable config file.
+        ConfigError: an unknown preset or option, a value out of range (see `validate`).
     """
     given = {k: v for k, v in cli_options.items() if v is not None}
     from_file = load_toml(config_file) if config_file else {}
     preset_name = given.get("preset", from_file.get("preset"))
     if preset_name is not None and preset_name not in PRESETS:
-        raise ConfigError(f"unknown preset {preset_name!r}: choose one of {', '.join(PRESETS)}")
+        raise UnknownName.of("preset", preset_name, PRESETS)
     merged = {**PRESETS.get(preset_name or "baseline", {}), **from_file, **given}
     model_args = {key: merged.pop(key) for key in CNN_OPTIONS if key in merged}
     for key in ("filters", "hidden"):
@@ -153,20 +156,29 @@ def build_train_config(cli_options: dict, config_file: str | Path | None = None)
     return validate(replace(config, betas=betas))
 
 
+#: The MNIST training images every data source holds (each source is checked against MNIST's checksums).
+TRAIN_IMAGES = resource_for("train", "images").count
+
+
 def validate(config: TrainConfig) -> TrainConfig:
-    """Check ranges that no single option can check alone.
+    """Check ranges that no single option can check alone, and the names of the optimizer and schedule.
 
     Raises:
         ConfigError: a value out of range or options that contradict each other.
+        UnknownName: an unknown optimizer or scheduler.
     """
+    available = min(config.train_limit or TRAIN_IMAGES, TRAIN_IMAGES)  # the training images before the split
     checks = [
         (config.epochs >= 1, f"--epochs must be at least 1, found {config.epochs}"),
         (config.batch_size >= 1, f"--batch-size must be at least 1, found {config.batch_size}"),
         (config.val_size >= 0, f"--val-size must be 0 or more, found {config.val_size}"),
         (config.train_limit is None or config.train_limit >= 1, f"--train-limit must be at least 1, found {config.train_limit}"),
+        (config.val_size < available, f"--val-size {config.val_size} leaves no training images out of {available:,}"),
         (config.max_steps is None or config.max_steps >= 1, f"--max-steps must be at least 1, found {config.max_steps}"),
         (0.0 <= config.label_smoothing < 1.0, f"--label-smoothing must be in [0, 1), found {config.label_smoothing}"),
         (config.lr is None or config.lr > 0, f"--lr must be positive, found {config.lr}"),
+        (config.momentum is None or config.momentum >= 0, f"--momentum must be 0 or more, found {config.momentum}"),
+        (config.weight_decay >= 0, f"--weight-decay must be 0 or more, found {config.weight_decay}"),
         (len(config.betas) == 2 and all(0 <= b < 1 for b in config.betas), f"--betas must be two numbers in [0, 1), found {config.betas}"),
         (config.patience is None or config.val_size > 0, "--patience needs a validation set: add --val-size N"),
         (config.threads is None or config.threads >= 1, f"--threads must be at least 1, found {config.threads}"),
@@ -174,6 +186,9 @@ def validate(config: TrainConfig) -> TrainConfig:
     for ok, message in checks:
         if not ok:
             raise ConfigError(message)
+    optimizer_info(config.optimizer)
+    if config.scheduler not in SCHEDULERS:
+        raise UnknownName.of("scheduler", config.scheduler, SCHEDULERS)
     if config.model_args and config.arch != "cnn":
         names = ", ".join("--" + k.replace("_", "-") for k in config.model_args)
         raise ConfigError(f"{names} apply to --arch cnn only, not {config.arch}", hint="drop them or use --arch cnn")

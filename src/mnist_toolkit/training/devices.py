@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..errors import ConfigError
+from ..errors import ConfigError, UnknownName
 
 __all__ = ["resolve_device"]
 
@@ -19,12 +19,13 @@ def resolve_device(name: str) -> torch.device:
     """`auto` picks cuda, then mps, then cpu; an explicit device must be available.
 
     Raises:
-        ConfigError: unknown or unavailable device.
+        UnknownName: an unknown device.
+        ConfigError: an unavailable device.
     """
     if name == "auto":
         return torch.device(next(d for d in ("cuda", "mps", "cpu") if _DEVICES[d]()))
     if name not in _DEVICES:
-        raise ConfigError(f"unknown device {name!r}: choose auto, {', '.join(_DEVICES)}")
+        raise UnknownName.of("device", name, ["auto", *_DEVICES], hint="auto picks cuda (an NVIDIA GPU), then mps, then cpu")
     if not _DEVICES[name]():
         raise ConfigError(f"device {name!r} is not available on this machine", hint="use --device auto or cpu")
     return torch.device(name)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import build_train_config, check_option_names, read_toml
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError, ConfigFileError
 from ..files import atomic_write_bytes, write_json
 from ..runs import RunFolder
 
@@ -64,24 +64,25 @@ def load_grid(path: str | Path) -> tuple[dict, list[Experiment]]:
     """Read a grid file: `[baseline]` options and `[[experiment]]` tables with name, change and options.
 
     Raises:
-        ConfigError: bad TOML, no experiments, a missing or repeated name, an unknown option.
+        ConfigFileError: unreadable or bad TOML, unknown tables, no experiments, a missing or repeated name.
+        ConfigError: an unknown option.
     """
     data = read_toml(path)
     unknown = sorted(set(data) - {"baseline", "experiment"})
     if unknown:
-        raise ConfigError(f"{path}: unknown table(s) {', '.join(unknown)}", hint="a grid has [baseline] and [[experiment]] tables")
+        raise ConfigFileError(f"{path}: unknown table(s) {', '.join(unknown)}", hint="a grid has [baseline] and [[experiment]] tables")
     baseline = check_option_names(data.get("baseline", {}), f"{path} [baseline]")
     tables = data.get("experiment", [])
     if not isinstance(tables, list) or not tables:
-        raise ConfigError(f"{path}: no [[experiment]] tables", hint="add at least one [[experiment]] with a name")
+        raise ConfigFileError(f"{path}: no [[experiment]] tables", hint="add at least one [[experiment]] with a name")
     experiments, seen = [], set()
     for index, table in enumerate(tables, start=1):
         table = dict(table)
         name = table.pop("name", None)
         if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
-            raise ConfigError(f"{path}: experiment {index} needs a name (a plain folder name)")
+            raise ConfigFileError(f"{path}: experiment {index} needs a name (a plain folder name)")
         if name in seen:
-            raise ConfigError(f"{path}: experiment name {name!r} is used twice")
+            raise ConfigFileError(f"{path}: experiment name {name!r} is used twice")
         seen.add(name)
         change = str(table.pop("change", "-"))
         experiments.append(Experiment(name, change, check_option_names(table, f"{path} experiment {name!r}")))
@@ -132,16 +133,16 @@ def read_grid_folder(folder: Path) -> tuple[dict, list[Experiment], dict]:
     """(baseline, experiments, overrides) of a grid folder made by `run_grid`, to resume it.
 
     Raises:
-        ConfigError: no readable grid.json there.
+        ConfigFileError: no readable grid.json there.
     """
     saved = Path(folder) / GRID_FILE
     if not saved.is_file():
-        raise ConfigError(f"{folder}: no grid.json, not a grid folder", hint="pass a folder made by `mnist experiments`")
+        raise ConfigFileError(f"{folder}: no grid.json, not a grid folder", hint="pass a folder made by `mnist experiments`")
     try:
         document = json.loads(saved.read_text(encoding="utf-8"))
         return document["baseline"], [Experiment(**e) for e in document["experiments"]], document["overrides"]
     except (ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(f"{saved}: not a grid file written by `mnist experiments` ({type(exc).__name__})",
+        raise ConfigFileError(f"{saved}: not a grid file written by `mnist experiments` ({type(exc).__name__})",
                           hint="pass a folder made by `mnist experiments`") from None  # fmt: skip
 
 

@@ -51,7 +51,7 @@ OPTIMIZERS: dict[str, OptimInfo] = {
 def optimizer_info(name: str) -> OptimInfo:
     """The registry entry of `name`; raises UnknownName listing the valid ones."""
     if name not in OPTIMIZERS:
-        raise UnknownName(f"unknown optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}")
+        raise UnknownName.of("optimizer", name, OPTIMIZERS)
     return OPTIMIZERS[name]
 
 
@@ -94,6 +94,6 @@ SCHEDULERS: dict[str, Callable | None] = {"none": None, "step": _step_schedule, 
 def create_scheduler(name: str, optimizer, total_steps: int, steps_per_epoch: int, epochs: int, max_lr: float):
     """Build a per-step LR schedule, or None for `none`; raises UnknownName for an unknown name."""
     if name not in SCHEDULERS:
-        raise UnknownName(f"unknown scheduler {name!r}: choose one of {', '.join(SCHEDULERS)}")
+        raise UnknownName.of("scheduler", name, SCHEDULERS)
     factory = SCHEDULERS[name]
     return None if factory is None else factory(optimizer, total_steps, steps_per_epoch, epochs, max_lr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
@@ -15,13 +16,13 @@ from ..data.source import resolve_source
 from ..files import write_json
 from ..runs import RunFolder, checkpoint_of, create_named_run_dir, create_run_dir, environment
 from .callbacks import FitResult, TrainCallback
-from .config import TrainConfig
+from .config import TrainConfig, validate
 from .devices import resolve_device
 from .distributed import DistContext, broadcast
 from .optim import optimizer_info
 from .resume import InitialWeights, resume_config
 from .split import TrainData, prepare_data
-from .trainer import Trainer
+from .trainer import Trainer, check_setup
 
 if TYPE_CHECKING:
     from ..inference.export import ExportResult
@@ -58,32 +59,49 @@ def run_label(config: TrainConfig) -> str:
     return label
 
 
+def check_run(config: TrainConfig) -> torch.device:
+    """Check a run's settings as far as they can be without its data or its folder; returns its device.
+
+    The option ranges and names (`validate`), the device, and the network (built on the meta device).
+
+    Raises:
+        ConfigError, UnknownName: an invalid setting, an unavailable device, a network that cannot be built.
+    """
+    validate(config)
+    device = resolve_device(config.device)
+    check_setup(config, device)
+    return device
+
+
+def check_runs(configs: Iterable[TrainConfig]) -> None:
+    """`check_run` of every run a command is about to start, before it creates any folder for them."""
+    for config in configs:
+        check_run(config)
+
+
 def prepare_run(config: TrainConfig | None, resume: Path | None = None, overrides: dict | None = None,
                 run_dir: Path | None = None, dist: DistContext | None = None,
                 config_file: str | Path | None = None, callbacks: CallbackFactory | None = None,
                 stop_event: threading.Event | None = None) -> PreparedRun:  # fmt: skip
     """Create (or reopen, when resuming) the run folder, load the data and build the trainer.
 
-    The run folder is created before any data is loaded, so an unwritable runs folder fails at once.
-    `run_dir`, when given, is the exact (new) folder to use instead of `runs_dir/<timestamp>_<label>`.
-    The trainer is built complete: with the callbacks `callbacks` makes for this run, `stop_event`, and
-    the checkpoint it resumes or the weights it starts from (`config.init_from`).
+    A new run folder is created only once the options are checked (`check_run`), the data is loaded
+    and the weights to start from are read; should building the trainer still fail, the folder is
+    removed again, so a run that cannot start leaves nothing behind. `run_dir`, when given, is the
+    exact (new) folder to use instead of `runs_dir/<timestamp>_<label>`. The trainer is built
+    complete: with the callbacks `callbacks` makes for this run, `stop_event`, and the checkpoint it
+    resumes or the weights it starts from (`config.init_from`).
 
     Raises:
         ConfigError, CheckpointError, MnistError: bad options, an unusable checkpoint or data.
     """
     dist = dist or DistContext()
-    payload = None
+    payload = checkpoint = None
     if resume is not None:
         checkpoint = checkpoint_of(resume, prefer_best=False)
         config, payload = resume_config(checkpoint, overrides or {}, config_file)
         run_dir = RunFolder.of_checkpoint(checkpoint).path
-    else:
-        checkpoint = None
-        if dist.is_main:  # one folder for the whole group, made by rank 0
-            run_dir = create_named_run_dir(run_dir) if run_dir is not None else create_run_dir(config.runs_dir, run_label(config))
-        run_dir = Path(broadcast(dist, str(run_dir) if dist.is_main else None))
-    device = resolve_device(config.device)
+    device = check_run(config)
     if dist.enabled:
         if device.type == "cuda":
             device = torch.device("cuda", dist.local_rank)
@@ -92,23 +110,39 @@ def prepare_run(config: TrainConfig | None, resume: Path | None = None, override
     source = resolve_source(config.data_dir)
     data = prepare_data(config, source, device)
     initial_weights = InitialWeights.load(config.init_from) if payload is None and config.init_from is not None else None
-    made = callbacks(RunSetup(run_dir, config, data)) if callbacks is not None else ()
-    trainer = Trainer(config, data, device, run_dir, made, stop_event, dist, initial_weights=initial_weights, resume_from=payload)
+    created = None  # the run folder made here, removed again should the trainer fail to build
+    if resume is None:
+        if dist.is_main:  # one folder for the whole group, made by rank 0
+            run_dir = created = create_named_run_dir(run_dir) if run_dir is not None else create_run_dir(config.runs_dir, run_label(config))
+        run_dir = Path(broadcast(dist, str(run_dir) if dist.is_main else None))
+    try:
+        made = callbacks(RunSetup(run_dir, config, data)) if callbacks is not None else ()
+        trainer = Trainer(config, data, device, run_dir, made, stop_event, dist, initial_weights=initial_weights, resume_from=payload)
+        if dist.is_main:
+            _write_config(trainer, checkpoint)
+    except BaseException:
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        raise
+    return PreparedRun(trainer, run_dir, checkpoint, data.source)
+
+
+def _write_config(trainer: Trainer, resumed_from: Path | None) -> None:
+    """The run folder's config.json: the config, what its defaults resolved to, the data and the environment."""
+    config, data, dist = trainer.config, trainer.data, trainer.dist
     info = optimizer_info(config.optimizer)
-    if not dist.is_main:
-        return PreparedRun(trainer, run_dir, checkpoint, data.source)
-    write_json(RunFolder(run_dir).config_file, {
+    write_json(RunFolder(trainer.run_dir).config_file, {
         "config": config.to_dict(),
         "resolved": {
             "lr": trainer.lr,
             "momentum": info.default_momentum if config.momentum is None else config.momentum,
-            "device": str(device),
+            "device": str(trainer.device),
             "params": trainer.params,
             "train_images": len(data.train_y),
             "val_images": len(data.val_y),
             "test_images": len(data.test_y),
             "steps_per_epoch": trainer.steps_per_epoch,
-            "resumed_from": str(checkpoint) if checkpoint else None,
+            "resumed_from": str(resumed_from) if resumed_from else None,
             "init_from": config.init_from,
             "schedule_change": trainer.schedule_change.describe() if trainer.schedule_change else None,
             "world_size": dist.world_size,
@@ -116,7 +150,6 @@ def prepare_run(config: TrainConfig | None, resume: Path | None = None, override
         "data": data.source,
         "environment": environment(),
     })  # fmt: skip
-    return PreparedRun(trainer, run_dir, checkpoint, data.source)
 
 
 def run_summary(prepared: PreparedRun, result: FitResult) -> dict:

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 import torch
 
 from ..data.source import DataSource, load_split
-from ..errors import ConfigError
 from .config import TrainConfig
 
 __all__ = ["TrainData", "epoch_permutation", "prepare_data"]
@@ -35,16 +34,13 @@ class TrainData:
 def prepare_data(config: TrainConfig, source: DataSource, device: torch.device) -> TrainData:
     """Load the splits once, take `train_limit` first images, hold `val_size` out (seeded), move to device.
 
-    Raises:
-        ConfigError: the validation set would leave no training images.
+    `config` is a validated one: `config.validate` checks that the validation set leaves training images.
     """
     train, test = load_split(source, "train"), load_split(source, "test")
     images = torch.from_numpy(train.images)
     labels = torch.from_numpy(train.labels).long()
     if config.train_limit is not None:
         images, labels = images[: config.train_limit], labels[: config.train_limit]
-    if config.val_size >= len(labels):
-        raise ConfigError(f"--val-size {config.val_size} leaves no training images out of {len(labels)}")
     order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(config.seed))
     val_idx, train_idx = order[: config.val_size], order[config.val_size :]
     if config.val_size:

@@ -35,7 +35,25 @@ from .split import TrainData, epoch_permutation
 from .state import EpochRecord, RandomStreams, TrainState
 from .transforms import augment_batch
 
-__all__ = ["Trainer"]
+__all__ = ["Trainer", "check_setup"]
+
+
+def _check_amp(config: TrainConfig, device: torch.device) -> None:
+    if config.amp and device.type != "cuda":
+        raise ConfigError("--amp (mixed precision) needs a CUDA device", hint="drop --amp or use --device cuda")
+
+
+def check_setup(config: TrainConfig, device: torch.device) -> None:
+    """Check what a Trainer for `config` on `device` would refuse, without building one: --amp without CUDA,
+    and a network that cannot be built (built here on the meta device: no memory used, no weights drawn).
+
+    Raises:
+        ConfigError: --amp without CUDA, or network options that do not fit together.
+        UnknownName: an unknown architecture.
+    """
+    _check_amp(config, device)
+    with torch.device("meta"):
+        create_model(config.arch, **config.model_args)
 
 
 class Trainer:
@@ -64,8 +82,7 @@ class Trainer:
                  callbacks: Sequence[TrainCallback] = (), stop_event: threading.Event | None = None,
                  dist: DistContext | None = None, *, initial_weights: InitialWeights | None = None,
                  resume_from: dict | None = None) -> None:  # fmt: skip
-        if config.amp and device.type != "cuda":
-            raise ConfigError("--amp (mixed precision) needs a CUDA device", hint="drop --amp or use --device cuda")
+        _check_amp(config, device)
         if initial_weights is not None and resume_from is not None:
             raise ConfigError("--resume and --init-from exclude each other")
         self.config = config
