@@ -145,3 +145,116 @@ def test_a_fives_detached_bar_stays_with_the_five(digits):
     left, top, right, _ = prepared[0].box
     assert left <= 34 and top <= 44 and right >= 138  # the bar is part of the 5
     assert prepared[1].box[0] >= 190
+
+
+def _row_314(height: int = 250, margin_at: int | None = None) -> np.ndarray:
+    """A 1000 x `height` drawing of "314" with a thick pen, the 1 a straight 160 px upright (optionally a
+    thin margin line spanning the frame at x = `margin_at`)."""
+    from PIL import ImageDraw
+
+    ink = Image.new("L", (1000, height), 0)
+    draw = ImageDraw.Draw(ink)
+    top = (height - 160) // 2
+    draw.arc([(300, top), (400, top + 80)], start=-150, end=90, fill=255, width=14)  # the 3's upper bowl
+    draw.arc([(300, top + 80), (400, top + 160)], start=-90, end=150, fill=255, width=14)  # its lower bowl
+    draw.line([(500, top), (500, top + 160)], fill=255, width=14)  # the 1: a straight upright
+    draw.line([(650, top), (610, top + 110), (700, top + 110)], fill=255, width=14)  # the 4's arm and bar
+    draw.line([(680, top + 60), (680, top + 160)], fill=255, width=14)  # its stem
+    if margin_at is not None:
+        draw.line([(margin_at, 0), (margin_at, height)], fill=255, width=4)
+    return 245 * (1 - 0.9 * np.asarray(ink, dtype=np.float64) / 255)
+
+
+@pytest.mark.parametrize("height", [250, 400])
+def test_an_upright_one_in_a_short_row_is_a_digit(height):
+    """The 1 spans 0.64 of a 250 px frame, more than a margin line's minimum share (0.6), yet sits in a row
+    of digits as tall as it: it is a digit, as it is on a taller canvas."""
+    prepared = prepare_number_bytes(png(_row_314(height)))
+    assert len(prepared) == 3
+    left, _, right, _ = prepared[1].box
+    assert 485 <= left <= 495 and 505 <= right <= 515
+
+
+def test_a_margin_line_beside_a_row_of_digits_is_still_removed():
+    prepared = prepare_number_bytes(png(_row_314(margin_at=120)))
+    assert len(prepared) == 3 and prepared[0].box[0] >= 290
+
+
+def test_two_upright_ones_in_a_short_row_are_digits():
+    page = np.full((250, 600), 240.0)
+    page[45:205, 200:208] = 30  # "11", each 160 px of the 250, a thin pen (8 px)
+    page[45:205, 380:388] = 30
+    prepared = prepare_number_bytes(png(page))
+    assert [p.box[0] < 300 for p in prepared] == [True, False]
+
+
+def _touching(text: str, overlap: int = 6, size: int = 120) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """`text` in PIL's own bold-ish font (a stroked outline), each glyph overlapping the previous one by
+    `overlap` pixels so that all their ink is one component; also each glyph's (left, right)."""
+    from PIL import ImageDraw, ImageFont
+
+    font = ImageFont.load_default(size=size)
+    ink = np.zeros((2 * size, 80 + 2 * size * len(text)), np.uint8)
+    x, spans = 40, []
+    for char in text:
+        canvas = Image.new("L", (2 * size, 2 * size), 0)
+        ImageDraw.Draw(canvas).text((size // 2, size // 2), char, font=font, fill=255, stroke_width=3, stroke_fill=255)
+        glyph = np.asarray(canvas)
+        rows, cols = np.flatnonzero(glyph.any(axis=1)), np.flatnonzero(glyph.any(axis=0))
+        glyph = glyph[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+        top = rows[0] - size // 4
+        ink[top : top + glyph.shape[0], x : x + glyph.shape[1]] |= glyph
+        spans.append((x, x + glyph.shape[1]))
+        x += glyph.shape[1] - overlap
+    ink = ink[:, : x + overlap + 40]
+    return 240 * (1 - 0.9 * ink.astype(np.float64) / 255), spans
+
+
+@pytest.mark.parametrize("overlap", [4, 8])
+def test_touching_digits_are_cut_into_one_input_each(overlap):
+    """ "2025" with touching glyphs is one ink component; it is cut into four digits, each around its glyph,
+    each saying it was cut from touching ink, instead of one squeezed 28x28."""
+    from mnist_toolkit.reading.ink import find_ink
+    from mnist_toolkit.reading.prepare import to_gray
+    from mnist_toolkit.reading.segment import components
+
+    page, spans = _touching("2025", overlap)
+    found = find_ink(to_gray(Image.fromarray(page.astype(np.uint8))))
+    assert len(components(found.mask, found.contrast)[1]) == 1  # the glyphs do touch
+    prepared = prepare_number_bytes(png(page))
+    assert len(prepared) == 4 and all(p.cut_from == 4 for p in prepared)
+    for p, (left, right) in zip(prepared, spans):
+        centre = (p.box[0] + p.box[2]) / 2
+        assert left < centre < right, ([p.box for p in prepared], spans)
+    assert prepare_bytes(png(page)).digits_seen == 4  # read as one digit, the reading can warn
+
+
+def _wide_digit(kind: str, width: int) -> np.ndarray:
+    """A single digit drawn far wider than usual: a 0 (an ellipse) or a 4, 100 px tall and `width` wide."""
+    from PIL import ImageDraw
+
+    ink = Image.new("L", (width + 160, 260), 0)
+    draw = ImageDraw.Draw(ink)
+    left, top = 80, 80
+    if kind == "0":
+        draw.ellipse([(left, top), (left + width, top + 100)], outline=255, width=10)
+    else:
+        draw.line([(left + 0.6 * width, top), (left, top + 65), (left + width, top + 65)], fill=255, width=10)
+        draw.line([(left + 0.75 * width, top + 25), (left + 0.75 * width, top + 100)], fill=255, width=10)
+    return 240 * (1 - 0.9 * np.asarray(ink, dtype=np.float64) / 255)
+
+
+@pytest.mark.parametrize("kind, width", [("0", 190), ("4", 170)])
+def test_a_single_wide_digit_is_not_cut(kind, width):
+    page = _wide_digit(kind, width)
+    (prepared,) = prepare_number_bytes(png(page))
+    assert prepared.cut_from == 1 and prepare_bytes(png(page)).digits_seen == 1
+
+
+def test_a_wide_zero_in_a_row_is_not_cut():
+    """The row's height, not the group's own, measures how wide a digit may be: a flat 0, 2.3 times as wide
+    as it is tall (alone it would be cut), beside a taller 1 stays one digit."""
+    page = _wide_digit("0", 240)
+    page[50:210, 20:34] = 24  # a 1, 160 px tall, left of the 0
+    prepared = prepare_number_bytes(png(page))
+    assert len(prepared) == 2 and all(p.cut_from == 1 for p in prepared)

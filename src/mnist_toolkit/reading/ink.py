@@ -92,8 +92,20 @@ HYSTERESIS_HIGH_NOISES = 5
 RULED_LINE_DIVISOR = 3
 #: A vertical run is a margin only when longer than this share of the height: a margin spans the page,
 #: while an upright 1 in a short row spans a third of the frame (rows with the digit count right:
-#: 98.8 -> 100 % on the development set, where a third had erased such 1s).
+#: 98.8 -> 100 % on the development set, where a third had erased such 1s)...
 MARGIN_LINE_SPAN = 0.6
+#: ...and even then it is an upright 1, kept, when it spans less than this share of the height and
+#: other ink of about its height sits beside it in its row (_digit_strokes): a 1 drawn in a short frame
+#: spans more than 0.6 of it, a margin line spans the page.
+MARGIN_FULL_SPAN = 0.9
+#: "About its height": the line at most this many times as long as its neighbour, and the neighbour at
+#: most this many times as tall as the line (a digit of the same row; not a speck, not a page edge).
+ROW_HEIGHT_RATIO = 1.5
+#: The neighbour overlaps the line's rows by at least this share of the shorter of the two (one row)...
+ROW_LINE_OVERLAP = 0.5
+#: ...and its box lies at most this many line lengths sideways (digits of one number, not a margin far
+#: from the text).
+ROW_LINE_REACH = 2.0
 #: Line runs are at least this many work pixels long.
 MIN_LINE_RUN = 8
 #: Lines are looked for only along a side at least this many runs long (in effect: not along a side
@@ -255,26 +267,62 @@ def _hysteresis(values: np.ndarray, low: float, high: float) -> np.ndarray:
     return strong[labels]
 
 
+def _line_pixels(mask: np.ndarray, axis: int, run: int) -> np.ndarray:
+    """Pixels on a thin run of at least `run` pixels along `axis` (1: horizontal, 0: vertical).
+
+    Thin: not part of a run across the line thicker than about 2 % of the frame (plus a pixel, and at
+    least MIN_STROKE_THICKNESS pixels), so a digit's strokes crossing a ruled line and a digit filling a
+    tight crop keep their pixels.
+    """
+    along, across = mask.shape[axis], mask.shape[1 - axis]
+    thickness = max(MIN_STROKE_THICKNESS, int(round(LINE_MAX_THICKNESS * across)) + 1)
+    if along < int(LINE_FRAME_RUNS * run) or across < thickness:
+        return np.zeros_like(mask)
+    thin = mask & ~image_ops.opening_1d(mask, thickness, axis=1 - axis)
+    return image_ops.opening_1d(thin, run, axis=axis)
+
+
+def _digit_strokes(vertical: np.ndarray, rest: np.ndarray) -> np.ndarray:
+    """The vertical lines that are upright 1s in a row of digits, not margins.
+
+    A line is a digit's stroke when it spans less than MARGIN_FULL_SPAN of the frame's height and some
+    other ink (`rest`, lines removed, or another such line: "11") is about as tall (ROW_HEIGHT_RATIO
+    either way), shares its rows (ROW_LINE_OVERLAP) and lies near it (ROW_LINE_REACH line lengths).
+    """
+    height = vertical.shape[0]
+    line_labels, count, lines = image_ops.label(vertical)
+    _, _, others = image_ops.label(rest)
+    keep = np.zeros(count + 1, dtype=bool)
+    for index, (left, top, width, length, _) in enumerate(lines):
+        if length >= MARGIN_FULL_SPAN * height:
+            continue
+        for other_index, (o_left, o_top, o_width, o_height, _) in enumerate(np.concatenate([others, lines])):
+            if other_index == len(others) + index:
+                continue
+            shared = min(top + length, o_top + o_height) - max(top, o_top)
+            sideways = max(0, max(left, o_left) - min(left + width, o_left + o_width))
+            if (length <= ROW_HEIGHT_RATIO * o_height and o_height <= ROW_HEIGHT_RATIO * length
+                    and shared >= ROW_LINE_OVERLAP * min(length, o_height) and sideways <= ROW_LINE_REACH * length):
+                keep[index + 1] = True
+                break
+    return keep[line_labels]
+
+
 def remove_lines(mask: np.ndarray) -> np.ndarray:
     """The mask without thin straight lines that run across much of the frame (ruled lines, margins).
 
-    A pixel is removed when it lies on a horizontal run longer than a third of the width (or a
-    vertical run longer than 0.6 of the height: a margin spans the page, while a "1" in a row of
-    digits spans a third of a short frame) and is not part of a run across it thicker than about 2 %
-    of the frame: a digit's strokes crossing a ruled line keep their pixels, and a digit filling a
-    tight crop keeps its thick bars.
+    A pixel is removed when it lies on a thin horizontal run longer than a third of the width (a ruled
+    line), or on a thin vertical run longer than 0.6 of the height (a margin) unless that run is an
+    upright 1 in a row of digits: shorter than 0.9 of the height, beside ink of about its height in its
+    row (`_digit_strokes`). Thin: a digit's strokes crossing a ruled line keep their pixels, and a digit
+    filling a tight crop keeps its thick bars (`_line_pixels`).
     """
     height, width = mask.shape
-    cleaned = mask.copy()
-    for axis, along, across in ((1, width, height), (0, height, width)):
-        run = max(MIN_LINE_RUN, along // RULED_LINE_DIVISOR if axis == 1 else int(MARGIN_LINE_SPAN * along))
-        thickness = max(MIN_STROKE_THICKNESS, int(round(LINE_MAX_THICKNESS * across)) + 1)
-        if along < int(LINE_FRAME_RUNS * run) or mask.shape[1 - axis] < thickness:
-            continue
-        thick = image_ops.opening_1d(mask, thickness, axis=1 - axis)
-        thin = mask & ~thick
-        long_run = image_ops.opening_1d(thin, run, axis=axis)
-        cleaned &= ~long_run
+    horizontal = _line_pixels(mask, 1, max(MIN_LINE_RUN, width // RULED_LINE_DIVISOR))
+    vertical = _line_pixels(mask, 0, max(MIN_LINE_RUN, int(MARGIN_LINE_SPAN * height)))
+    cleaned = mask & ~horizontal & ~vertical
+    if vertical.any():
+        cleaned |= _digit_strokes(vertical, cleaned) & mask & ~horizontal
     return cleaned
 
 

@@ -3,8 +3,8 @@
 Pure functions over numpy arrays and PIL images, no CLI. The pipeline: decode (first frame, EXIF
 orientation, any mode), composite transparency so that ink living only in the alpha channel stays
 ink, grayscale; find the ink (`ink.find_ink`: lighting flattened, polarity from the ink/background
-split, threshold, ruled lines and specks removed) and group it into digits (`segment`), on a reduced
-copy of a large photo; then for each digit, cut its region from the original, scale the longest side
+split, threshold, ruled lines and specks removed) and group it into digits (`segment`: touching
+digits cut apart, each `Prepared` saying so in `cut_from`), on a reduced copy of a large photo; then for each digit, cut its region from the original, scale the longest side
 to 20 px keeping the aspect ratio (antialiased), and place the result in 28x28 with its centre of mass
 at the centre. An image that is already an MNIST-style 28x28 digit passes through unchanged.
 """
@@ -91,6 +91,7 @@ class Prepared:
     source_size: tuple[int, int]  # (width, height) of the decoded image
     box: tuple[int, int, int, int] | None = None  # (left, top, right, bottom) of the digit in the source image
     digits_seen: int = 1  # digit-sized ink groups in a row in the image (more than 1: a number?)
+    cut_from: int = 1  # more than 1: its ink touched other digits' and was cut into this many digits
 
 
 def decode(data: bytes, name: str = "<image>"):
@@ -209,6 +210,9 @@ def digit_ink(found, labels: np.ndarray, group) -> tuple[np.ndarray, tuple[int, 
     rows = np.clip(np.arange(top, bottom) // f - (group.top - min(margin, group.top)), 0, own.shape[0] - 1)
     cols = np.clip(np.arange(left, right) // f - (group.left - min(margin, group.left)), 0, own.shape[1] - 1)
     keep = own[np.ix_(rows, cols)]
+    if group.cut_from > 1:  # one of touching digits: only its own columns, not its neighbours' ink
+        keep[:, : max(0, group.left * f - left)] = False
+        keep[:, max(0, group.right * f - left) :] = False
     contrast = found.contrast_at(top, bottom, left, right)
     if f > 1:
         contrast = image_ops.gaussian(contrast, FULL_SIZE_SMOOTHING * f)
@@ -281,7 +285,7 @@ def _locate(gray: np.ndarray):
 def _prepared(found, labels, group, image, seen: int) -> Prepared:
     ink, box = digit_ink(found, labels, group)
     field = fit_digit(ink)
-    return Prepared((field * 255).round().astype(np.uint8), found.dark_ink, False, image.size, box, seen)
+    return Prepared((field * 255).round().astype(np.uint8), found.dark_ink, False, image.size, box, seen, group.cut_from)
 
 
 #: What `open_image` takes: a file path, encoded image bytes, a PIL image, or a numpy array

@@ -65,32 +65,58 @@ def evaluation_view(report: EvalReport, images, show: int) -> Group:
     return Group(*parts)
 
 
-def predictions_table(rows, show: bool = False):
-    """One row per input: file, digit, confidence, top-k, or the error; with `show` the 28x28 input beside it."""
+def predictions_table(rows, show: bool = False, number: bool | None = None):
+    """One row per input, with `show` the 28x28 input beside it; then the inputs that failed and why.
+
+    Single digits: file, digit, confidence, top-k. Numbers (`number`; None: when any row holds one):
+    file, number, confidence (the product of the digits'), digits (each digit with its confidence, and
+    a note when touching digits were cut apart). A file that could not be read shows "-" there, and its
+    error, less the file name it starts with, in a second table ("Could not read": file, error), where
+    the message has the width of the terminal to itself.
+    """
     from .console import digit_text
 
+    if number is None:
+        number = any(row.parts is not None for row in rows)
     table = Table(title="Predictions", title_justify="left")
     table.add_column("file", overflow="fold")
-    table.add_column("digit", justify="right", style="bold")
+    table.add_column("number" if number else "digit", justify="right", style="bold")
     table.add_column("confidence", justify="right")
-    table.add_column("top-k")
+    table.add_column("digits" if number else "top-k")
     if show:
         table.add_column("model input (28x28)")
     for row in rows:
-        number = row.number_reading() if row.parts is not None and not row.error else None
-        if number is not None:
-            confidences = "  ".join(f"{part.digit}: {100 * part.confidence:.1f}%" for part in number.digits)
-            cells = [row.file, number.number, f"{100 * number.confidence:.1f}%", confidences]
-            if show:
-                cells.append(Text("\n").join(digit_text(part.prepared.image) for part in row.parts))
-        elif row.error:
-            cells = [row.file, "-", "-", Text(row.error, style="red")]
-            if show:
-                cells.append("")
+        reading = row.number_reading() if row.parts is not None and not row.error else None
+        if row.error or (row.parts is not None and reading is None):
+            table.add_row(row.file, "-", "-", "", *([""] if show else []))
+        elif reading is not None:
+            drawn = Text("\n").join(digit_text(part.prepared.image) for part in row.parts) if show else None
+            table.add_row(row.file, reading.number, f"{100 * reading.confidence:.1f}%", _digit_confidences(row), *([drawn] if show else []))
         else:
             top = "  ".join(f"{t['digit']}: {100 * t['p']:.1f}%" for t in row.top_k)
-            cells = [row.file, str(row.digit), f"{100 * row.confidence:.1f}%", top]
-            if show:
-                cells.append(digit_text(row.prepared.image))
-        table.add_row(*cells)
-    return table
+            drawn = digit_text(row.prepared.image) if show else None
+            table.add_row(row.file, str(row.digit), f"{100 * row.confidence:.1f}%", top, *([drawn] if show else []))
+    failed = [row for row in rows if row.error]
+    if not failed:
+        return table
+    errors = Table(title="Could not read", title_justify="left")
+    errors.add_column("file", overflow="fold")
+    errors.add_column("error", style="red")
+    for row in failed:
+        errors.add_row(row.file, _error_text(row))
+    return Group(table, errors)
+
+
+def _error_text(row) -> str:
+    """The row's error without the file name it starts with (the file column shows it)."""
+    error = row.error or ""
+    return error[len(row.file) + 2 :] if error.startswith(f"{row.file}: ") else error
+
+
+def _digit_confidences(row) -> Text:
+    """Each digit of a number row with its confidence; a note when touching digits were cut apart."""
+    text = Text("  ".join(f"{part.digit}: {100 * part.confidence:.1f}%" for part in row.parts))
+    cut = sum(1 for part in row.parts if part.prepared is not None and part.prepared.cut_from > 1)
+    if cut:
+        text.append(f"\n{cut} digits cut apart where their ink touched: check them", style="yellow")
+    return text
