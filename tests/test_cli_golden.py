@@ -181,6 +181,9 @@ def inputs(tmp_path: Path) -> Path:
     (tmp_path / "garbage.bin").write_bytes(bytes(range(256)) * 4)
     (tmp_path / "garbage.pt").write_bytes(b"this is not a checkpoint\n" * 10)
     (tmp_path / "notimage.png").write_text("just text, not an image\n")
+    from PIL import Image
+
+    Image.new("L", (28, 28), 255).save(tmp_path / "four_thick.png")  # an image where an IDX file is expected
     (tmp_path / "model.onnx").write_bytes(b"not really onnx")
     (tmp_path / "bad.toml").write_text("this is = = not toml [\n")
     (tmp_path / "unknown.toml").write_text('[baseline]\nwarp_speed = 9\n\n[[experiment]]\nname = "x"\n')
@@ -203,6 +206,7 @@ ERROR_CASES: dict[str, list[str]] = {
     "root_no_args": [],
     "root_unknown_option": ["--nope"],
     "root_unknown_command": ["nope"],
+    "root_misspelt_command": ["trian"],
     "root_version": ["--version"],
     # download (nothing reaches the network: each fails before)
     "download_unknown_option": ["download", "--nope"],
@@ -214,6 +218,8 @@ ERROR_CASES: dict[str, list[str]] = {
     "inspect_unknown_option": ["inspect", "--nope"],
     "inspect_missing_file": ["inspect", "{tmp}/missing-idx3-ubyte"],
     "inspect_garbage_file": ["inspect", "{tmp}/garbage.bin"],
+    "inspect_image_file": ["inspect", "four_thick.png"],
+    "inspect_missing_mnist_file": ["inspect", "data/mnist/train-images-idx3-ubyte.gz", "--show", "12"],
     "inspect_save_without_file": ["inspect", "--save", "{tmp}/grid.png"],
     "inspect_save_labels_file": ["inspect", "{tmp}/tiny-labels-idx1-ubyte", "--save", "{tmp}/grid.png"],
     # train (each fails before training)
@@ -225,9 +231,17 @@ ERROR_CASES: dict[str, list[str]] = {
     "train_bad_betas": ["train", "--betas", "0.9", *R],
     "train_missing_config": ["train", "--config", "{tmp}/missing.toml", *R],
     "train_resume_and_init_from": ["train", "--resume", "{tmp}/empty", "--init-from", "{tmp}/empty", *R],
+    "train_misspelt_optimizer": ["train", "--optimizer", "adm", *R],
+    "train_unknown_preset": ["train", "--preset", "fastest", *R],
+    "train_val_size_too_large": ["train", "--val-size", "70000", *R],
+    "train_network_too_deep": ["train", "--conv-layers", "6", "--stride", "2", *R],
+    "train_bad_config_file": ["train", "--config", "{tmp}/bad.toml", *R],
     # models, env
     "models_unknown_option": ["models", "--nope"],
     "env_unknown_option": ["env", "--nope"],
+    "runs_unknown_option": ["runs", "--nope"],
+    "runs_remove_without_yes": ["runs", "--runs-dir", "{tmp}/runs", "--remove", "some-run"],
+    "runs_remove_outside": ["runs", "--runs-dir", "{tmp}/runs", "--remove", "../elsewhere", "--yes"],
     # evaluate
     "evaluate_unknown_option": ["evaluate", "--nope"],
     "evaluate_garbage_checkpoint": ["evaluate", "--checkpoint", "{tmp}/garbage.pt", *R],
@@ -257,6 +271,8 @@ ERROR_CASES: dict[str, list[str]] = {
     "compare_bad_optimizers": ["compare", "--optimizers", "adam,nope", *R],
     "compare_bad_seeds": ["compare", "--seeds", "a,b", *R],
     "compare_lr_sweep_without_val": ["compare", "--lr-sweep", *R],
+    "compare_seed_twice": ["compare", "--seeds", "1,1", *R],
+    "compare_network_too_deep": ["compare", "--conv-layers", "6", "--stride", "2", *R],
     # experiments (each fails before training)
     "experiments_unknown_option": ["experiments", "--nope"],
     "experiments_missing_grid": ["experiments", "--grid", "{tmp}/missing.toml", *R],

@@ -156,7 +156,8 @@ def test_predict_folders_globs_and_human_output(cli, trained_run, mixed_inputs):
     assert result.exit_code == 1  # the folder holds bad files too
     assert "seven.png" in result.stdout and "two.png" in result.stdout and "no digit found" in result.stdout
     assert "▀" in result.stdout or "▄" in result.stdout or "█" in result.stdout
-    assert result.stderr.startswith("Error:")
+    model_line, error_line = result.stderr.strip().splitlines()  # which model answered, then the one error line
+    assert model_line.startswith("Model: ") and error_line.startswith("Error:")
     good = cli("predict", str(folder / "s*.png"), str(folder / "nested"), "--run", trained_run, "--json")
     assert good.exit_code == 0
     assert [row["digit"] for row in json.loads(good.stdout)] == [7, 2]
