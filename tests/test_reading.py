@@ -258,3 +258,16 @@ def test_a_wide_zero_in_a_row_is_not_cut():
     page[50:210, 20:34] = 24  # a 1, 160 px tall, left of the 0
     prepared = prepare_number_bytes(png(page))
     assert len(prepared) == 2 and all(p.cut_from == 1 for p in prepared)
+
+
+def test_predict_number_warns_when_touching_digits_were_cut(cli, tmp_path):
+    """`mnist predict --number` says when it cut touching digits apart, and its table is a number table."""
+    page, _ = _touching("2025", 6)
+    image = tmp_path / "year.png"
+    image.write_bytes(png(page))
+    result = cli("predict", "--run", "pretrained", "--number", image)
+    assert result.exit_code == 0, result.stderr
+    assert "touching digits were cut apart" in result.stderr and "year.png" in result.stderr
+    assert "number" in result.stdout and "top-k" not in result.stdout
+    plain = cli("predict", "--run", "pretrained", "--number", tmp_path / "missing.png")
+    assert plain.exit_code == 1 and "number" in plain.stdout and "top-k" not in plain.stdout  # all failed: still a number table

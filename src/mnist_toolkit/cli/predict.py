@@ -39,13 +39,16 @@ def predict(
     several = [row.file for row in rows if row.prepared is not None and row.prepared.digits_seen > 1]
     if several:
         print(f"Warning: {', '.join(several)}: several separated digits seen; read as one digit. Hint: pass --number to read them all.", file=sys.stderr)
+    cut = sorted({row.file for row in rows for part in (row.parts or []) if part.prepared is not None and part.prepared.cut_from > 1})
+    if cut:
+        print(f"Warning: {', '.join(cut)}: touching digits were cut apart where the ink is thinnest; check the number.", file=sys.stderr)
     if save_preprocessed is not None:
         save_inputs(rows, save_preprocessed)
     if json_output:
         model = {"engine": loaded.engine, "model": str(loaded.path), "origin": loaded.origin}
         _emit_json([{**row.to_json(), **model} for row in rows])
     else:
-        console.print(predictions_table(rows, show=show))
+        console.print(predictions_table(rows, show=show, number=number))
     failed = [row for row in rows if row.error]
     if failed:
         where = "their error fields" if json_output else "the table"
