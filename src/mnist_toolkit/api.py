@@ -67,14 +67,13 @@ def find_model(source: PathLike | None = None, runs_dir: PathLike = "runs") -> M
     Raises:
         CheckpointError: a run or checkpoint that is not there.
     """
-    from .inference.loading import locate, pretrained_choice
+    from .inference.loading import PRETRAINED_NAME_OPTION, locate
 
     if source is None:
         return locate(None, None, Path(runs_dir))
-    if str(source) == "pretrained" and not Path(source).exists():
-        return pretrained_choice()
     path = Path(source)
-    return locate(path, None, Path(runs_dir)) if path.is_dir() else locate(None, path, Path(runs_dir))
+    as_run = path.is_dir() or (str(source) == PRETRAINED_NAME_OPTION and not path.exists())  # locate owns "pretrained"
+    return locate(path, None, Path(runs_dir)) if as_run else locate(None, path, Path(runs_dir))
 
 
 def load_model(source: PathLike | None = None, engine: str = "auto", runs_dir: PathLike = "runs", threads: int | None = None) -> Model:
