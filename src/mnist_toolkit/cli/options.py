@@ -35,6 +35,25 @@ def _emit_json(document: Any) -> None:
     sys.stdout.flush()
 
 
+class _JsonListWriter:
+    """One JSON list on stdout, written item by item (the same text as `_emit_json` of the whole list),
+    so that a long list is never held in memory."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def write(self, items: list) -> None:
+        for item in items:
+            text = json.dumps(item, indent=2, default=str).replace("\n", "\n  ")
+            sys.stdout.write(("[\n  " if self.count == 0 else ",\n  ") + text)
+            self.count += 1
+        sys.stdout.flush()
+
+    def close(self) -> None:
+        sys.stdout.write("[]\n" if self.count == 0 else "\n]\n")
+        sys.stdout.flush()
+
+
 def _warn_fallback(console, reason: Optional[str]) -> None:
     """Say that a data folder (--data-dir, MNIST_DATA_DIR or data/mnist) was passed over, and why."""
     if reason:

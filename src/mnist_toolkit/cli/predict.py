@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from . import app
-from .options import CheckpointOption, EngineOption, JsonOption, RunOption, RunsDirOption, VerboseOption, _emit_json, _open_model
+from .options import CheckpointOption, EngineOption, JsonOption, RunOption, RunsDirOption, VerboseOption, _JsonListWriter, _open_model
 
 
 @app.command()
@@ -27,32 +27,39 @@ def predict(
     verbose: VerboseOption = False,
 ) -> None:
     """Read digits from your own images (PNG, JPEG, BMP, GIF, TIFF, WebP), preprocessed as MNIST was."""
-    from ..inference.predict import MISSING, predict_rows, prepare_inputs, save_inputs
+    from ..inference.predict import MISSING, predict_in_batches, save_inputs
     from ..reading.prepare import ImageError
     from ..reporting.console import make_console
-    from ..reporting.evaluation import predictions_table
+    from ..reporting.evaluation import PredictionsReport
 
     console = make_console(json_output)
     loaded = _open_model(run, checkpoint, runs_dir, engine, make_console(True), verbose)
-    rows = prepare_inputs(paths, number=number)
-    predict_rows(loaded.predictor, rows, top_k)
-    several = [row.file for row in rows if row.prepared is not None and row.prepared.digits_seen > 1]
+    model = {"engine": loaded.engine, "model": str(loaded.path), "origin": loaded.origin}
+    report, listing = (None, _JsonListWriter()) if json_output else (PredictionsReport(show=show, number=number), None)
+    several, cut, saved_names = [], set(), {}
+    total = failed = missing = 0
+    for rows in predict_in_batches(loaded.predictor, paths, number=number, top_k=top_k):  # each batch rendered, then let go
+        several += [row.file for row in rows if row.prepared is not None and row.prepared.digits_seen > 1]
+        cut |= {row.file for row in rows for part in (row.parts or []) if part.prepared is not None and part.prepared.cut_from > 1}
+        if save_preprocessed is not None:
+            save_inputs(rows, save_preprocessed, saved_names)
+        if listing is not None:
+            listing.write([{**row.to_json(), **model} for row in rows])
+        else:
+            report.add(rows)
+        total += len(rows)
+        failed += sum(1 for row in rows if row.error)
+        missing += sum(1 for row in rows if row.error and row.error.endswith(MISSING))
+    if listing is not None:
+        listing.close()
     if several:
         print(f"Warning: {', '.join(several)}: several separated digits seen; read as one digit. Hint: pass --number to read them all.", file=sys.stderr)
-    cut = sorted({row.file for row in rows for part in (row.parts or []) if part.prepared is not None and part.prepared.cut_from > 1})
     if cut:
-        print(f"Warning: {', '.join(cut)}: touching digits were cut apart where the ink is thinnest; check the number.", file=sys.stderr)
-    if save_preprocessed is not None:
-        save_inputs(rows, save_preprocessed)
-    if json_output:
-        model = {"engine": loaded.engine, "model": str(loaded.path), "origin": loaded.origin}
-        _emit_json([{**row.to_json(), **model} for row in rows])
-    else:
-        console.print(predictions_table(rows, show=show, number=number))
-    failed = [row for row in rows if row.error]
+        print(f"Warning: {', '.join(sorted(cut))}: touching digits were cut apart where the ink is thinnest; check the number.", file=sys.stderr)
+    if report is not None:
+        console.print(report.render())
     if failed:
         where = "their error fields" if json_output else "the table"
-        missing = sum(1 for row in failed if row.error and row.error.endswith(MISSING))
-        hint = {len(failed): "check the file names (folders are searched for images; quote glob patterns)",
+        hint = {failed: "check the file names (folders are searched for images; quote glob patterns)",
                 0: "use images of a single digit in a common format"}.get(missing, "check the file names, and use images of a single digit in a common format")  # fmt: skip
-        raise ImageError(f"{len(failed)} of {len(rows)} input(s) could not be read; see {where}", hint=hint)
+        raise ImageError(f"{failed} of {total} input(s) could not be read; see {where}", hint=hint)

@@ -1,23 +1,28 @@
-"""`mnist predict`'s batch: image files, folders, globs and stdin expanded, prepared, read in one batch;
-a file that cannot be read becomes an error row, never a stopped batch."""
+"""`mnist predict`'s inputs: image files, folders, globs and stdin expanded, then read in batches of
+`BATCH_SIZE` (each batch prepared and answered before the next is opened, so memory stays bounded
+for a folder of any size); a file that cannot be read becomes an error row, never a stopped batch."""
 
 from __future__ import annotations
 
 import glob
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import MnistError
-from ..reading.prepare import ImageError, Prepared, prepare_bytes, prepare_number_bytes
+from ..reading.prepare import ImageError, Prepared, prepare_bytes, prepare_number_bytes, read_file, read_limited
 from .answers import NumberReading, Reading, readings
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 STDIN = "-"
 #: The end of the error of an input that names no file.
 MISSING = "no such file or pattern"
+#: Inputs prepared and read together: at most this many decoded images' inputs are held at once, and
+#: the model answers them in one call (a batch this size takes about as long per image as larger ones).
+BATCH_SIZE = 256
 
 
 @dataclass
@@ -81,22 +86,20 @@ def expand_inputs(items: list[str]) -> list[str]:
 
 
 def read_input(item: str) -> bytes:
-    """The bytes of a file, or of stdin for `-`.
+    """The bytes of a file, or of stdin for `-`; refused as soon as they pass the file size cap, so
+    that stdin or /dev/zero never hold more than the cap in memory.
 
     Raises:
-        ImageError: missing, a folder without images, or unreadable.
+        ImageError: missing, a folder without images, unreadable or too large.
     """
     if item == STDIN:
-        return sys.stdin.buffer.read()
+        return read_limited(sys.stdin.buffer, "<stdin>")
     path = Path(item)
-    try:
-        if path.is_dir():
-            raise ImageError(f"{item}: folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise ImageError(f"{item}: {MISSING}") from None
-    except OSError as exc:
-        raise ImageError(f"{item}: cannot read: {exc.strerror or exc}") from None
+    if path.is_dir():
+        raise ImageError(f"{item}: folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    if not path.exists():
+        raise ImageError(f"{item}: {MISSING}")
+    return read_file(path, item)
 
 
 def digit_rows(rows: list[PredictionRow]) -> list[PredictionRow]:
@@ -106,8 +109,12 @@ def digit_rows(rows: list[PredictionRow]) -> list[PredictionRow]:
 
 def prepare_inputs(items: list[str], number: bool = False) -> list[PredictionRow]:
     """Expand and preprocess every input (with `number`, every digit of a row); failures become error rows."""
+    return _prepare_paths(expand_inputs(items), number)
+
+
+def _prepare_paths(paths: list[str], number: bool) -> list[PredictionRow]:
     rows = []
-    for item in expand_inputs(items):
+    for item in paths:
         row = PredictionRow(file="<stdin>" if item == STDIN else item)
         try:
             if number:
@@ -120,6 +127,15 @@ def prepare_inputs(items: list[str], number: bool = False) -> list[PredictionRow
             row.error = f"{row.file}: cannot decode: {type(exc).__name__}: {str(exc)[:120]}"
         rows.append(row)
     return rows
+
+
+def predict_in_batches(model, items: list[str], number: bool = False, top_k: int = 3, batch_size: int | None = None) -> Iterator[list[PredictionRow]]:
+    """Expand `items`, then prepare and read them `batch_size` at a time: one list of rows per batch,
+    in input order. The caller renders each batch and lets it go (bounded memory)."""
+    batch_size = batch_size or BATCH_SIZE
+    paths = expand_inputs(items)
+    for start in range(0, len(paths), batch_size):
+        yield predict_rows(model, _prepare_paths(paths[start : start + batch_size], number), top_k)
 
 
 def predict_rows(model, rows: list[PredictionRow], top_k: int = 3) -> list[PredictionRow]:
@@ -137,24 +153,25 @@ def predict_rows(model, rows: list[PredictionRow], top_k: int = 3) -> list[Predi
     return rows
 
 
-def save_inputs(rows: list[PredictionRow], folder: Path) -> list[Path]:
+def save_inputs(rows: list[PredictionRow], folder: Path, taken: dict[str, int] | None = None) -> list[Path]:
     """Write each prepared 28x28 input as `<file stem>.png` into `folder` (`-2`, `-3`, ... when stems
-    repeat, e.g. the digits of a number); returns the files written."""
+    repeat, e.g. the digits of a number); returns the files written. `taken`: the names written by
+    earlier batches, each with the next suffix to try when its stem comes again (updated)."""
     from PIL import Image
 
     from ..imaging import save_png
 
-    used: set[str] = set()
+    taken = {} if taken is None else taken
     written = []
     for row in digit_rows(rows):
         if row.prepared is None:
             continue
-        stem = Path(row.file).stem or "stdin"
-        name = stem
-        for n in range(2, 10_000):
-            if name not in used:
-                break
-            name = f"{stem}-{n}"
-        used.add(name)
+        stem = name = Path(row.file).stem or "stdin"
+        if name in taken:
+            n = taken[stem]
+            while f"{stem}-{n}" in taken:
+                n += 1
+            taken[stem], name = n + 1, f"{stem}-{n}"
+        taken.setdefault(name, 2)
         written.append(save_png(Image.fromarray(row.prepared.image, mode="L"), Path(folder) / f"{name}.png"))
     return written

@@ -81,6 +81,10 @@ class ImageError(MnistError):
     default_hint = "use a PNG, JPEG, BMP, GIF, TIFF or WebP image of one digit"
 
 
+class UnsupportedImageFormat(ImageError):
+    """A file in a format the toolkit does not open (only PNG, JPEG, BMP, GIF, TIFF and WebP are)."""
+
+
 @dataclass(frozen=True)
 class Prepared:
     """A 28x28 uint8 digit, white on black, and what was done to get it."""
@@ -128,6 +132,48 @@ def decode(data: bytes, name: str = "<image>"):
     if image.width == 0 or image.height == 0:
         raise ImageError(f"{name}: image has no pixels")
     return image
+
+
+#: Bytes read at a time by `read_limited`: at most the cap plus one chunk is ever held.
+READ_CHUNK = 1024 * 1024
+
+
+def read_limited(stream, name: str, limit: int = MAX_FILE_BYTES) -> bytes:
+    """Read a binary stream to its end, refusing it as soon as it passes `limit` bytes.
+
+    At most `limit` plus one chunk is held in memory, so stdin or /dev/zero cannot exhaust it.
+
+    Raises:
+        ImageError: more than `limit` bytes.
+    """
+    chunks, size = [], 0
+    while True:
+        chunk = stream.read(READ_CHUNK)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            raise ImageError(f"{name}: file too large (more than {limit:,} bytes)")
+        chunks.append(chunk)
+
+
+def read_file(path: str | os.PathLike, name: str | None = None, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of an image file, read with `read_limited`; errors name the file, never a traceback.
+
+    Raises:
+        ImageError: missing, a folder, unreadable, or larger than `limit`.
+    """
+    path = Path(path)
+    shown = name or str(path)
+    try:
+        with open(path, "rb") as stream:
+            return read_limited(stream, shown, limit)
+    except FileNotFoundError:
+        raise ImageError(f"{shown}: no such file") from None
+    except IsADirectoryError:
+        raise ImageError(f"{shown}: is a folder, not an image") from None
+    except OSError as exc:
+        raise ImageError(f"{shown}: cannot read: {exc.strerror or exc}") from None
 
 
 def to_gray(image) -> np.ndarray:
@@ -317,16 +363,7 @@ def open_image(image: ImageLike, name: str | None = None):
             raise ImageError(f"{name or '<array>'}: refused: more than {MAX_PIXELS:,} pixels")
         return Image.fromarray(np.ascontiguousarray(array))
     if isinstance(image, (str, os.PathLike)):
-        path = Path(image)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise ImageError(f"{path}: no such file") from None
-        except IsADirectoryError:
-            raise ImageError(f"{path}: is a folder, not an image") from None
-        except OSError as exc:
-            raise ImageError(f"{path}: cannot read: {exc.strerror or exc}") from None
-        return decode(data, name or str(path))
+        return decode(read_file(image), name or str(image))
     raise ImageError(f"cannot read a {type(image).__name__} as an image", hint="pass a path, bytes, a PIL image or a numpy array")
 
 

@@ -65,46 +65,65 @@ def evaluation_view(report: EvalReport, images, show: int) -> Group:
     return Group(*parts)
 
 
-def predictions_table(rows, show: bool = False, number: bool | None = None):
-    """One row per input, with `show` the 28x28 input beside it; then the inputs that failed and why.
+class PredictionsReport:
+    """The predictions table, built batch by batch: it keeps the text of each row (and, with `show`,
+    the drawn input), never the images or probabilities, so a folder of 100,000 files costs little.
 
-    Single digits: file, digit, confidence, top-k. Numbers (`number`; None: when any row holds one):
-    file, number, confidence (the product of the digits'), digits (each digit with its confidence, and
-    a note when touching digits were cut apart). A file that could not be read shows "-" there, and its
-    error, less the file name it starts with, in a second table ("Could not read": file, error), where
-    the message has the width of the terminal to itself.
+    Single digits: file, digit, confidence, top-k. Numbers (`number`): file, number, confidence (the
+    product of the digits'), digits (each digit with its confidence, and a note when touching digits
+    were cut apart). A file that could not be read shows "-" there, and its error, less the file name
+    it starts with, in a second table ("Could not read": file, error), where the message has the
+    width of the terminal to itself.
     """
-    from .console import digit_text
 
-    if number is None:
-        number = any(row.parts is not None for row in rows)
-    table = Table(title="Predictions", title_justify="left")
-    table.add_column("file", overflow="fold")
-    table.add_column("number" if number else "digit", justify="right", style="bold")
-    table.add_column("confidence", justify="right")
-    table.add_column("digits" if number else "top-k")
-    if show:
-        table.add_column("model input (28x28)")
-    for row in rows:
-        reading = row.number_reading() if row.parts is not None and not row.error else None
-        if row.error or (row.parts is not None and reading is None):
-            table.add_row(row.file, "-", "-", "", *([""] if show else []))
-        elif reading is not None:
-            drawn = Text("\n").join(digit_text(part.prepared.image) for part in row.parts) if show else None
-            table.add_row(row.file, reading.number, f"{100 * reading.confidence:.1f}%", _digit_confidences(row), *([drawn] if show else []))
-        else:
-            top = "  ".join(f"{t['digit']}: {100 * t['p']:.1f}%" for t in row.top_k)
-            drawn = digit_text(row.prepared.image) if show else None
-            table.add_row(row.file, str(row.digit), f"{100 * row.confidence:.1f}%", top, *([drawn] if show else []))
-    failed = [row for row in rows if row.error]
-    if not failed:
-        return table
-    errors = Table(title="Could not read", title_justify="left")
-    errors.add_column("file", overflow="fold")
-    errors.add_column("error", style="red")
-    for row in failed:
-        errors.add_row(row.file, _error_text(row))
-    return Group(table, errors)
+    def __init__(self, show: bool = False, number: bool = False) -> None:
+        self.show = show
+        self.table = Table(title="Predictions", title_justify="left")
+        self.table.add_column("file", overflow="fold")
+        self.table.add_column("number" if number else "digit", justify="right", style="bold")
+        self.table.add_column("confidence", justify="right")
+        self.table.add_column("digits" if number else "top-k")
+        if show:
+            self.table.add_column("model input (28x28)")
+        self.failed: list[tuple[str, str]] = []
+
+    def add(self, rows) -> None:
+        """Add a batch of `PredictionRow`s."""
+        from .console import digit_text
+
+        show = self.show
+        for row in rows:
+            reading = row.number_reading() if row.parts is not None and not row.error else None
+            if row.error or (row.parts is not None and reading is None):
+                self.table.add_row(row.file, "-", "-", "", *([""] if show else []))
+            elif reading is not None:
+                drawn = Text("\n").join(digit_text(part.prepared.image) for part in row.parts) if show else None
+                self.table.add_row(row.file, reading.number, f"{100 * reading.confidence:.1f}%", _digit_confidences(row), *([drawn] if show else []))
+            else:
+                top = "  ".join(f"{t['digit']}: {100 * t['p']:.1f}%" for t in row.top_k)
+                drawn = digit_text(row.prepared.image) if show else None
+                self.table.add_row(row.file, str(row.digit), f"{100 * row.confidence:.1f}%", top, *([drawn] if show else []))
+            if row.error:
+                self.failed.append((row.file, _error_text(row)))
+
+    def render(self):
+        """The table, followed by the "Could not read" table when a file failed."""
+        if not self.failed:
+            return self.table
+        errors = Table(title="Could not read", title_justify="left")
+        errors.add_column("file", overflow="fold")
+        errors.add_column("error", style="red")
+        for file, error in self.failed:
+            errors.add_row(file, error)
+        return Group(self.table, errors)
+
+
+def predictions_table(rows, show: bool = False, number: bool | None = None):
+    """One row per input, with `show` the 28x28 input beside it; then the inputs that failed and why
+    (see `PredictionsReport`; `number` None: a number table when any row holds one)."""
+    report = PredictionsReport(show, any(row.parts is not None for row in rows) if number is None else number)
+    report.add(rows)
+    return report.render()
 
 
 def _error_text(row) -> str:
