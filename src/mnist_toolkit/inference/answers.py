@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .scores import ranked, softmax
+from .scores import ranked
 
 
 @dataclass(frozen=True)
@@ -53,10 +53,11 @@ class NumberReading:
         return float(np.prod([reading.confidence for reading in self.digits]))
 
 
-def readings(logits: np.ndarray, inputs: list[np.ndarray], boxes: list, top_k: int = 3) -> list[Reading]:
-    """One Reading per row of (N, 10) logits, with its (28, 28) input and source box."""
+def readings(probabilities: np.ndarray, inputs: list[np.ndarray], boxes: list, top_k: int = 3) -> list[Reading]:
+    """One Reading per row of (N, 10) probabilities (a model's `predict_proba`: calibrated), with its
+    (28, 28) input and source box."""
     result = []
-    for p, image, box in zip(softmax(np.asarray(logits, dtype=np.float32)), inputs, boxes):
+    for p, image, box in zip(np.asarray(probabilities, dtype=np.float32), inputs, boxes):
         likeliest = ranked(p, top_k)
         result.append(Reading(likeliest[0]["digit"], likeliest[0]["p"], p, likeliest, tuple(box) if box else None, image))
     return result

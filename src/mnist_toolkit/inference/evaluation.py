@@ -1,5 +1,5 @@
-"""Scoring a model on a digit set (accuracy, loss, per-class metrics, confusion, mistakes, speed) and
-saving the report beside its run: eval/ PNGs, eval/metrics.json and the run's TensorBoard logs."""
+"""Scoring a model on a digit set (accuracy, loss, per-class metrics, confusion, mistakes, calibration,
+speed) and saving the report beside its run: eval/ PNGs, eval/metrics.json and the run's TensorBoard logs."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import numpy as np
 
 from ..files import write_json
 from ..runs import RunFolder
+from .calibration import ECE_BINS, expected_calibration_error, nll, reliability
 from .scores import accuracy, cross_entropy_sum, softmax
 
 
@@ -29,7 +30,11 @@ class EvalReport:
     misclassified: list[dict]  # index, true, predicted, confidence; in data order
     images_per_second: float
     predictions: np.ndarray | None = field(repr=False, default=None)  # (N,)
-    confidences: np.ndarray | None = field(repr=False, default=None)  # (N,) probability of the predicted digit
+    confidences: np.ndarray | None = field(repr=False, default=None)  # (N,) calibrated probability of the predicted digit
+    #: How well the confidences match the accuracy on these digits, before and after the model's
+    #: temperature: {temperature, fitted_on, ece_before, ece_after, nll_before, nll_after, bins,
+    #: reliability_before, reliability_after} (temperature and fitted_on None: uncalibrated).
+    calibration: dict | None = None
 
     def to_json(self) -> dict:
         return {
@@ -43,6 +48,7 @@ class EvalReport:
             "most_confused": self.confused_pairs,
             "misclassified": self.misclassified[:100],
             "images_per_second": self.images_per_second,
+            "calibration": self.calibration,
         }
 
 
@@ -82,19 +88,28 @@ def most_confused(confusion: np.ndarray, top: int = 10) -> list[dict]:
 
 
 def evaluate_model(model, images: np.ndarray, labels: np.ndarray, batch_size: int = 256) -> dict:
-    """Run a model (a `TorchModel` or an `OnnxModel`: anything with `logits`) over (N, 28, 28) uint8
-    images: predictions, confidences, loss and timing."""
+    """Run a model (a `TorchModel` or an `OnnxModel`: anything with `logits` and `calibration`) over
+    (N, 28, 28) uint8 images: predictions, calibrated confidences, loss, calibration and timing."""
     started = time.perf_counter()
     logits = model.logits(images, batch_size)
-    loss = cross_entropy_sum(logits, labels)
-    probabilities = softmax(logits)
     seconds = time.perf_counter() - started
+    loss = cross_entropy_sum(logits, labels)
+    fitted = getattr(model, "calibration", None)
+    temperature = fitted.temperature if fitted is not None else 1.0
+    raw, calibrated = softmax(logits), softmax(logits / temperature)
     return {
-        "predictions": probabilities.argmax(axis=1),
-        "confidences": probabilities.max(axis=1),
+        "predictions": calibrated.argmax(axis=1),
+        "confidences": calibrated.max(axis=1),
         "loss": loss / max(1, len(labels)),
         "seconds": seconds,
-    }
+        "calibration": {
+            "temperature": fitted.temperature if fitted is not None else None,
+            "fitted_on": fitted.fitted_on if fitted is not None else None,
+            "ece_before": expected_calibration_error(raw, labels), "ece_after": expected_calibration_error(calibrated, labels),
+            "nll_before": nll(logits, labels), "nll_after": nll(logits, labels, temperature), "bins": ECE_BINS,
+            "reliability_before": reliability(raw, labels), "reliability_after": reliability(calibrated, labels),
+        } if len(labels) else None,
+    }  # fmt: skip
 
 
 def build_report(checkpoint: str, data: dict, labels: np.ndarray, scored: dict, top_pairs: int = 10) -> EvalReport:
@@ -119,6 +134,7 @@ def build_report(checkpoint: str, data: dict, labels: np.ndarray, scored: dict, 
         images_per_second=count / max(scored["seconds"], 1e-9),
         predictions=predictions,
         confidences=confidences,
+        calibration=scored.get("calibration"),
     )
 
 
@@ -148,6 +164,42 @@ def confusion_png(confusion: np.ndarray, path, title: str = "Confusion matrix") 
     axes.set_ylabel("true digit")
     axes.set_title(title)
     figure.colorbar(image, ax=axes, label="log(1 + count)")
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    plt.close(figure)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def reliability_png(calibration: dict, path, title: str = "Reliability") -> None:
+    """A reliability diagram (matplotlib): per confidence bin, the accuracy against the mean confidence,
+    before and after the temperature, with the diagonal of perfect calibration; written atomically."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    from ..files import atomic_write_bytes
+
+    figure, axes = plt.subplots(figsize=(5.5, 5.0), dpi=120)
+    axes.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfectly calibrated")
+    curves = [("reliability_before", f"softmax (ECE {100 * calibration['ece_before']:.2f}%)", "tab:red")]
+    if calibration.get("temperature") is not None:
+        curves.append(("reliability_after", f"T = {calibration['temperature']:.3f} (ECE {100 * calibration['ece_after']:.2f}%)", "tab:blue"))
+    for key, label, colour in curves:
+        points = [(row["confidence"], row["accuracy"], row["count"]) for row in calibration[key] if row["count"]]
+        if points:
+            x, y, n = zip(*points)
+            axes.plot(x, y, marker="o", color=colour, label=label)
+            axes.scatter(x, y, s=[8 + 40 * c / max(n) for c in n], color=colour)
+    axes.set_xlim(0, 1.01)
+    axes.set_ylim(0, 1.01)
+    axes.set_xlabel("confidence (mean of the bin)")
+    axes.set_ylabel("accuracy")
+    axes.set_title(title)
+    axes.legend(loc="upper left", fontsize=8)
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
@@ -185,14 +237,18 @@ def save_evaluation(report: EvalReport, images: np.ndarray, checkpoint: Path, ar
     if wrong:
         grid = grid_image(images[wrong], columns=10, scale=2)
         saved["misclassified"] = str(save_png(grid, out / "misclassified.png"))
+    if report.calibration is not None:
+        reliability_png(report.calibration, out / "reliability.png", f"{arch or 'model'}: reliability on {report.count:,} images")
+        saved["reliability"] = str(out / "reliability.png")
     saved["metrics"] = str(write_json(out / "metrics.json", report.to_json()))
     if tensorboard:
-        _log_to_tensorboard(run.path, report, out / "confusion.png", grid, int(global_step or 0))
+        _log_to_tensorboard(run.path, report, out, grid, int(global_step or 0))
     return saved
 
 
-def _log_to_tensorboard(log_dir: Path, report: EvalReport, confusion_file: Path, misclassified_grid, step: int) -> None:
-    """An evaluation's metrics, confusion image and misclassified grid, into a run's TensorBoard logs."""
+def _log_to_tensorboard(log_dir: Path, report: EvalReport, out: Path, misclassified_grid, step: int) -> None:
+    """An evaluation's metrics, confusion image, reliability diagram and misclassified grid, into a
+    run's TensorBoard logs."""
     from PIL import Image
     from torch.utils.tensorboard import SummaryWriter
 
@@ -201,7 +257,11 @@ def _log_to_tensorboard(log_dir: Path, report: EvalReport, confusion_file: Path,
         writer.add_scalar("Eval/loss", report.loss, step)
         for row in report.per_class:
             writer.add_scalar(f"Eval/f1_digit_{row['digit']}", row["f1"], step)
-        confusion = Image.open(confusion_file).convert("RGB")
+        confusion = Image.open(out / "confusion.png").convert("RGB")
         writer.add_image("Eval/confusion", np.asarray(confusion), step, dataformats="HWC")
+        if report.calibration is not None:
+            writer.add_scalar("Eval/ece", 100 * report.calibration["ece_after"], step)
+            writer.add_scalar("Eval/ece_uncalibrated", 100 * report.calibration["ece_before"], step)
+            writer.add_image("Eval/reliability", np.asarray(Image.open(out / "reliability.png").convert("RGB")), step, dataformats="HWC")
         if misclassified_grid is not None:
             writer.add_image("Eval/misclassified", np.asarray(misclassified_grid), step, dataformats="HW")

@@ -172,6 +172,7 @@ def export_metadata(payload: dict, source: str) -> dict:
         "test_accuracy": checkpoint_test_accuracy(payload),
         "global_step": payload.get("global_step"),
         "params": payload.get("params"),
+        "calibration": payload.get("calibration"),  # the temperature fitted on the validation split, if any
         "torch": torch.__version__,
     }
 

@@ -19,7 +19,7 @@ from ..errors import CheckpointError, ConfigError, ModelFileError
 from ..reading.prepare import ImageLike, open_image, prepare, prepare_number
 from ..runs import RunFolder
 from .answers import NumberReading, Reading, readings
-from .scores import softmax
+from .calibration import Calibration
 
 ENGINES = ("auto", "onnx", "torch")
 PRETRAINED_DIR = Path(__file__).parent.parent / "pretrained"
@@ -57,17 +57,25 @@ class Model:
     global_step: int | None = None  # the training step the weights come from
 
     def describe(self) -> dict:
-        """{engine, model, origin, checkpoint, test_accuracy}."""
+        """{engine, model, origin, checkpoint, test_accuracy, temperature}."""
         return {"engine": self.engine, "model": str(self.path), "origin": self.origin,
-                "checkpoint": str(self.checkpoint) if self.checkpoint else None, "test_accuracy": self.test_accuracy}  # fmt: skip
+                "checkpoint": str(self.checkpoint) if self.checkpoint else None, "test_accuracy": self.test_accuracy,
+                "temperature": self.calibration.temperature if self.calibration else None}  # fmt: skip
+
+    @property
+    def calibration(self) -> Calibration | None:
+        """The temperature fitted on the validation split when the model was trained (None: its
+        confidence is uncalibrated, e.g. a run trained without a validation split)."""
+        return self.predictor.calibration
 
     def logits(self, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
-        """(N, 28, 28) uint8 prepared digits -> (N, 10) float32 logits."""
+        """(N, 28, 28) uint8 prepared digits -> (N, 10) float32 logits, as the network gives them
+        (before calibration: divide by `calibration.temperature` for calibrated ones)."""
         return self.predictor.logits(_digits(images), batch_size)
 
     def predict_proba(self, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
-        """(N, 28, 28) uint8 prepared digits (or one (28, 28) digit) -> (N, 10) probabilities."""
-        return softmax(self.logits(images, batch_size))
+        """(N, 28, 28) uint8 prepared digits (or one (28, 28) digit) -> (N, 10) calibrated probabilities."""
+        return self.predictor.predict_proba(_digits(images), batch_size)
 
     def read(self, image: ImageLike, top_k: int = 3) -> Reading:
         """The digit in an image (the one with the most ink when there are several).
@@ -76,7 +84,7 @@ class Model:
             ImageError: not an image, or no digit in it.
         """
         prepared = prepare(open_image(image), _name(image))
-        return readings(self.logits(prepared.image[None]), [prepared.image], [prepared.box], top_k)[0]
+        return readings(self.predict_proba(prepared.image[None]), [prepared.image], [prepared.box], top_k)[0]
 
     def read_number(self, image: ImageLike, top_k: int = 3) -> NumberReading:
         """Every digit of a written number, left to right.
@@ -86,7 +94,7 @@ class Model:
         """
         parts = prepare_number(open_image(image), _name(image))
         images = np.stack([part.image for part in parts])
-        return NumberReading(readings(self.logits(images), [p.image for p in parts], [p.box for p in parts], top_k))
+        return NumberReading(readings(self.predict_proba(images), [p.image for p in parts], [p.box for p in parts], top_k))
 
 
 def _digits(images: np.ndarray) -> np.ndarray:
@@ -201,7 +209,7 @@ def load_model(choice: ModelChoice, engine: str = "auto", threads: int | None = 
     checkpoint = choice.checkpoint
     payload = load_checkpoint(checkpoint)
     norm = payload["normalization"]
-    network = TorchModel(rebuild_model(payload), norm["mean"], norm["std"])
+    network = TorchModel(rebuild_model(payload), norm["mean"], norm["std"], calibration=Calibration.from_json(payload.get("calibration")))
     note = why_not if engine == "auto" and choice.onnx is not None and why_not else None
     return Model(network, "torch", choice.origin, checkpoint, checkpoint,
                        checkpoint_test_accuracy(payload), note, payload["arch"], payload.get("global_step"))  # fmt: skip

@@ -13,13 +13,14 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelFileError
+from .calibration import Calibrated, Calibration
 
 #: The ONNX metadata key under which `mnist export` stores what the model is (a JSON object).
 METADATA_KEY = "mnist_toolkit"
 INPUT_NAME = "images"
 
 
-class OnnxModel:
+class OnnxModel(Calibrated):
     """One ONNX Runtime session over an exported digit classifier.
 
     Args:
@@ -58,6 +59,7 @@ class OnnxModel:
             raise ModelFileError(f"{self.path}: its output is not 10 class logits", hint="use a model written by `mnist export`")
         self.input_name = inputs[0].name
         self.metadata = read_metadata(self.session.get_modelmeta().custom_metadata_map)
+        self.calibration = Calibration.from_json(self.metadata.get("calibration"))
 
     def logits(self, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
         """(N, 28, 28) uint8 -> (N, 10) float32 logits."""

@@ -141,13 +141,14 @@ def predict_in_batches(model, items: list[str], number: bool = False, top_k: int
 def predict_rows(model, rows: list[PredictionRow], top_k: int = 3) -> list[PredictionRow]:
     """Read every row that has a prepared image (one batch), filling its `reading`.
 
-    `model` is anything with `logits(images)`: a `Model`, a `TorchModel` or an `OnnxModel`.
+    `model` is anything with `predict_proba(images)` (calibrated probabilities): a `Model`, a
+    `TorchModel` or an `OnnxModel`.
     """
     ready = [row for row in digit_rows(rows) if row.prepared is not None]
     if not ready:
         return rows
     batch = np.stack([row.prepared.image for row in ready])  # (B, 28, 28) uint8
-    found = readings(model.logits(batch, len(ready)), [row.prepared.image for row in ready], [row.prepared.box for row in ready], top_k)
+    found = readings(model.predict_proba(batch, len(ready)), [row.prepared.image for row in ready], [row.prepared.box for row in ready], top_k)
     for row, reading in zip(ready, found):
         row.reading = reading
     return rows

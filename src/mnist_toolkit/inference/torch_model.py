@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from ..data.resources import MNIST_MEAN, MNIST_STD
+from .calibration import Calibrated, Calibration
 from .scores import accuracy, cross_entropy_sum
 
 
@@ -44,6 +45,7 @@ class EvalResult:
     correct: int
     total: int
     predictions: torch.Tensor | None  # (N,) int64, on the CPU; None when sharded over ranks
+    logits: np.ndarray | None = None  # (N, 10) float32: what a temperature is fitted on
 
 
 def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 256,
@@ -55,23 +57,27 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch
     total = len(targets)
     predictions = logits.argmax(axis=1) if total else np.empty(0, dtype=np.int64)
     percent, correct = accuracy(predictions, targets)
-    return EvalResult(cross_entropy_sum(logits, targets) / max(1, total), percent, correct, total, torch.from_numpy(predictions))
+    return EvalResult(cross_entropy_sum(logits, targets) / max(1, total), percent, correct, total, torch.from_numpy(predictions), logits)
 
 
-class TorchModel:
-    """A model on the torch engine behind the interface `OnnxModel` has: uint8 digits in, logits out (numpy).
+class TorchModel(Calibrated):
+    """A model on the torch engine behind the interface `OnnxModel` has: uint8 digits in, logits out
+    (numpy), and probabilities with its calibration applied (`predict_proba`).
 
     Args:
         model: the network (moved to `device`).
         mean, std: the normalisation it was trained with.
+        calibration: the temperature fitted when it was trained (None: uncalibrated).
     """
 
     engine = "torch"
 
-    def __init__(self, model: nn.Module, mean: float = MNIST_MEAN, std: float = MNIST_STD, device: str | torch.device = "cpu") -> None:
+    def __init__(self, model: nn.Module, mean: float = MNIST_MEAN, std: float = MNIST_STD, device: str | torch.device = "cpu",
+                 calibration: Calibration | None = None) -> None:  # fmt: skip
         self.device = torch.device(device)
         self.model = model.to(self.device)
         self.mean, self.std = mean, std
+        self.calibration = calibration
 
     def logits(self, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """(N, 28, 28) uint8 -> (N, 10) float32 logits."""

@@ -48,6 +48,17 @@ def confused_pairs_table(report: EvalReport) -> Table:
     return table
 
 
+def calibration_line(calibration: dict) -> Text:
+    """How far the confidence is from the accuracy (ECE), with the model's temperature or the lack of one."""
+    if calibration["temperature"] is None:
+        return Text.assemble(("Calibration ", "bold"), f"ECE {100 * calibration['ece_before']:.2f}%   NLL {calibration['nll_before']:.4f}   ",
+                             ("uncalibrated: the model was trained without a validation split (--val-size 0)", "yellow"))  # fmt: skip
+    return Text.assemble(
+        ("Calibration ", "bold"), f"ECE {100 * calibration['ece_after']:.2f}% (softmax alone {100 * calibration['ece_before']:.2f}%)   ",
+        f"NLL {calibration['nll_after']:.4f} ({calibration['nll_before']:.4f})   temperature {calibration['temperature']:.3f}, fitted on the {calibration['fitted_on']}",
+    )  # fmt: skip
+
+
 def evaluation_view(report: EvalReport, images, show: int) -> Group:
     """The whole report, with the first `show` misclassified digits drawn."""
     head = Text.assemble(
@@ -55,7 +66,7 @@ def evaluation_view(report: EvalReport, images, show: int) -> Group:
         f"  ({report.count - len(report.misclassified):,} of {report.count:,} correct)   mean loss {report.loss:.4f}   "
         f"{report.images_per_second:,.0f} images/s",
     )  # fmt: skip
-    parts = [head, per_class_table(report), confusion_table(report)]
+    parts = [head, *([calibration_line(report.calibration)] if report.calibration else []), per_class_table(report), confusion_table(report)]
     if report.confused_pairs:
         parts.append(confused_pairs_table(report))
     wrong = report.misclassified[:show]

@@ -45,6 +45,9 @@ class TrainState:
     best_epoch: int | None = None  # 1-based epoch whose weights are in best.pt
     epochs_since_best: int = 0
     partial_epoch: tuple[float, int, int, float] = (0.0, 0, 0, 0.0)  # loss sum, correct, seen, seconds of a cut epoch
+    #: The temperature fitted on the validation split for the current weights (inference.calibration's
+    #: `Calibration.to_json`); None without a validation split, or when the weights moved since.
+    calibration: dict | None = None
 
     def to_payload(self) -> dict:
         return {
@@ -56,6 +59,7 @@ class TrainState:
             "best_epoch": self.best_epoch,
             "epochs_since_best": self.epochs_since_best,
             "partial_epoch": list(self.partial_epoch),
+            "calibration": self.calibration,
         }
 
     @classmethod
@@ -71,6 +75,7 @@ class TrainState:
             best_epoch=payload.get("best_epoch"),
             epochs_since_best=int(payload.get("epochs_since_best", 0)),
             partial_epoch=(float(loss_sum), int(correct), int(seen), float(seconds)),
+            calibration=payload.get("calibration"),
         )
 
     def finish_epoch(self, record: EpochRecord) -> bool:

@@ -15,6 +15,7 @@ from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -226,11 +227,23 @@ class Trainer:
         rank, world = self.dist.rank, self.dist.world_size
         part = evaluate(self.model, images[rank::world], labels[rank::world], self.config.eval_batch_size)
         loss_sum, correct, total = all_reduce_sum(self.dist, [part.loss * part.total, float(part.correct), float(part.total)])
-        shards = all_gather(self.dist, part.predictions)
+        shards = all_gather(self.dist, (part.predictions, part.logits))
         predictions = torch.empty(len(labels), dtype=torch.long)
-        for shard_rank, shard in enumerate(shards):
+        logits = np.empty((len(labels), 10), dtype=np.float32)
+        for shard_rank, (shard, shard_logits) in enumerate(shards):
             predictions[shard_rank::world] = shard
-        return EvalResult(loss_sum / max(1, total), 100.0 * correct / max(1, total), int(correct), int(total), predictions)
+            logits[shard_rank::world] = shard_logits
+        return EvalResult(loss_sum / max(1, total), 100.0 * correct / max(1, total), int(correct), int(total), predictions, logits)
+
+    def _calibrate(self, val: EvalResult | None) -> dict | None:
+        """The temperature of the current weights, fitted on the validation split (never the test set);
+        None without one."""
+        if val is None or val.logits is None:
+            return None
+        from ..inference.calibration import calibrate
+
+        labels = self.data.val_y.cpu().numpy()
+        return calibrate(val.logits, labels, f"validation split ({len(labels):,} images)").to_json()
 
     def train_one_epoch(self, perm: torch.Tensor, limit: int | None = None) -> tuple[float, int, int, float, bool]:
         """Run the rest of the current epoch (at most `limit` steps); returns this rank's (loss sum, correct,
@@ -303,6 +316,7 @@ class Trainer:
             perm = epoch_permutation(len(data.train_y), cfg.seed, state.epoch)
             loss_sum, correct, seen, seconds, cut = self.train_one_epoch(perm)
             if self.stop_event.is_set():
+                state.calibration = None  # the weights moved since the last fit: say so rather than keep a stale one
                 checkpoint = self.save(RunFolder.LAST)
                 self._emit("on_interrupted", checkpoint)
                 raise TrainingInterrupted(checkpoint)
@@ -311,6 +325,7 @@ class Trainer:
             train_images += seen
             last_eval = self._evaluate(data.test_x, data.test_y)
             val = self._evaluate(data.val_x, data.val_y) if len(data.val_y) else None
+            state.calibration = self._calibrate(val)
             record = EpochRecord(
                 epoch=state.epoch + 1, steps=state.global_step,
                 train_loss=loss_sum / max(1, seen), train_acc=100.0 * correct / max(1, seen),
