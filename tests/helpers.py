@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import io
 import shutil
+import socket
+import threading
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -55,3 +59,32 @@ def copy_run(run: Path, runs_dir: Path, *, onnx: bool = True, name: str | None =
         for model in (copy / "checkpoints").glob("*.onnx"):
             model.unlink()
     return copy
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def uvicorn_server(app, log_level: str = "warning", **options):
+    """`app` served as `mnist serve` serves it (its protocol and limits), on 127.0.0.1 in a thread;
+    yields the port. `options` go to `serving.protocol.server_config` (e.g. log_config=None)."""
+    import uvicorn
+
+    from mnist_toolkit.serving.protocol import server_config
+
+    port = free_port()
+    server = uvicorn.Server(server_config(app, "127.0.0.1", port, log_level=log_level, **options))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started, "the server did not start"
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+
+from helpers import uvicorn_server
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 OUTPUT = Path(os.environ.get("MNIST_TEST_OUTPUT", Path(__file__).resolve().parent.parent / "test-output"))
@@ -28,32 +28,13 @@ if CHROMIUM is None:
     pytest.skip("no Chromium (apt-get install chromium) for the browser tests", allow_module_level=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextmanager
 def _serving(catalog):
     """`mnist serve`'s app for `catalog` on 127.0.0.1 in a thread; yields its address."""
-    import uvicorn
-
     from mnist_toolkit.serving.app import create_app
 
-    port = _free_port()
-    instance = uvicorn.Server(uvicorn.Config(create_app(catalog), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not instance.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert instance.started, "the server did not start"
-    try:
+    with uvicorn_server(create_app(catalog)) as port:
         yield f"http://127.0.0.1:{port}"
-    finally:
-        instance.should_exit = True
-        thread.join(10)
 
 
 @pytest.fixture(scope="module")
@@ -77,15 +58,36 @@ def browser():
         chromium.close()
 
 
+def _policy_refusals(page) -> list[str]:
+    """The page's Content-Security-Policy refusals ("Refused to load ...", "Refused to apply inline
+    style ..."), as Chromium reports them on the console, collected while the test runs."""
+    refusals: list[str] = []
+    page.on("console", lambda message: refusals.append(message.text)
+            if message.text.startswith("Refused to") or "Content Security Policy" in message.text else None)  # fmt: skip
+    return refusals
+
+
 @pytest.fixture
 def page(browser, server):
     url, _ = server
     context = browser.new_context(viewport={"width": 1200, "height": 800})
     page = context.new_page()
+    refusals = _policy_refusals(page)
     page.goto(url)
     page.wait_for_selector("[data-testid=model-picker] option", state="attached")
     yield page
     context.close()
+    assert not refusals, f"the page broke its Content-Security-Policy: {refusals}"
+
+
+def _wait_for(page, expression: str, timeout: float = 30_000) -> None:
+    """Wait until a JavaScript expression is true in the page. Not `page.wait_for_function`: Playwright
+    builds its predicate with `new Function`, which the page's Content-Security-Policy refuses (no
+    'unsafe-eval'); `page.evaluate` goes through DevTools, which the policy does not govern."""
+    deadline = time.monotonic() + timeout / 1000
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"still false after {timeout:.0f} ms: {expression}"
+        page.wait_for_timeout(20)
 
 
 def _draw(page, strokes):
@@ -101,7 +103,7 @@ def _draw(page, strokes):
 
 def test_drawing_a_digit_shows_the_prediction_and_probabilities(page):
     _draw(page, [[(0.30, 0.22), (0.70, 0.22), (0.45, 0.80)]])  # a 7
-    page.wait_for_function("document.querySelector('[data-testid=prediction]').textContent !== '?'")
+    _wait_for(page, "document.querySelector('[data-testid=prediction]').textContent !== '?'")
     assert page.get_by_test_id("prediction").text_content() == "7"
     assert page.locator("[data-testid=probabilities] .bar").count() == 10
     assert page.get_by_test_id("model-input").get_attribute("src").startswith("data:image/png;base64,")
@@ -121,7 +123,7 @@ def test_uploading_a_photo_reads_it(page, tmp_path, mnist_test):
     photo = tmp_path / "photo.jpg"
     Image.fromarray(sheet).save(photo, quality=90)
     page.get_by_test_id("upload").set_input_files(str(photo))
-    page.wait_for_function("document.querySelector('[data-testid=prediction]').textContent !== '?'")
+    _wait_for(page, "document.querySelector('[data-testid=prediction]').textContent !== '?'")
     assert page.get_by_test_id("prediction").text_content() == str(int(digits.labels[1]))
 
 
@@ -133,11 +135,11 @@ def test_switching_models(page, server):
 
     _, runs = server
     _draw(page, [[(0.5, 0.15), (0.5, 0.85)]])  # a 1
-    page.wait_for_function("document.getElementById('engine').textContent.startsWith('pretrained')")
+    _wait_for(page, "document.getElementById('engine').textContent.startsWith('pretrained')")
     expect(page.get_by_test_id("prediction")).to_have_text("1")
     run_id = next(runs.iterdir()).name
     page.get_by_test_id("model-picker").select_option(run_id)
-    page.wait_for_function(f"document.getElementById('engine').textContent.startsWith('{run_id}')")
+    _wait_for(page, f"document.getElementById('engine').textContent.startsWith('{run_id}')")
     expect(page.get_by_test_id("prediction")).to_have_text("1")
 
 
@@ -179,7 +181,7 @@ def _stroke_to_answer_ms(page, busy: bool) -> float:
     if busy:
         page.evaluate(_BUSY_UNTIL_SENT)
     _draw(page, [[(0.5, 0.15), (0.5, 0.85)]])  # a quick 1: no request leaves before the mouse is up
-    page.wait_for_function("window.__answers.length > 0", timeout=15_000)
+    _wait_for(page, "window.__answers.length > 0", timeout=15_000)
     stroke_end, answered = page.evaluate("[window.__strokeEnd, window.__answers[0]]")
     page.wait_for_selector("[data-testid=feature-maps] img")  # the explanation too: the server is idle again
     return answered - stroke_end
@@ -213,6 +215,7 @@ def test_the_pretrained_model_can_always_be_picked(browser, shared_runs, tmp_pat
         context = browser.new_context(viewport={"width": 1200, "height": 800})
         try:
             page = context.new_page()
+            refusals = _policy_refusals(page)
             page.goto(url)
             picker = page.get_by_test_id("model-picker")
             page.wait_for_selector("[data-testid=model-picker] option", state="attached")
@@ -222,8 +225,9 @@ def test_the_pretrained_model_can_always_be_picked(browser, shared_runs, tmp_pat
             assert picker.input_value() == (run_ids[0] if with_runs else "pretrained")
             picker.select_option("pretrained")
             _draw(page, [[(0.5, 0.15), (0.5, 0.85)]])  # a 1
-            page.wait_for_function("document.getElementById('engine').textContent.startsWith('pretrained on ')")
+            _wait_for(page, "document.getElementById('engine').textContent.startsWith('pretrained on ')")
             expect(page.get_by_test_id("prediction")).to_have_text("1")
+            assert not refusals, f"the page broke its Content-Security-Policy: {refusals}"
         finally:
             context.close()
 
@@ -234,6 +238,7 @@ def test_the_page_loads_without_a_failed_request(browser, server):
     context = browser.new_context(viewport={"width": 1200, "height": 800})
     try:
         page = context.new_page()
+        refusals = _policy_refusals(page)
         answers = []
         page.on("response", lambda response: answers.append((response.url.removeprefix(url), response.status)))
         page.goto(url)
@@ -245,5 +250,6 @@ def test_the_page_loads_without_a_failed_request(browser, server):
         assert ("/static/favicon.svg", 200) in answers and all(status < 400 for _, status in answers), answers
         conventional = page.evaluate("fetch('/favicon.ico').then((r) => [r.status, r.headers.get('content-type')])")
         assert conventional == [200, "image/svg+xml"]  # what a client that does not read the page asks for
+        assert not refusals, f"the page broke its Content-Security-Policy: {refusals}"
     finally:
         context.close()

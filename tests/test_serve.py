@@ -142,7 +142,16 @@ def test_the_favicon_is_served_and_linked(client):
     assert linked.status_code == 200 and linked.headers["content-type"] == "image/svg+xml"
     assert linked.content == icon.content
 
-def test_twenty_parallel_clients_get_the_right_answers(client, digits):
+def test_twenty_parallel_clients_get_the_right_answers(shared_runs, digits):
+    """Twenty at once, none refused: a queue that holds them all (the default, WAITING, may refuse some
+    with 503 on a machine of few cores; test_serve_hostile.py tests that)."""
+    from starlette.testclient import TestClient
+
+    from mnist_toolkit.serving.app import create_app
+    from mnist_toolkit.serving.catalog import ModelCatalog
+    from mnist_toolkit.serving.limits import ServerLimits
+
+    client = TestClient(create_app(ModelCatalog(shared_runs), allowed_hosts=("testserver",), limits=ServerLimits(waiting=20)))
     bodies = [(png(digits.images[i]), int(digits.labels[i])) for i in range(40)]
 
     def ask(item):

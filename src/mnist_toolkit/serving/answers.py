@@ -29,11 +29,14 @@ def reading_json(reading: Reading) -> dict:
 
 
 def _prepare_upload(data: bytes, number: bool) -> list:
-    """The model inputs of an uploaded image (one per digit with `number`); a bad image is a 400."""
-    from ..reading.prepare import prepare_bytes, prepare_number_bytes
+    """The model inputs of an uploaded image (one per digit with `number`); a file in a format the
+    toolkit does not open (PDF, EPS, SVG, ...) is a 415, any other bad image a 400."""
+    from ..reading.prepare import UnsupportedImageFormat, prepare_bytes, prepare_number_bytes
 
     try:
         return prepare_number_bytes(data, "upload") if number else [prepare_bytes(data, "upload")]
+    except UnsupportedImageFormat as exc:
+        raise RequestError(415, exc.message) from None
     except MnistError as exc:
         raise RequestError(400, exc.message) from None
     except Exception as exc:  # a decoder bug on hostile input is still the client's bad image
@@ -46,7 +49,7 @@ def predict_image(catalog: ModelCatalog, data: bytes, model_id: str | None, numb
 
     entry, loaded = catalog.model(model_id)
     parts = _prepare_upload(data, number)
-    found = readings(loaded.logits(np.stack([p.image for p in parts])), [p.image for p in parts], [p.box for p in parts], top_k)
+    found = readings(loaded.predict_proba(np.stack([p.image for p in parts])), [p.image for p in parts], [p.box for p in parts], top_k)
     answers = [reading_json(reading) for reading in found]
     first = max(range(len(parts)), key=lambda i: int(parts[i].image.sum())) if not number else 0
     document = {**answers[first], "model": entry.id, "engine": loaded.engine}

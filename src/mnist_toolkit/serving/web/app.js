@@ -101,6 +101,11 @@ async function send(blob) {
     const response = await fetch("/api/predict?" + query, { method: "POST", body: blob, headers: { "Content-Type": "application/octet-stream" } });
     const answer = await response.json().catch(() => ({ error: response.status + " " + response.statusText }));
     if (id !== sequence) return; // an older answer arriving late
+    if (response.status === 503) { // the server is busy: ask again after the time it names, unless something newer was sent
+      const wait = 1000 * (Number(response.headers.get("Retry-After")) || 1);
+      setTimeout(() => { if (id === sequence) send(blob); }, wait);
+      return;
+    }
     if (!response.ok) { showError(answer.error || response.statusText); clearExplanation(); return; }
     errorLine.textContent = answer.warning || "";
     show(answer);
@@ -223,7 +228,12 @@ async function loadModels() {
     const option = document.createElement("option");
     option.value = m.id;
     option.textContent = m.label + (m.test_accuracy != null ? " - " + m.test_accuracy.toFixed(2) + " %" : "");
-    option.selected = m.default;
+    if (m.usable === false) { // listed with the reason its files cannot be loaded; not selectable
+      option.disabled = true;
+      option.textContent += " - cannot be used";
+      option.title = m.error || "";
+    }
+    option.selected = m.default && m.usable !== false;
     modelPicker.appendChild(option);
   });
 }
