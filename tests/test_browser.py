@@ -253,3 +253,75 @@ def test_the_page_loads_without_a_failed_request(browser, server):
         assert not refusals, f"the page broke its Content-Security-Policy: {refusals}"
     finally:
         context.close()
+
+
+def test_several_digits_show_each_digits_probabilities(page):
+    """In "several digits" mode, a drawn 1 and 7 read as a number: one row per digit with its input and its
+    ten probabilities; the large bars and the 28 x 28 input show the digit picked (the first at first)."""
+    from playwright.sync_api import expect
+
+    page.get_by_test_id("number-switch").check()
+    _draw(page, [[(0.22, 0.2), (0.22, 0.8)], [(0.55, 0.22), (0.85, 0.22), (0.66, 0.8)]])  # a 1, then a 7
+    rows = page.get_by_test_id("digit-row")
+    expect(rows).to_have_count(2)
+    expect(page.get_by_test_id("prediction")).to_have_text("17")
+    for index, digit in enumerate("17"):
+        row = rows.nth(index)
+        assert row.get_by_test_id("digit-prediction").text_content() == digit
+        assert row.get_by_test_id("digit-probabilities").locator(".bar").count() == 10
+        assert row.get_by_test_id("digit-input").get_attribute("src").startswith("data:image/png;base64,")
+    first = rows.nth(0).get_by_test_id("digit-input").get_attribute("src")
+    second = rows.nth(1).get_by_test_id("digit-input").get_attribute("src")
+    assert page.get_by_test_id("model-input").get_attribute("src") == first
+    assert page.locator("[data-testid=probabilities] .bar").count() == 10
+    rows.nth(1).click()
+    expect(rows.nth(1)).to_have_attribute("aria-pressed", "true")
+    assert page.get_by_test_id("model-input").get_attribute("src") == second
+    assert page.locator("[data-testid=probabilities] .bar.top").get_attribute("data-testid") == "bar-7"
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "serve-page-number.png"), full_page=True)
+
+
+@pytest.mark.parametrize("failure", ["server-down", "error-answer"])
+def test_a_failed_model_list_is_said_on_the_page(browser, server, failure):
+    """GET /api/models failing (no answer at all, or a 500) shows a message instead of a silent empty
+    picker; "Try again" loads the list once the server answers."""
+    from playwright.sync_api import expect
+
+    url, _ = server
+    context = browser.new_context(viewport={"width": 1200, "height": 800})
+    try:
+        page = context.new_page()
+        refusals = _policy_refusals(page)
+        if failure == "server-down":
+            page.route("**/api/models", lambda route: route.abort("connectionrefused"))
+        else:
+            page.route("**/api/models", lambda route: route.fulfill(status=500, content_type="application/json", body='{"error": "catalog broke"}'))
+        page.goto(url)
+        message = page.get_by_test_id("model-list-error")
+        expect(message).to_be_visible()
+        expect(message).to_contain_text("Could not load the list of models")
+        if failure == "error-answer":
+            expect(message).to_contain_text("catalog broke")
+        else:
+            OUTPUT.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(OUTPUT / "serve-page-no-models.png"))
+        assert page.locator("[data-testid=model-picker] option").count() == 0
+        page.unroute("**/api/models")
+        page.get_by_test_id("model-list-retry").click()
+        expect(message).to_be_hidden()
+        page.wait_for_selector("[data-testid=model-picker] option", state="attached")
+        assert not refusals, f"the page broke its Content-Security-Policy: {refusals}"
+    finally:
+        context.close()
+
+
+def test_the_saliency_map_says_what_it_shows(page):
+    """The explanation of a drawn digit comes with its caption in plain words and the method's name."""
+    from playwright.sync_api import expect
+
+    _draw(page, [[(0.30, 0.22), (0.70, 0.22), (0.45, 0.80)]])  # a 7
+    page.wait_for_selector("[data-testid=feature-maps] img")
+    expect(page.get_by_test_id("saliency-method")).to_contain_text("integrated gradients")
+    assert page.get_by_test_id("saliency").get_attribute("src").startswith("data:image/png;base64,")
+    assert "strokes" in page.get_by_test_id("saliency-caption").text_content()

@@ -64,8 +64,9 @@ def predict_image(catalog: ModelCatalog, data: bytes, model_id: str | None, numb
 
 
 def explain_image(catalog: ModelCatalog, data: bytes, model_id: str | None) -> dict:
-    """Feature maps of the first convolutions and a saliency map for one digit image."""
-    from ..inference.explain import explain
+    """Feature maps of the first convolutions and a saliency map for one digit image; "saliency" says in
+    words what the map shows, "saliency_method" names the method (see inference/explain.py)."""
+    from ..inference.explain import explain, saliency_method
 
     entry = catalog.entry(model_id)
     prepared = _prepare_upload(data, number=False)[0]
@@ -79,7 +80,8 @@ def explain_image(catalog: ModelCatalog, data: bytes, model_id: str | None) -> d
         "saliency_png": png_base64(seen["saliency"]),
         "feature_maps": [{"layer": m["layer"], "channels": m["channels"], "size": m["size"],
                           "maps": [png_base64(a) for a in m["maps"]]} for m in seen["feature_maps"]],  # fmt: skip
-        "saliency": "input gradients |d logit / d pixel|",
+        "saliency": saliency_method(seen["saliency_method"]).description,
+        "saliency_method": seen["saliency_method"],
     }
 
 

@@ -12,10 +12,13 @@ let last = null;
 let timer = null;
 let lastImage = null; // the blob last sent (a drawing or an upload), re-read when the model changes
 let sequence = 0;
+let lastAnswer = null; // the answer shown, rendered again when another of its digits is picked
+let shownDigit = 0; // in "several digits" mode: the digit whose probabilities and input are shown large
 
-function clearExplanation() {
+function clearExplanation(note = "") {
   document.getElementById("feature-maps").innerHTML = "";
   document.getElementById("saliency").removeAttribute("src");
+  document.getElementById("saliency-method").textContent = note;
 }
 
 function clearCanvas() {
@@ -25,10 +28,13 @@ function clearCanvas() {
   ctx.fillRect(0, 0, canvas.width, canvas.height);
   drawn = false;
   lastImage = null;
+  lastAnswer = null;
+  shownDigit = 0;
   document.getElementById("prediction").textContent = "?";
   document.getElementById("confidence").textContent = "";
   document.getElementById("probabilities").innerHTML = "";
   document.getElementById("digits").innerHTML = "";
+  document.getElementById("shown-digit").textContent = "";
   document.getElementById("model-input").removeAttribute("src");
   clearExplanation();
   errorLine.textContent = "";
@@ -109,7 +115,9 @@ async function send(blob) {
     if (!response.ok) { showError(answer.error || response.statusText); clearExplanation(); return; }
     errorLine.textContent = answer.warning || "";
     show(answer);
-    if (numberSwitch.checked) clearExplanation(); else explain(blob, id);
+    document.getElementById("saliency-figure").hidden = numberSwitch.checked;
+    if (numberSwitch.checked) clearExplanation("Shown for one digit at a time: switch off \"several digits\" to see them.");
+    else explain(blob, id);
   } catch (error) {
     if (id === sequence) showError(String(error));
   }
@@ -121,16 +129,37 @@ function showError(message) {
   document.getElementById("confidence").textContent = "";
 }
 
+// Renders one answer of /api/predict, whatever its kind: the one place that decides what the page shows
+// for an answer (a single digit, or a number read digit by digit).
 function show(answer) {
+  lastAnswer = answer;
   const number = answer.number !== undefined;
   document.getElementById("prediction").textContent = number ? answer.number : String(answer.digit);
-  document.getElementById("confidence").textContent = (100 * answer.confidence).toFixed(1) + " % sure";
+  document.getElementById("confidence").textContent = percent(answer.confidence) + " sure";
   document.getElementById("engine").textContent = answer.model + " on " + answer.engine;
+  const digits = document.getElementById("digits");
+  digits.innerHTML = "";
+  const caption = document.getElementById("shown-digit");
+  if (!number) {
+    caption.textContent = "";
+    showDigit(answer);
+    return;
+  }
+  shownDigit = Math.min(shownDigit, answer.digits.length - 1);
+  answer.digits.forEach((d, index) => digits.appendChild(digitRow(d, index, index === shownDigit)));
+  caption.textContent = "Digit " + (shownDigit + 1) + " of " + answer.digits.length + " below" +
+    (answer.digits.length > 1 ? " (pick another above)" : "") + ":";
+  showDigit(answer.digits[shownDigit]);
+}
+
+function percent(p) { return (100 * p).toFixed(1) + " %"; }
+
+// One digit's probabilities as the large bars, and its 28 x 28 input.
+function showDigit(reading) {
   const bars = document.getElementById("probabilities");
   bars.innerHTML = "";
-  const probabilities = number ? answer.digits[0].probabilities : answer.probabilities;
-  const best = probabilities.indexOf(Math.max(...probabilities));
-  probabilities.forEach((p, digit) => {
+  const best = reading.probabilities.indexOf(Math.max(...reading.probabilities));
+  reading.probabilities.forEach((p, digit) => {
     const label = document.createElement("span");
     label.textContent = digit;
     const track = document.createElement("div");
@@ -143,21 +172,55 @@ function show(answer) {
     value.textContent = (100 * p).toFixed(1) + "%";
     bars.append(label, track, value);
   });
-  document.getElementById("model-input").src = "data:image/png;base64," + (number ? answer.digits[0].input_png : answer.input_png);
-  const digits = document.getElementById("digits");
-  digits.innerHTML = "";
-  if (number) {
-    answer.digits.forEach((d) => {
-      const figure = document.createElement("figure");
-      const img = document.createElement("img");
-      img.className = "pixels";
-      img.src = "data:image/png;base64," + d.input_png;
-      const caption = document.createElement("figcaption");
-      caption.textContent = d.digit + " (" + (100 * d.confidence).toFixed(0) + "%)";
-      figure.append(img, caption);
-      digits.appendChild(figure);
-    });
-  }
+  document.getElementById("model-input").src = "data:image/png;base64," + reading.input_png;
+}
+
+// One digit of a number, as a compact row: its input, what it was read as, and its ten probabilities as
+// small columns. Picking the row shows that digit in the large bars.
+function digitRow(reading, index, selected) {
+  const row = document.createElement("button");
+  row.type = "button";
+  row.className = "digit-row" + (selected ? " selected" : "");
+  row.dataset.testid = "digit-row";
+  row.setAttribute("aria-pressed", String(selected));
+  row.setAttribute("aria-label", "digit " + (index + 1) + ": read as " + reading.digit + ", " + percent(reading.confidence) + " sure");
+  const img = document.createElement("img");
+  img.className = "pixels";
+  img.alt = "";
+  img.dataset.testid = "digit-input";
+  img.src = "data:image/png;base64," + reading.input_png;
+  const label = document.createElement("span");
+  label.className = "digit-read";
+  label.dataset.testid = "digit-prediction";
+  label.textContent = reading.digit;
+  const sure = document.createElement("span");
+  sure.className = "muted";
+  sure.textContent = (100 * reading.confidence).toFixed(0) + "%";
+  const columns = document.createElement("span");
+  columns.className = "mini-bars";
+  columns.dataset.testid = "digit-probabilities";
+  const best = reading.probabilities.indexOf(Math.max(...reading.probabilities));
+  reading.probabilities.forEach((p, digit) => {
+    const column = document.createElement("span");
+    column.className = "mini";
+    column.title = digit + ": " + percent(p);
+    const track = document.createElement("span");
+    track.className = "mini-track";
+    const bar = document.createElement("span");
+    bar.className = "bar" + (digit === best ? " top" : "");
+    bar.style.height = (100 * p).toFixed(1) + "%";
+    track.appendChild(bar);
+    const name = document.createElement("span");
+    name.textContent = digit;
+    column.append(track, name);
+    columns.appendChild(column);
+  });
+  row.append(img, label, sure, columns);
+  row.addEventListener("click", () => {
+    shownDigit = index;
+    if (lastAnswer) show(lastAnswer);
+  });
+  return row;
 }
 
 async function explain(blob, id) {
@@ -169,6 +232,7 @@ async function explain(blob, id) {
   const seen = await response.json().catch(() => null);
   if (!seen || id !== sequence) return;
   document.getElementById("saliency").src = "data:image/png;base64," + seen.saliency_png;
+  document.getElementById("saliency-method").textContent = "Method: " + seen.saliency;
   const holder = document.getElementById("feature-maps");
   holder.innerHTML = "";
   seen.feature_maps.forEach((layer) => {
@@ -220,9 +284,24 @@ document.getElementById("clear").addEventListener("click", clearCanvas);
 modelPicker.addEventListener("change", () => { if (lastImage) send(lastImage); });
 numberSwitch.addEventListener("change", () => { if (lastImage) send(lastImage); });
 
+// The model list; when it cannot be had (the server down, or an error answer), the page says so instead
+// of leaving the picker silently empty.
 async function loadModels() {
-  const response = await fetch("/api/models");
-  const listing = await response.json();
+  const banner = document.getElementById("model-list-error");
+  let listing;
+  try {
+    const response = await fetch("/api/models");
+    listing = await response.json().catch(() => null);
+    if (!response.ok || !listing || !Array.isArray(listing.models)) {
+      throw new Error((listing && listing.error) || response.status + " " + response.statusText);
+    }
+  } catch (error) {
+    document.getElementById("model-list-error-text").textContent =
+      "Could not load the list of models (" + (error.message || error) + "): is the server running?";
+    banner.hidden = false;
+    return;
+  }
+  banner.hidden = true;
   modelPicker.innerHTML = "";
   listing.models.forEach((m) => {
     const option = document.createElement("option");
@@ -237,6 +316,8 @@ async function loadModels() {
     modelPicker.appendChild(option);
   });
 }
+
+document.getElementById("model-list-retry").addEventListener("click", loadModels);
 
 clearCanvas();
 loadModels();
