@@ -136,12 +136,16 @@ class InkField:
     low: float  # hysteresis thresholds used at work scale
     high: float
 
-    def contrast_at(self, top: int, bottom: int, left: int, right: int) -> np.ndarray:
-        """Ink contrast of an original-resolution region, against the paper estimated at work scale."""
-        region = self.gray[top:bottom, left:right]
+    def contrast_at(self, top: int, bottom: int, left: int, right: int, step: int = 1) -> np.ndarray:
+        """Ink contrast of an original-resolution region, against the paper estimated at work scale.
+
+        With `step` above 1, of the region reduced by that factor (block means; the last partial blocks
+        averaged as they are): pixel (i, j) covers original rows top + i*step .. top + (i+1)*step.
+        """
+        region = reduce(self.gray[top:bottom, left:right], step)
         f = self.factor
-        rows = (np.arange(top, bottom) + 0.5) / f - 0.5
-        cols = (np.arange(left, right) + 0.5) / f - 0.5
+        rows = (top + (np.arange(region.shape[0]) + 0.5) * step) / f - 0.5
+        cols = (left + (np.arange(region.shape[1]) + 0.5) * step) / f - 0.5
         paper = bilinear_at(self.background, rows, cols)
         return _contrast(region, paper, self.dark_ink)
 
@@ -293,18 +297,17 @@ def _digit_strokes(vertical: np.ndarray, rest: np.ndarray) -> np.ndarray:
     line_labels, count, lines = image_ops.label(vertical)
     _, _, others = image_ops.label(rest)
     keep = np.zeros(count + 1, dtype=bool)
-    for index, (left, top, width, length, _) in enumerate(lines):
+    candidates = np.concatenate([others, lines]).astype(np.int64)  # every line is tested against all the rest at once
+    o_left, o_top, o_width, o_height = candidates[:, 0], candidates[:, 1], candidates[:, 2], candidates[:, 3]
+    for index, (left, top, width, length, _) in enumerate(lines.astype(np.int64)):
         if length >= MARGIN_FULL_SPAN * height:
             continue
-        for other_index, (o_left, o_top, o_width, o_height, _) in enumerate(np.concatenate([others, lines])):
-            if other_index == len(others) + index:
-                continue
-            shared = min(top + length, o_top + o_height) - max(top, o_top)
-            sideways = max(0, max(left, o_left) - min(left + width, o_left + o_width))
-            if (length <= ROW_HEIGHT_RATIO * o_height and o_height <= ROW_HEIGHT_RATIO * length
-                    and shared >= ROW_LINE_OVERLAP * min(length, o_height) and sideways <= ROW_LINE_REACH * length):
-                keep[index + 1] = True
-                break
+        shared = np.minimum(top + length, o_top + o_height) - np.maximum(top, o_top)
+        sideways = np.maximum(0, np.maximum(left, o_left) - np.minimum(left + width, o_left + o_width))
+        beside = ((length <= ROW_HEIGHT_RATIO * o_height) & (o_height <= ROW_HEIGHT_RATIO * length)
+                  & (shared >= ROW_LINE_OVERLAP * np.minimum(length, o_height)) & (sideways <= ROW_LINE_REACH * length))
+        beside[len(others) + index] = False  # not the line itself
+        keep[index + 1] = bool(beside.any())
     return keep[line_labels]
 
 

@@ -23,13 +23,17 @@ MIN_PAPER_WEIGHT = 0.02
 
 
 def reduce(gray: np.ndarray, factor: int) -> np.ndarray:
-    """Block mean by an integer factor (the last partial rows and columns averaged as they are)."""
+    """Block mean by an integer factor (the last partial rows and columns padded with their edge).
+
+    A side shorter than the factor is one block (a sliver 1 px wide stays 1 px wide, unpadded).
+    """
     if factor <= 1:
         return gray
     height, width = gray.shape
-    pad_h, pad_w = (-height) % factor, (-width) % factor
+    row_factor, col_factor = min(factor, height), min(factor, width)
+    pad_h, pad_w = (-height) % row_factor, (-width) % col_factor
     padded = np.pad(gray, ((0, pad_h), (0, pad_w)), mode="edge") if pad_h or pad_w else gray
-    return padded.reshape(padded.shape[0] // factor, factor, padded.shape[1] // factor, factor).mean(axis=(1, 3))
+    return padded.reshape(padded.shape[0] // row_factor, row_factor, padded.shape[1] // col_factor, col_factor).mean(axis=(1, 3))
 
 
 def _interpolation_matrix(coords: np.ndarray, size: int) -> np.ndarray:

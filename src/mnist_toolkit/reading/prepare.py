@@ -7,13 +7,18 @@ split, threshold, ruled lines and specks removed) and group it into digits (`seg
 digits cut apart, each `Prepared` saying so in `cut_from`), on a reduced copy of a large photo; then for each digit, cut its region from the original, scale the longest side
 to 20 px keeping the aspect ratio (antialiased), and place the result in 28x28 with its centre of mass
 at the centre. An image that is already an MNIST-style 28x28 digit passes through unchanged.
+
+Reading one image is bounded whatever its content: only PNG, JPEG, BMP, GIF, TIFF and WebP are opened
+(no other decoder runs), an image larger than any photo is first reduced by a whole factor in its own
+8-bit bands (`FULL_SIZE_MAX_PIXELS`), floats are float32 (float64 only a block at a time), and a digit's
+region is cut at a bounded size (`CUT_MAX_PIXELS`).
 """
 
 from __future__ import annotations
 
 import io
+import math
 import os
-import struct
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +34,28 @@ if TYPE_CHECKING:
 
 #: Images with more pixels than this are refused before decoding (a decompression bomb).
 MAX_PIXELS = 40_000_000
+#: Images with a longer side than this are refused before decoding: JPEG's own limit, an aspect of more
+#: than 100:1 within MAX_PIXELS, which no photo or scan of digits has; and Pillow keeps a pointer per
+#: row, so that a 1 x 40,000,000 PNG took 2 s and 690 MB to decode.
+MAX_SIDE = 65_535
 #: Files larger than this are refused before decoding.
 MAX_FILE_BYTES = 50 * 1024 * 1024
+#: The formats opened, by Pillow's names: the documented ones. Pillow knows some 40 others (EPS runs
+#: Ghostscript, PSD, ICO, ...), which are refused before any decoder runs.
+FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP")
+#: Formats Pillow cannot open at all, told by their first bytes so that the refusal names them.
+OTHER_SIGNATURES = {b"%PDF": "PDF", b"<svg": "SVG", b"<?xml": "XML/SVG", b"PK\x03\x04": "ZIP"}
+#: An image of more pixels than this is reduced by a whole factor (block means of its own 8-bit bands,
+#: premultiplied by alpha) before any conversion to float, so that memory and time stay bounded. Above
+#: every image of the real-world sets (phone photos up to 4000x3000, 12 MP, read at full size as
+#: before) and a 16-megapixel phone's 4608x3456...
+FULL_SIZE_MAX_PIXELS = 16_000_000
+#: ...to at most this many pixels: the digit is located at 800 px a side (ink.WORK_SIDE) and drawn at
+#: 20, so nothing the reading uses is lost (a 40-megapixel image is read at 2.5 MP, 1580 px a side).
+REDUCED_MAX_PIXELS = 4_000_000
+#: Converting to float (transparency composited, 16-bit and float images scaled), at most this many
+#: pixels are held as float64 at a time (8 MB a band); every image of the real-world sets is one block.
+GRAY_BLOCK_PIXELS = 1 << 18
 DIGIT_BOX = 20  # the longest side of the digit inside the 28x28 field, as in MNIST
 FIELD = 28
 #: Luma weights of ITU-R BT.601, as PIL's "L" conversion, for images composited from RGBA.
@@ -52,6 +77,13 @@ MNIST_MAX_OFFSET = 2
 #: digits, ruled lines and specks stay out), and the region cut is the group's box widened by as much
 #: so that all of that ink is inside it.
 INK_REACH = 2
+#: A digit's region is cut at full resolution up to this many pixels and this long a side; a larger
+#: one (a digit filling a large frame, a sliver 1 px wide) is cut from block means by a whole factor,
+#: since fit_digit shrinks it to 20 px anyway (and the paper is interpolated to it through dense
+#: side x 800 matrices). Above the largest region the real-world sets cut (3000 px and 3.3 MP: a page
+#: edge along a 12 MP photo taken for the digit; their digits' regions are at most 0.25 MP).
+CUT_MAX_PIXELS = 4_000_000
+CUT_MAX_SIDE = 4096
 #: Gaussian sigma, in work pixels (times the reduction factor in original pixels), smoothing a reduced
 #: photo's contrast at full resolution: sensor noise and JPEG blocks averaged, well under a work pixel
 #: so that the strokes stay sharp. Empirical: it acts only on images larger than ink.WORK_SIDE, among
@@ -101,7 +133,10 @@ class Prepared:
 def decode(data: bytes, name: str = "<image>"):
     """Decode image bytes with PIL: first frame, EXIF orientation applied, size limits enforced.
 
+    Only the FORMATS are opened; no other decoder of Pillow's runs.
+
     Raises:
+        UnsupportedImageFormat: another format (EPS, PDF, PSD, ICO, ...).
         ImageError: empty, too large, a decompression bomb, truncated or not an image.
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
@@ -112,26 +147,56 @@ def decode(data: bytes, name: str = "<image>"):
         raise ImageError(f"{name}: file too large ({len(data):,} bytes, at most {MAX_FILE_BYTES:,})")
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's notes on damaged tags: the file reads, or fails below
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image = Image.open(io.BytesIO(data), formats=list(FORMATS))
             width, height = image.size
             if width * height > MAX_PIXELS:
                 raise ImageError(f"{name}: refused: {width}x{height} pixels is more than {MAX_PIXELS:,} (a decompression bomb?)")
-            if getattr(image, "n_frames", 1) > 1:
-                image.seek(0)
-            image.load()
-            image = ImageOps.exif_transpose(image) or image
+            if max(width, height) > MAX_SIDE:
+                raise ImageError(f"{name}: refused: {width}x{height} pixels, a side longer than {MAX_SIDE:,}")
+            image.load()  # the first frame: an animation's others are never decoded
+            ImageOps.exif_transpose(image, in_place=True)  # in place: no full-size copy when upright
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError(f"{name}: refused as a decompression bomb ({exc})") from None
+        raise ImageError(f"{name}: refused as a decompression bomb ({_first_line(exc)})") from None
     except UnidentifiedImageError:
-        raise ImageError(f"{name}: not an image PIL can read") from None
-    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
-        raise ImageError(f"{name}: truncated or damaged image ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+        raise _unidentified(data, name) from None
+    except Exception as exc:  # noqa: BLE001 - whatever a decoder raises on hostile bytes is a damaged file
+        raise ImageError(f"{name}: truncated or damaged image ({_first_line(exc)})") from None
     if image.width == 0 or image.height == 0:
         raise ImageError(f"{name}: image has no pixels")
     return image
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+def _unidentified(data: bytes, name: str) -> ImageError:
+    """Why no opened format took `data`: damaged (its signature is one of FORMATS'), another format
+    (UnsupportedImageFormat, named from Pillow's signature checks, which decode nothing), or no image."""
+    from PIL import Image
+
+    Image.init()
+    prefix = data[:16]
+    claimed = []
+    for format_name, (_, accept) in Image.OPEN.items():
+        try:
+            if accept is not None and accept(prefix):
+                claimed.append(format_name)
+        except Exception:  # noqa: BLE001 - a signature check failing on odd bytes claims nothing
+            continue
+    ours = [format_name for format_name in claimed if format_name in FORMATS]
+    if ours:
+        return ImageError(f"{name}: truncated or damaged image (not a readable {ours[0]} file)")
+    start = data[:1024].lstrip().lower()
+    claimed += [format_name for signature, format_name in OTHER_SIGNATURES.items() if start.startswith(signature.lower())]
+    if claimed:
+        return UnsupportedImageFormat(f"{name}: unsupported image format ({claimed[0]}; only PNG, JPEG, BMP, GIF, TIFF and WebP are read)")
+    return ImageError(f"{name}: not an image PIL can read")
 
 
 #: Bytes read at a time by `read_limited`: at most the cap plus one chunk is ever held.
@@ -176,33 +241,126 @@ def read_file(path: str | os.PathLike, name: str | None = None, limit: int = MAX
         raise ImageError(f"{shown}: cannot read: {exc.strerror or exc}") from None
 
 
+#: Modes Image.reduce cannot average (a palette, bits, 16-bit) -> the mode they are reduced in.
+_REDUCE_AS = {"1": "L", "P": "RGB", "PA": "RGBA", "I;16": "I", "I;16B": "I", "I;16L": "I", "I;16N": "I", "LAB": "RGB", "HSV": "RGB"}
+_HIGH_DEPTH = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+_ALPHA = ("RGBA", "RGBa", "LA", "La", "PA")
+
+
+def _reduced(image) -> tuple[PILImage, int]:
+    """`image` itself and 1, or, when it has more than FULL_SIZE_MAX_PIXELS, reduced by the least whole
+    factor that brings it to REDUCED_MAX_PIXELS and that factor. Block means of its own bands, in 8 bits
+    (16-bit in 32), before any float."""
+    width, height = image.size
+    if width * height <= FULL_SIZE_MAX_PIXELS:
+        return image, 1
+    factor = max(2, math.isqrt(width * height // REDUCED_MAX_PIXELS))
+    while -(-width // factor) * -(-height // factor) > REDUCED_MAX_PIXELS:
+        factor += 1
+    mode = _REDUCE_AS.get(image.mode, image.mode)
+    if image.mode == "P" and "transparency" in image.info:
+        mode = "RGBA"
+    if image.mode == "La":
+        mode = "LA"
+    return _reduce_in_strips(image, mode, factor), factor
+
+
+def _reduce_in_strips(image, mode: str, factor: int):
+    """`image` in `mode`, reduced by `factor`, a strip of whole blocks at a time: what Image.reduce
+    gives, without a full-size converted (or alpha-premultiplied) copy."""
+    from PIL import Image
+
+    width, height = image.size
+    rows = max(1, GRAY_BLOCK_PIXELS // (width * factor)) * factor
+    result = Image.new(mode, (-(-width // factor), -(-height // factor)))
+    for top in range(0, height, rows):
+        strip = image.crop((0, top, width, min(height, top + rows)))
+        result.paste((strip if strip.mode == mode else strip.convert(mode)).reduce(factor), (0, top // factor))
+    return result
+
+
+def _blocks(height: int, width: int):
+    """Row slices of at most GRAY_BLOCK_PIXELS pixels (at least one row)."""
+    rows = max(1, GRAY_BLOCK_PIXELS // max(1, width))
+    return [slice(start, min(height, start + rows)) for start in range(0, height, rows)]
+
+
+def _scaled_gray(image) -> np.ndarray:
+    """A 16-bit, 32-bit or float image stretched to [0, 1] between its lowest and highest finite value."""
+    values = np.asarray(image)
+    finite = None
+    if values.dtype.kind == "f" and not np.isfinite(values).all():
+        finite = np.isfinite(values)
+        if not finite.any():
+            raise ImageError("no digit found: the image has no finite values")
+        low, high = float(values[finite].min()), float(values[finite].max())
+    else:
+        low, high = float(values.min()), float(values.max())
+    gray = np.empty(values.shape, dtype=np.float32)
+    for rows in _blocks(*values.shape):
+        block = (values[rows].astype(np.float64) - low) / ((high - low) or 1.0)
+        gray[rows] = block if finite is None else np.nan_to_num(np.clip(block, 0.0, 1.0), nan=0.0)
+    return gray
+
+
+def _composited_gray(image) -> np.ndarray:
+    """Luminance of an image with transparency, composited so that ink stays ink (see `to_gray`).
+
+    A block of rows at a time, from the image itself: no full-size RGBA or float64 copy is made.
+    """
+    if image.mode == "La":
+        image = image.convert("LA")
+    weights = np.array(LUMA_WEIGHTS)
+    blocks = _blocks(image.height, image.width)
+
+    def block_of(rows: slice) -> tuple[np.ndarray, np.ndarray]:  # (luminance, alpha) of the rows, float64
+        part = image.crop((0, rows.start, image.width, rows.stop)).convert("RGBA")
+        rgba = np.asarray(part, dtype=np.float64) / 255.0
+        return rgba[..., :3] @ weights, rgba[..., 3]
+
+    opaque_count = opaque_sum = 0.0
+    for rows in blocks:
+        lum, alpha = block_of(rows)
+        opaque = alpha > 0.5
+        opaque_count += int(opaque.sum())
+        opaque_sum += float(lum[opaque].sum())
+    if opaque_count == 0:
+        raise ImageError("no digit found: the image is fully transparent")
+    everywhere = opaque_count == image.width * image.height
+    background = 1.0 if opaque_sum / opaque_count < 0.5 else 0.0  # opposite to the strokes' mean luminance
+    gray = np.empty((image.height, image.width), dtype=np.float32)
+    for rows in blocks:
+        lum, alpha = block_of(rows)
+        gray[rows] = lum if everywhere else lum * alpha + background * (1.0 - alpha)
+    return gray
+
+
 def to_gray(image) -> np.ndarray:
-    """Any PIL image -> float luminance in [0, 1], transparency composited so ink stays ink.
+    """Any PIL image -> float32 luminance in [0, 1], transparency composited so ink stays ink.
 
     Transparent pixels are filled with the colour opposite to the opaque strokes: a drawing of black
     strokes on a transparent canvas becomes black on white, white strokes become white on black.
+    16-bit, 32-bit and float images are stretched between their lowest and highest (finite) value.
+
+    Raises:
+        ImageError: fully transparent, no finite value, or a colour mode that has no luminance.
     """
-    has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        values = np.asarray(image, dtype=np.float64)
-        low, high = float(values.min()), float(values.max())
-        gray = (values - low) / ((high - low) or 1.0)
-        return gray
-    if has_alpha:
-        rgba = np.asarray(image.convert("RGBA"), dtype=np.float64) / 255.0
-        alpha = rgba[..., 3]
-        lum = rgba[..., :3] @ np.array(LUMA_WEIGHTS)
-        opaque = alpha > 0.5
-        if not opaque.any():
-            raise ImageError("no digit found: the image is fully transparent")
-        if opaque.all():
-            return lum
-        stroke = float(lum[opaque].mean())
-        background = 1.0 if stroke < 0.5 else 0.0
-        return lum * alpha + background * (1.0 - alpha)
+    if image.mode in _HIGH_DEPTH:
+        return _scaled_gray(image)
+    if image.mode in _ALPHA or (image.mode == "P" and "transparency" in image.info):
+        return _composited_gray(image)
     if image.mode == "CMYK":
         image = image.convert("RGB")
-    return np.asarray(image.convert("L"), dtype=np.float32) / np.float32(255.0)
+    try:
+        luminance = image.convert("L")
+    except ValueError:  # LAB and the like: through RGB
+        try:
+            luminance = image.convert("RGB").convert("L")
+        except ValueError:
+            raise ImageError(f"cannot read the colours of a {image.mode} image") from None
+    gray = np.asarray(luminance, dtype=np.float32)
+    gray /= np.float32(255.0)
+    return gray
 
 
 def _border(gray: np.ndarray) -> np.ndarray:
@@ -239,29 +397,41 @@ def fit_digit(ink: np.ndarray) -> np.ndarray:
     return shift_to_center(field)
 
 
+def _cut_step(height: int, width: int) -> int:
+    """The least whole factor that brings a height x width region within CUT_MAX_PIXELS and CUT_MAX_SIDE
+    (1: full resolution)."""
+    step = max(1, -(-max(height, width) // CUT_MAX_SIDE))
+    while -(-height // step) * -(-width // step) > CUT_MAX_PIXELS:
+        step += 1
+    return step
+
+
 def digit_ink(found, labels: np.ndarray, group) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """One digit's ink cut from the original image: (ink in [0, 1], (left, top, right, bottom)).
 
     The region is the group's box (work scale) mapped to the original with a small margin; only ink
     within two work pixels of the group's own components is kept, so neighbouring digits, ruled
-    lines and specks stay out. Ink is its contrast scaled so the stroke core is 1.
+    lines and specks stay out. Ink is its contrast scaled so the stroke core is 1. A region larger than
+    CUT_MAX_PIXELS or CUT_MAX_SIDE is cut from block means by a whole factor (`_cut_step`).
     """
     f = found.factor
     height, width = found.gray.shape
     margin = INK_REACH
     top, bottom = max(0, (group.top - margin) * f), min(height, (group.bottom + margin) * f)
     left, right = max(0, (group.left - margin) * f), min(width, (group.right + margin) * f)
-    own = np.isin(labels[group.top - min(margin, group.top) : group.bottom + margin, group.left - min(margin, group.left) : group.right + margin], group.labels)
+    step = _cut_step(bottom - top, right - left)
+    row0, col0 = group.top - min(margin, group.top), group.left - min(margin, group.left)
+    own = np.isin(labels[row0 : group.bottom + margin, col0 : group.right + margin], group.labels)
     own = image_ops.dilate(own, iterations=INK_REACH, square=True)
-    rows = np.clip(np.arange(top, bottom) // f - (group.top - min(margin, group.top)), 0, own.shape[0] - 1)
-    cols = np.clip(np.arange(left, right) // f - (group.left - min(margin, group.left)), 0, own.shape[1] - 1)
+    rows = np.clip((top + step * np.arange(-(-(bottom - top) // step)) + step // 2) // f - row0, 0, own.shape[0] - 1)
+    cols = np.clip((left + step * np.arange(-(-(right - left) // step)) + step // 2) // f - col0, 0, own.shape[1] - 1)
     keep = own[np.ix_(rows, cols)]
     if group.cut_from > 1:  # one of touching digits: only its own columns, not its neighbours' ink
-        keep[:, : max(0, group.left * f - left)] = False
-        keep[:, max(0, group.right * f - left) :] = False
-    contrast = found.contrast_at(top, bottom, left, right)
-    if f > 1:
-        contrast = image_ops.gaussian(contrast, FULL_SIZE_SMOOTHING * f)
+        keep[:, : -(-max(0, group.left * f - left) // step)] = False
+        keep[:, -(-max(0, group.right * f - left) // step) :] = False
+    contrast = found.contrast_at(top, bottom, left, right, step)
+    if f > step:
+        contrast = image_ops.gaussian(contrast, FULL_SIZE_SMOOTHING * f / step)
     strokes = contrast[keep & (contrast > found.high)]
     level = float(np.percentile(strokes, STROKE_CORE_PERCENTILE)) if strokes.size else found.peak
     floor = INK_FLOOR_OF_LOW * found.low
@@ -328,10 +498,28 @@ def _locate(gray: np.ndarray):
     return found, labels, in_row(groups)
 
 
-def _prepared(found, labels, group, image, seen: int) -> Prepared:
-    ink, box = digit_ink(found, labels, group)
+def _prepared(found, labels, group, image, seen: int, factor: int) -> Prepared:
+    """The Prepared of one group; its box in the pixels of `image`, read reduced by `factor`."""
+    ink, (left, top, right, bottom) = digit_ink(found, labels, group)
     field = fit_digit(ink)
+    width, height = image.size
+    box = (left * factor, top * factor, min(width, right * factor), min(height, bottom * factor))
     return Prepared((field * 255).round().astype(np.uint8), found.dark_ink, False, image.size, box, seen, group.cut_from)
+
+
+def _gray(image) -> tuple[np.ndarray, int]:
+    """(luminance of `image`, reduced by `_reduced` when larger than FULL_SIZE_MAX_PIXELS; that factor).
+
+    Raises:
+        ImageError: also when PIL cannot convert the pixels (a lazily loaded file that is damaged).
+    """
+    try:
+        small, factor = _reduced(image)
+        return to_gray(small), factor
+    except ImageError:
+        raise
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise ImageError(f"truncated or damaged image ({_first_line(exc)})") from None
 
 
 #: What `open_image` takes: a file path, encoded image bytes, a PIL image, or a numpy array
@@ -377,13 +565,13 @@ def prepare(image, name: str = "<image>") -> Prepared:
         ImageError: no digit found (blank, lines only, specks) or an unusable image.
     """
     try:
-        gray = to_gray(image)
+        gray, factor = _gray(image)
         if is_mnist_style(gray):
             height, width = gray.shape
             return Prepared((gray * 255).round().astype(np.uint8), False, True, image.size, (0, 0, width, height))
         found, labels, groups = _locate(gray)
         main = max(groups, key=lambda g: g.mass)
-        return _prepared(found, labels, main, image, len(groups))
+        return _prepared(found, labels, main, image, len(groups), factor)
     except ImageError as exc:
         raise ImageError(f"{name}: {exc.message}") from None
 
@@ -395,11 +583,11 @@ def prepare_number(image, name: str = "<image>") -> list[Prepared]:
         ImageError: no digit found or an unusable image.
     """
     try:
-        gray = to_gray(image)
+        gray, factor = _gray(image)
         if is_mnist_style(gray):
             return [prepare(image, name)]
         found, labels, groups = _locate(gray)
-        return [_prepared(found, labels, group, image, len(groups)) for group in groups]
+        return [_prepared(found, labels, group, image, len(groups), factor) for group in groups]
     except ImageError as exc:
         raise ImageError(f"{name}: {exc.message}") from None
 

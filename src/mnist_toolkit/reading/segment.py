@@ -6,6 +6,10 @@ one digit (a 5's detached bar, a broken stroke, the dot of a pen lifted) are mer
 horizontally or nearly touch; what remains, if it is digit-sized, is a digit, and a stroke too short
 to be one joins the digit it lies next to. A group far wider than a digit is touching digits: it is cut
 into digit-wide parts where its vertical ink projection is thinnest.
+
+Hostile images stay cheap: components are filtered as arrays before any per-component Python object
+is made, an image with more marks than a row of digits could have is refused (`MAX_MARKS`), and
+merging, attaching and cutting look at the candidates with numpy, never pair by pair in Python.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import image_ops
+from .prepare import ImageError
 
-# Specks and border blobs (_drop_specks, _drop_border_blobs).
+# Specks and border blobs (_without_specks, _without_border_blobs).
 #: Components of fewer work pixels than this are specks (dust, sensor noise): no part of a stroke is
 #: that small...
 MIN_COMPONENT_AREA = 3
@@ -66,6 +71,28 @@ MIN_DIGIT_HEIGHT_SHARE = 0.025
 #: ...and at least 1 / TALLEST_PER_DIGIT (a third) as tall as the tallest group; shorter groups are
 #: strokes, which may join a digit (_attach_strokes), or specks.
 TALLEST_PER_DIGIT = 3
+# Specks merged into digit-sized clusters (digit_groups, _speck_cluster): specks never become digits.
+#: A group is specks when none of its components reaches this share of the digit-height floor on its
+#: longer side (tiny dots merged into a digit-tall cluster), while every digit has a longer stroke...
+SPECK_OF_FLOOR = 0.5
+#: ...or when it is made of more than this many components (the real-world sets' digits: at most 4,
+#: 98.5 % one) of which the largest spans less than CLUSTER_PART_SHARE of its longer side (theirs: at
+#: least 0.49): a snowball of scattered specks, where a digit with some dust has one long stroke.
+CLUSTER_PARTS = 4
+CLUSTER_PART_SHARE = 0.25
+#: With more marks than this (the real-world sets: at most 12), the digits must hold at least
+#: DIGIT_INK_SHARE of their ink pixels, or the image is scattered specks, some of which happened to
+#: fall into a digit-sized pair or trio.
+SPECKLED_MARKS = 30
+DIGIT_INK_SHARE = 0.5
+
+# Hostile images (digit_groups).
+#: More marks than this (components left after specks and border blobs) and the image is no digit
+#: nor a row of digits: it is refused before grouping. The real-world sets of
+#: benchmarks/realworld_sets.py show at most 12 (a row of ten digits with detached parts; 1,200
+#: images, both splits), so this leaves a margin of about 80 times, while grouping this many takes
+#: at most about a tenth of a second (15,876 dots took 170 s when pairs were compared in Python).
+MAX_MARKS = 1_000
 
 # A light paper patch: a sticky note on a darker desk (paper_patch).
 #: A patch spans at most this share of the frame's height and width (a digit in a tight crop fills it).
@@ -112,6 +139,7 @@ class Group:
     mass: float  # summed ink contrast
     labels: list[int] = field(default_factory=list)
     cut_from: int = 1  # digits its ink was cut into (touching digits); above 1, only columns left..right are its own
+    part_size: int = 0  # the longer side of its largest component box (specks: small)
 
     @property
     def height(self) -> int:
@@ -127,6 +155,7 @@ class Group:
         self.area += other.area
         self.mass += other.mass
         self.labels += other.labels
+        self.part_size = max(self.part_size, other.part_size)
 
     def gap_to(self, other: Group) -> tuple[int, int]:
         """(horizontal, vertical) empty space between the two boxes (0 when they overlap on that axis)."""
@@ -144,82 +173,157 @@ def components(mask: np.ndarray, contrast: np.ndarray) -> tuple[np.ndarray, list
     """Label the mask (8-connected); one Group per component."""
     labels, count, stats = image_ops.label(mask)
     masses = image_ops.sum_labels(contrast, labels, count)
+    return labels, _groups(stats, masses, np.arange(count))
+
+
+def _groups(stats: np.ndarray, masses: np.ndarray, indices: np.ndarray) -> list[Group]:
+    """One Group for each component index (label - 1) in `indices`, in that order."""
     groups = []
-    for label, (left, top, width, height, area), mass in zip(range(1, count + 1), stats, masses):
-        groups.append(Group(int(top), int(top + height), int(left), int(left + width), int(area), float(mass), [label]))
-    return labels, groups
+    for index in indices.tolist():
+        left, top, width, height, area = (int(value) for value in stats[index])
+        groups.append(Group(top, top + height, left, left + width, area, float(masses[index]), [index + 1], part_size=max(width, height)))
+    return groups
 
 
-def _drop_specks(groups: list[Group]) -> list[Group]:
-    largest = max(group.area for group in groups)
-    return [group for group in groups if group.area >= max(MIN_COMPONENT_AREA, SPECK_SHARE * largest)]
-
-
-def _drop_border_blobs(groups: list[Group], labels: np.ndarray) -> list[Group]:
-    """Drop a page edge or table along the border: ink covering half or more of one side of the frame.
+def _without_border_blobs(stats: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Component indices without a page edge or table along the border: ink covering half or more of
+    one side of the frame. Kept in label order, any blob kept after the rest.
 
     A digit in a tight crop touches the edges at a few strokes; the dark table beyond a page's edge
     lines a whole side. Blobs go only when something else is there, and only when far larger than it.
     """
+    count = len(stats)
+    is_blob = np.zeros(count, dtype=bool)
+    for side in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
+        share = np.bincount(side, minlength=count + 1)[1:] / len(side)  # as np.mean(side == label)
+        is_blob |= share >= BORDER_BLOB_SIDE
+    if not is_blob.any() or is_blob.all():
+        return np.arange(count)
+    rest, blobs = np.flatnonzero(~is_blob), np.flatnonzero(is_blob)
+    boxes = stats[:, 2].astype(np.int64) * stats[:, 3]  # width * height
+    biggest_rest = boxes[rest].max()
+    return np.concatenate([rest, blobs[boxes[blobs] <= BORDER_BLOB_AREA_RATIO * biggest_rest]])
 
-    def is_blob(group: Group) -> bool:
-        label = group.labels[0]
-        sides = (labels[0], labels[-1], labels[:, 0], labels[:, -1])
-        return any(np.mean(side == label) >= BORDER_BLOB_SIDE for side in sides)
 
-    blobs = [group for group in groups if is_blob(group)]
-    if not blobs:
-        return groups
-    rest = [group for group in groups if not is_blob(group)]
-    if not rest:
-        return groups
-    biggest_rest = max(group.height * group.width for group in rest)
-    return rest + [blob for blob in blobs if blob.height * blob.width <= BORDER_BLOB_AREA_RATIO * biggest_rest]
+def _without_specks(stats: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """`indices` without the specks: fewer than MIN_COMPONENT_AREA pixels or SPECK_SHARE of the largest."""
+    if indices.size == 0:
+        return indices
+    areas = stats[indices, 4].astype(np.int64)
+    return indices[areas >= max(MIN_COMPONENT_AREA, SPECK_SHARE * int(areas.max()))]
+
+
+class _Boxes:
+    """The groups' boxes and ink as arrays (kept in step with the groups), to test many pairs at once."""
+
+    def __init__(self, groups: list[Group]) -> None:
+        self.groups = groups
+        self.top, self.bottom, self.left, self.right, self.area = (
+            np.array([getattr(g, name) for g in groups], dtype=np.int64) for name in ("top", "bottom", "left", "right", "area"))
+
+    def absorb(self, i: int, other: Group) -> None:
+        """Group i takes in `other`."""
+        group = self.groups[i]
+        group.absorb(other)
+        self.top[i], self.bottom[i], self.left[i], self.right[i], self.area[i] = group.top, group.bottom, group.left, group.right, group.area
+
+    def gaps(self, a, b) -> tuple[np.ndarray, np.ndarray]:
+        """(horizontal, vertical) empty space between boxes a and b (indices or index arrays), as Group.gap_to."""
+        horizontal = np.maximum(0, np.maximum(self.left[a], self.left[b]) - np.minimum(self.right[a], self.right[b]))
+        vertical = np.maximum(0, np.maximum(self.top[a], self.top[b]) - np.minimum(self.bottom[a], self.bottom[b]))
+        return horizontal, vertical
+
+    def gaps_to(self, other: Group) -> tuple[np.ndarray, np.ndarray]:
+        """(horizontal, vertical) empty space between every box and `other`'s."""
+        horizontal = np.maximum(0, np.maximum(other.left, self.left) - np.minimum(other.right, self.right))
+        vertical = np.maximum(0, np.maximum(other.top, self.top) - np.minimum(other.bottom, self.bottom))
+        return horizontal, vertical
+
+    def parts_of_one(self, a, b) -> np.ndarray:
+        """Whether box b is a part of the same digit as box a (`_merge_parts`' test, for many pairs at once)."""
+        height_a, height_b = self.bottom[a] - self.top[a], self.bottom[b] - self.top[b]
+        size = np.maximum(height_a, height_b)
+        horizontal, vertical = self.gaps(a, b)
+        shared = np.minimum(self.right[a], self.right[b]) - np.maximum(self.left[a], self.left[b])
+        narrower = np.maximum(1, np.minimum(self.right[a] - self.left[a], self.right[b] - self.left[b]))
+        overlapping = (np.maximum(0, shared) / narrower >= MERGE_X_OVERLAP) & (vertical <= MERGE_Y_GAP * size)
+        touching = (horizontal <= TOUCH_GAP * size) & (vertical <= TOUCH_GAP * size)
+        small_part = ((self.area[b] < SMALL_PART_AREA * self.area[a]) & (horizontal <= SMALL_PART_X_GAP * size)
+                      & (vertical <= PART_Y_REACH * size))
+        return overlapping | touching | small_part
 
 
 def _merge_parts(groups: list[Group]) -> list[Group]:
-    """Merge the parts of one digit: boxes overlapping by half the narrower width, or nearly touching."""
+    """Merge the parts of one digit: boxes overlapping by half the narrower width, or nearly touching.
+
+    The groups, largest first, are merged pair by pair: always the first pair (i, j), i < j, in that
+    order that passes the test, group i taking in group j, until no pair passes. Searched in numpy:
+    all groups before i are known to pass with none, so after a merge only the grown group i can have
+    become a partner of one before it (which then takes it in), and the search goes on from there.
+    """
     groups = sorted(groups, key=lambda g: -g.area)
-    merged = True
-    while merged:
-        merged = False
-        for i, first in enumerate(groups):
-            for j in range(i + 1, len(groups)):
-                second = groups[j]
-                size = max(first.height, second.height)
-                horizontal, vertical = first.gap_to(second)
-                overlapping = first.x_overlap(second) >= MERGE_X_OVERLAP and vertical <= MERGE_Y_GAP * size
-                touching = horizontal <= TOUCH_GAP * size and vertical <= TOUCH_GAP * size
-                small_part = (second.area < SMALL_PART_AREA * first.area and horizontal <= SMALL_PART_X_GAP * size
-                              and vertical <= PART_Y_REACH * size)
-                if overlapping or touching or small_part:
-                    first.absorb(second)
-                    del groups[j]
-                    merged = True
-                    break
-            if merged:
+    boxes, alive = _Boxes(groups), np.ones(len(groups), dtype=bool)
+    i = 0
+    while i < len(groups):
+        if not alive[i]:
+            i += 1
+            continue
+        partners = alive[i + 1 :] & boxes.parts_of_one(i, np.arange(i + 1, len(groups)))
+        if not partners.any():
+            i += 1
+            continue
+        j = i + 1 + int(np.argmax(partners))
+        boxes.absorb(i, groups[j])
+        alive[j] = False
+        while True:  # the grown group i may now be a part of one before it
+            earlier = alive[:i] & boxes.parts_of_one(np.arange(i), i)
+            if not earlier.any():
                 break
-    return groups
+            k = int(np.argmax(earlier))
+            boxes.absorb(k, groups[i])
+            alive[i] = False
+            i = k
+    return [group for group, kept in zip(groups, alive) if kept]
 
 
 def digit_groups(mask: np.ndarray, contrast: np.ndarray) -> tuple[np.ndarray, list[Group]]:
     """The digits in a cleaned ink mask, left to right; also the label image their `labels` refer to.
 
     A group is a digit when it is at least a third as tall as the tallest group and at least
-    2.5 % of the frame's shorter side (and 5 px) tall: specks never become digits.
+    2.5 % of the frame's shorter side (and 5 px) tall: specks never become digits, nor do clusters of
+    them (`_speck_cluster`), nor a few of them among many scattered ones (`SPECKLED_MARKS`).
+
+    Raises:
+        ImageError: more than MAX_MARKS marks (a grid of dots, noise): no digit nor a row of digits.
     """
-    labels, groups = components(mask, contrast)
+    labels, count, stats = image_ops.label(mask)
+    if count == 0:
+        return labels, []
+    kept = _without_specks(stats, _without_border_blobs(stats, labels))
+    if kept.size > MAX_MARKS:
+        raise ImageError(f"no digit found: too many separate marks ({kept.size:,}; a digit or a row of digits has a few)")
+    if kept.size == 0:
+        return labels, []
+    groups = _merge_parts(_groups(stats, image_ops.sum_labels(contrast, labels, count), kept))
+    floor = max(MIN_DIGIT_HEIGHT, MIN_DIGIT_HEIGHT_SHARE * min(mask.shape))
+    groups = [group for group in groups if not _speck_cluster(group, floor)]
     if not groups:
         return labels, []
-    groups = _drop_specks(_drop_border_blobs(groups, labels))
-    groups = _merge_parts(groups)
-    floor = max(MIN_DIGIT_HEIGHT, MIN_DIGIT_HEIGHT_SHARE * min(mask.shape))
     tallest = max(group.height for group in groups)
     tall_enough = max(floor, tallest / TALLEST_PER_DIGIT)
     digits = [group for group in groups if group.height >= tall_enough]
     _attach_strokes(digits, [group for group in groups if group.height < tall_enough])
+    if kept.size > SPECKLED_MARKS and sum(d.area for d in digits) < DIGIT_INK_SHARE * int(stats[kept, 4].sum()):
+        return labels, []
     digits = _split_touching(digits, labels, contrast)
     return labels, sorted(digits, key=lambda g: (g.left + g.right) / 2)
+
+
+def _speck_cluster(group: Group, floor: float) -> bool:
+    """Whether `group` is specks merged together, not a digit nor a stroke (SPECK_OF_FLOOR, CLUSTER_PARTS)."""
+    if group.part_size < SPECK_OF_FLOOR * floor:
+        return True
+    return len(group.labels) > CLUSTER_PARTS and group.part_size < CLUSTER_PART_SHARE * max(group.height, group.width)
 
 
 def _attach_strokes(digits: list[Group], parts: list[Group]) -> None:
@@ -232,15 +336,17 @@ def _attach_strokes(digits: list[Group], parts: list[Group]) -> None:
     listed, the larger, when it overlaps two). Parts go largest first, each measured against the
     digit as grown by the parts before it.
     """
+    if not digits or not parts:
+        return
+    boxes = _Boxes(digits)
     for part in sorted(parts, key=lambda g: -g.area):
-        near = []
-        for digit in digits:
-            horizontal, vertical = part.gap_to(digit)
-            if (part.area >= STROKE_MIN_INK * digit.area and horizontal <= STROKE_X_REACH * digit.height
-                    and vertical <= PART_Y_REACH * digit.height):
-                near.append((math.hypot(horizontal, vertical), digit))
-        if near:
-            min(near, key=lambda pair: pair[0])[1].absorb(part)
+        horizontal, vertical = boxes.gaps_to(part)
+        height = boxes.bottom - boxes.top
+        near = np.flatnonzero((part.area >= STROKE_MIN_INK * boxes.area) & (horizontal <= STROKE_X_REACH * height)
+                              & (vertical <= PART_Y_REACH * height))
+        if near.size:
+            distances = [math.hypot(int(horizontal[k]), int(vertical[k])) for k in near]  # as before: math.hypot
+            boxes.absorb(int(near[distances.index(min(distances))]), part)
 
 
 def _split_touching(digits: list[Group], labels: np.ndarray, contrast: np.ndarray) -> list[Group]:
@@ -267,7 +373,7 @@ def _cut_columns(profile: np.ndarray, height: float) -> list[int]:
     to MAX_PART_ASPECT of `height` wide, at the cuts that minimise the ink they cross (CUT_INK_WEIGHT
     times its share of the height) plus each part's width penalty (the squared log of its width over
     an even share): cuts fall in the projection's valleys where digits touch, near an even split.
-    Dynamic programming over (parts so far, column), each part's start searched in numpy.
+    Dynamic programming over (parts so far, column), all columns' part starts searched at once in numpy.
     """
     width = len(profile)
     parts = max(2, round(width / (DIGIT_ASPECT * height)))
@@ -275,18 +381,26 @@ def _cut_columns(profile: np.ndarray, height: float) -> list[int]:
     narrowest, widest = max(1, int(MIN_PART_ASPECT * height)), max(2, int(MAX_PART_ASPECT * height))
     ink = CUT_INK_WEIGHT * np.convolve(profile, np.ones(3) / 3, mode="same") / height  # (width,) smoothed over 3 columns
     ink = np.append(ink, 0.0)  # the group's right edge is no cut
+    # Every part end (row) against every part width (column), widest first: starts ascend along a row.
+    ends = np.arange(width + 1)
+    part_widths = np.arange(widest, narrowest - 1, -1)
+    starts = ends[:, None] - part_widths[None, :]  # (width + 1, widths)
+    outside = starts < 0
+    first_inside = np.minimum(np.maximum(0, widest - ends), len(part_widths) - 1)  # each row's first start >= 0
+    starts = np.maximum(starts, 0)
+    penalty = np.log(part_widths / even) ** 2  # (widths,)
+    reachable = ends >= narrowest
     best = np.full(width + 1, np.inf)  # best[x]: the least cost of cutting columns 0..x-1 into the parts so far
     best[0] = 0.0
     previous = np.zeros((parts + 1, width + 1), dtype=int)
     for part in range(1, parts + 1):
-        cost = np.full(width + 1, np.inf)
-        for end in range(narrowest, width + 1):
-            starts = np.arange(max(0, end - widest), end - narrowest + 1)
-            costs = best[starts] + np.log((end - starts) / even) ** 2
-            pick = int(np.argmin(costs))
-            cost[end] = costs[pick] + ink[end]
-            previous[part, end] = starts[pick]
-        best = cost
+        costs = best[starts] + penalty
+        costs[outside] = np.inf
+        pick = np.argmin(costs, axis=1)
+        least = costs[ends, pick]
+        pick = np.where(np.isfinite(least), pick, first_inside)  # none finite: the first start, as argmin would
+        best = np.where(reachable, least + ink[ends], np.inf)
+        previous[part] = np.where(reachable, starts[ends, pick], 0)
     cuts, end = [], width
     for part in range(parts, 1, -1):
         end = int(previous[part, end])
@@ -308,7 +422,7 @@ def _cut(group: Group, height: float, labels: np.ndarray, contrast: np.ndarray) 
         top, bottom = group.top + int(rows[0]), group.top + int(rows[-1]) + 1
         left, right = group.left + start + int(cols[0]), group.left + start + int(cols[-1]) + 1
         mass = float(contrast[box][:, start:stop][ink].sum())
-        pieces.append(Group(top, bottom, left, right, int(ink.sum()), mass, list(group.labels), len(bounds) - 1))
+        pieces.append(Group(top, bottom, left, right, int(ink.sum()), mass, list(group.labels), len(bounds) - 1, group.part_size))
     return pieces
 
 
@@ -325,14 +439,15 @@ def paper_patch(labels: np.ndarray, group: Group) -> np.ndarray | None:
     if group.height > PATCH_MAX_SPAN * height or group.width > PATCH_MAX_SPAN * width:
         return None
     box = labels[group.top : group.bottom, group.left : group.right]
-    own = box == max(group.labels, key=lambda label: int(np.count_nonzero(box == label)))
+    counts = np.bincount(box.ravel(), minlength=max(group.labels) + 1)[group.labels]
+    own = box == group.labels[int(np.argmax(counts))]  # its largest component (the first, on a tie)
     filled = image_ops.fill_holes(own)
     holes = filled.sum() - own.sum()
     if own.sum() < PATCH_MIN_FILL * own.size or not PATCH_MIN_HOLES * filled.sum() <= holes <= PATCH_MAX_HOLES * filled.sum():
         return None
     patch = np.zeros(labels.shape, dtype=bool)
     patch[group.top : group.bottom, group.left : group.right] = image_ops.erode(filled, iterations=1)
-    return patch
+    return patch if patch.any() else None
 
 
 def in_row(groups: list[Group]) -> list[Group]:
