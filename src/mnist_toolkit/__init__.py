@@ -49,6 +49,7 @@ _EXPORTS = {
     "DownloadError": "errors",
     "UnknownName": "errors",
     "ImageError": "reading.prepare",
+    "NotADigit": "inference.answers",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -68,7 +69,7 @@ if TYPE_CHECKING:
         OutputError,
         UnknownName,
     )
-    from .inference.answers import NumberReading, Reading
+    from .inference.answers import NotADigit, NumberReading, Reading
     from .inference.evaluation import EvalReport
     from .inference.loading import Model
     from .models import list_models

@@ -38,7 +38,7 @@ def predict(
     report, listing = (None, _JsonListWriter()) if json_output else (PredictionsReport(show=show, number=number), None)
     several, cut, saved_names = [], set(), {}
     total = failed = missing = 0
-    for rows in predict_in_batches(loaded.predictor, paths, number=number, top_k=top_k):  # each batch rendered, then let go
+    for rows in predict_in_batches(loaded.predictor, paths, number=number, top_k=top_k, detector=loaded.detector):  # each batch rendered, then let go
         several += [row.file for row in rows if row.prepared is not None and row.prepared.digits_seen > 1]
         cut |= {row.file for row in rows for part in (row.parts or []) if part.prepared is not None and part.prepared.cut_from > 1}
         if save_preprocessed is not None:

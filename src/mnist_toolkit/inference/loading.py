@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import CheckpointError, ConfigError, ModelFileError
 from ..reading.prepare import ImageLike, open_image, prepare, prepare_number
 from ..runs import RunFolder
-from .answers import NumberReading, Reading, readings
+from .answers import NotADigit, NumberReading, Reading, read_inputs
 from .calibration import Calibration
 
 ENGINES = ("auto", "onnx", "torch")
@@ -55,6 +55,9 @@ class Model:
     note: str | None = None  # why auto chose what it chose, when that is not obvious
     arch: str | None = None
     global_step: int | None = None  # the training step the weights come from
+    #: The "not a digit" detector (`digitness.DigitnessDetector`) its readings are checked with: the one
+    #: shipped in the package by default; None reads everything as a digit.
+    detector: Any = None
 
     def describe(self) -> dict:
         """{engine, model, origin, checkpoint, test_accuracy, temperature}."""
@@ -77,24 +80,40 @@ class Model:
         """(N, 28, 28) uint8 prepared digits (or one (28, 28) digit) -> (N, 10) calibrated probabilities."""
         return self.predictor.predict_proba(_digits(images), batch_size)
 
+    def readings(self, images: np.ndarray, boxes: list | None = None, top_k: int = 3) -> list[Reading]:
+        """One `Reading` per (N, 28, 28) uint8 prepared input, calibrated and checked by `detector`
+        (a refused one has `refusal` set and keeps its best guess)."""
+        images = _digits(images)
+        return read_inputs(self.predictor, images, boxes or [None] * len(images), top_k, self.detector)
+
     def read(self, image: ImageLike, top_k: int = 3) -> Reading:
         """The digit in an image (the one with the most ink when there are several).
 
         Raises:
-            ImageError: not an image, or no digit in it.
+            ImageError: not an image, or no digit in it ("no digit found: ...").
+            NotADigit: an `ImageError` for ink that is not a digit (a star, a letter, a photo of a
+                thing); its `reading` holds the best guess.
         """
-        prepared = prepare(open_image(image), _name(image))
-        return readings(self.predict_proba(prepared.image[None]), [prepared.image], [prepared.box], top_k)[0]
+        name = _name(image)
+        prepared = prepare(open_image(image), name)
+        reading = self.readings(prepared.image[None], [prepared.box], top_k)[0]
+        if reading.refusal is not None:
+            raise NotADigit(f"{name}: {reading.refusal}", reading)
+        return reading
 
     def read_number(self, image: ImageLike, top_k: int = 3) -> NumberReading:
         """Every digit of a written number, left to right.
 
         Raises:
             ImageError: not an image, or no digit in it.
+            NotADigit: a mark in the row is not a digit; its `reading` holds the row's best guesses.
         """
-        parts = prepare_number(open_image(image), _name(image))
-        images = np.stack([part.image for part in parts])
-        return NumberReading(readings(self.predict_proba(images), [p.image for p in parts], [p.box for p in parts], top_k))
+        name = _name(image)
+        parts = prepare_number(open_image(image), name)
+        read = NumberReading(self.readings(np.stack([part.image for part in parts]), [p.box for p in parts], top_k))
+        if read.refusal is not None:
+            raise NotADigit(f"{name}: {read.refusal}", read)
+        return read
 
 
 def _digits(images: np.ndarray) -> np.ndarray:
@@ -174,8 +193,9 @@ def _fresh_onnx(choice: ModelChoice) -> tuple[bool, str | None]:
     return True, None
 
 
-def load_model(choice: ModelChoice, engine: str = "auto", threads: int | None = None) -> Model:
-    """Open the chosen model on `engine`.
+def load_model(choice: ModelChoice, engine: str = "auto", threads: int | None = None, not_a_digit: bool = True) -> Model:
+    """Open the chosen model on `engine`; with `not_a_digit`, its readings are checked by the shipped
+    "not a digit" detector (when the package has one).
 
     Raises:
         ConfigError: an unknown engine, or one that cannot read this model.
@@ -197,7 +217,8 @@ def load_model(choice: ModelChoice, engine: str = "auto", threads: int | None = 
             raise ModelFileError("no ONNX model to load", hint="use --engine torch")
         session = OnnxModel(choice.onnx, threads)
         meta = session.metadata
-        return Model(session, "onnx", choice.origin, choice.onnx, choice.checkpoint, meta.get("test_accuracy"), None, meta.get("arch"), meta.get("global_step"))
+        return Model(session, "onnx", choice.origin, choice.onnx, choice.checkpoint, meta.get("test_accuracy"), None, meta.get("arch"),
+                     meta.get("global_step"), _detector(not_a_digit))  # fmt: skip
     from .checkpoint import load_checkpoint, rebuild_model
     from .export import checkpoint_test_accuracy
     from .torch_model import TorchModel
@@ -212,4 +233,10 @@ def load_model(choice: ModelChoice, engine: str = "auto", threads: int | None = 
     network = TorchModel(rebuild_model(payload), norm["mean"], norm["std"], calibration=Calibration.from_json(payload.get("calibration")))
     note = why_not if engine == "auto" and choice.onnx is not None and why_not else None
     return Model(network, "torch", choice.origin, checkpoint, checkpoint,
-                       checkpoint_test_accuracy(payload), note, payload["arch"], payload.get("global_step"))  # fmt: skip
+                       checkpoint_test_accuracy(payload), note, payload["arch"], payload.get("global_step"), _detector(not_a_digit))  # fmt: skip
+
+
+def _detector(wanted: bool):
+    from .digitness import shipped_detector
+
+    return shipped_detector() if wanted else None

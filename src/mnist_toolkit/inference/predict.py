@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import MnistError
 from ..reading.prepare import ImageError, Prepared, prepare_bytes, prepare_number_bytes, read_file, read_limited
-from .answers import NumberReading, Reading, readings
+from .answers import NumberReading, Reading, read_inputs
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 STDIN = "-"
@@ -37,11 +37,12 @@ class PredictionRow:
 
     @property
     def digit(self) -> int | None:
-        return self.reading.digit if self.reading else None
+        """The digit read; None when none was (an error, or not a digit)."""
+        return self.reading.digit if self.reading and self.reading.is_digit else None
 
     @property
     def confidence(self) -> float | None:
-        return self.reading.confidence if self.reading else None
+        return self.reading.confidence if self.reading and self.reading.is_digit else None
 
     @property
     def top_k(self) -> list[dict]:
@@ -57,10 +58,14 @@ class PredictionRow:
         if self.parts is not None:
             number = self.number_reading()
             digits = [{"digit": part.digit, "confidence": part.confidence, "top_k": part.top_k,
-                       "box": list(part.prepared.box) if part.prepared and part.prepared.box else None} for part in self.parts]  # fmt: skip
+                       "box": list(part.prepared.box) if part.prepared and part.prepared.box else None,
+                       "digit_score": part.reading.digit_score if part.reading else None,
+                       "not_digit": bool(part.reading and not part.reading.is_digit)} for part in self.parts]  # fmt: skip
             return {"file": self.file, "number": number.number if number else None,
                     "confidence": number.confidence if number else None, "digits": digits, "error": self.error}  # fmt: skip
-        return {"file": self.file, "digit": self.digit, "confidence": self.confidence, "top_k": self.top_k, "error": self.error}
+        return {"file": self.file, "digit": self.digit, "confidence": self.confidence, "top_k": self.top_k,
+                "digit_score": self.reading.digit_score if self.reading else None,
+                "not_digit": bool(self.reading and not self.reading.is_digit), "error": self.error}  # fmt: skip
 
 
 def expand_inputs(items: list[str]) -> list[str]:
@@ -129,28 +134,34 @@ def _prepare_paths(paths: list[str], number: bool) -> list[PredictionRow]:
     return rows
 
 
-def predict_in_batches(model, items: list[str], number: bool = False, top_k: int = 3, batch_size: int | None = None) -> Iterator[list[PredictionRow]]:
+def predict_in_batches(model, items: list[str], number: bool = False, top_k: int = 3, batch_size: int | None = None,
+                       detector=None) -> Iterator[list[PredictionRow]]:  # fmt: skip
     """Expand `items`, then prepare and read them `batch_size` at a time: one list of rows per batch,
     in input order. The caller renders each batch and lets it go (bounded memory)."""
     batch_size = batch_size or BATCH_SIZE
     paths = expand_inputs(items)
     for start in range(0, len(paths), batch_size):
-        yield predict_rows(model, _prepare_paths(paths[start : start + batch_size], number), top_k)
+        yield predict_rows(model, _prepare_paths(paths[start : start + batch_size], number), top_k, detector)
 
 
-def predict_rows(model, rows: list[PredictionRow], top_k: int = 3) -> list[PredictionRow]:
-    """Read every row that has a prepared image (one batch), filling its `reading`.
+def predict_rows(model, rows: list[PredictionRow], top_k: int = 3, detector=None) -> list[PredictionRow]:
+    """Read every row that has a prepared image (one batch), filling its `reading`; with a `detector`
+    (`digitness.DigitnessDetector`), a row whose ink is not a digit gets the error "not a digit: ..."
+    (its reading keeps the best guess).
 
-    `model` is anything with `predict_proba(images)` (calibrated probabilities): a `Model`, a
-    `TorchModel` or an `OnnxModel`.
+    `model` is anything with `predict_proba(images)` (calibrated probabilities): a `Model`'s
+    `predictor`, a `TorchModel` or an `OnnxModel`.
     """
     ready = [row for row in digit_rows(rows) if row.prepared is not None]
     if not ready:
         return rows
     batch = np.stack([row.prepared.image for row in ready])  # (B, 28, 28) uint8
-    found = readings(model.predict_proba(batch, len(ready)), [row.prepared.image for row in ready], [row.prepared.box for row in ready], top_k)
-    for row, reading in zip(ready, found):
+    for row, reading in zip(ready, read_inputs(model, batch, [row.prepared.box for row in ready], top_k, detector)):
         row.reading = reading
+    for row in rows:
+        refusal = row.number_reading().refusal if row.parts is not None and row.number_reading() else (row.reading.refusal if row.reading else None)
+        if refusal is not None and row.error is None:
+            row.error = f"{row.file}: {refusal}"
     return rows
 
 

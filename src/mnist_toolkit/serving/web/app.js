@@ -134,8 +134,13 @@ function showError(message) {
 function show(answer) {
   lastAnswer = answer;
   const number = answer.number !== undefined;
-  document.getElementById("prediction").textContent = number ? answer.number : String(answer.digit);
-  document.getElementById("confidence").textContent = percent(answer.confidence) + " sure";
+  if (answer.not_digit) {  // ink that does not look like a digit: say so, keep showing what was seen
+    document.getElementById("prediction").textContent = "not a digit";
+    document.getElementById("confidence").textContent = answer.error || "";
+  } else {
+    document.getElementById("prediction").textContent = number ? answer.number : String(answer.digit);
+    document.getElementById("confidence").textContent = percent(answer.confidence) + " sure";
+  }
   document.getElementById("engine").textContent = answer.model + " on " + answer.engine;
   const digits = document.getElementById("digits");
   digits.innerHTML = "";
@@ -183,7 +188,7 @@ function digitRow(reading, index, selected) {
   row.className = "digit-row" + (selected ? " selected" : "");
   row.dataset.testid = "digit-row";
   row.setAttribute("aria-pressed", String(selected));
-  row.setAttribute("aria-label", "digit " + (index + 1) + ": read as " + reading.digit + ", " + percent(reading.confidence) + " sure");
+  row.setAttribute("aria-label", "digit " + (index + 1) + ": " + (reading.not_digit ? "not a digit" : "read as " + reading.digit + ", " + percent(reading.confidence) + " sure"));
   const img = document.createElement("img");
   img.className = "pixels";
   img.alt = "";
@@ -192,10 +197,10 @@ function digitRow(reading, index, selected) {
   const label = document.createElement("span");
   label.className = "digit-read";
   label.dataset.testid = "digit-prediction";
-  label.textContent = reading.digit;
+  label.textContent = reading.not_digit ? "?" : reading.digit;
   const sure = document.createElement("span");
   sure.className = "muted";
-  sure.textContent = (100 * reading.confidence).toFixed(0) + "%";
+  sure.textContent = reading.not_digit ? "not a digit" : (100 * reading.confidence).toFixed(0) + "%";
   const columns = document.createElement("span");
   columns.className = "mini-bars";
   columns.dataset.testid = "digit-probabilities";
