@@ -1,0 +1,98 @@
+"""Is it a digit at all? The shipped "not a digit" detector, on ONNX Runtime and numpy alone (no torch).
+
+A small binary classifier over the 28x28 MNIST-style input the reading prepares (the very input a digit
+model sees), so it serves the pretrained model and every user's run alike. It is built by
+`benchmarks/build_digitness.py` (MNIST training digits against drawn shapes, scribbles, textures and
+letters) and shipped as `pretrained/digitness.onnx` with its card `digitness.json`, which holds the
+threshold and how it was chosen. Measured (benchmarks/not_a_digit.py): see the card's "measured"
+section; in short, most non-digits of kinds never seen in training are refused while at most 0.5 % of
+real digits are.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ModelFileError
+
+DETECTOR_DIR = Path(__file__).parent.parent / "pretrained"
+DETECTOR_NAME = "digitness"
+_HINT = "reinstall the package, or rebuild the detector with benchmarks/build_digitness.py"
+#: Images scored per ONNX Runtime call: bounded memory whatever the batch.
+BATCH_SIZE = 1024
+
+
+class DigitnessDetector:
+    """The probability that a prepared 28x28 input holds a digit, and the refusal threshold.
+
+    Args:
+        path: the `.onnx` file, (B, 28, 28) uint8 -> (B,) or (B, 1) probabilities.
+        threshold: inputs scoring below it are not digits.
+        card: what the card says about the detector (how it was built, measured numbers).
+
+    Raises:
+        ModelFileError: missing or not a readable (B, 28, 28) uint8 model.
+    """
+
+    def __init__(self, path: str | Path, threshold: float, card: dict | None = None) -> None:
+        import onnxruntime as ort
+
+        self.path = Path(path)
+        self.threshold = float(threshold)
+        self.card = card or {}
+        if not self.path.is_file():
+            raise ModelFileError(f"{self.path}: no such detector model", hint=_HINT)
+        options = ort.SessionOptions()
+        options.log_severity_level = 3  # errors only: no warnings on stderr
+        try:
+            self.session = ort.InferenceSession(str(self.path), sess_options=options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own Fail / InvalidProtobuf / InvalidGraph types
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ModelFileError(f"{self.path}: not a readable ONNX model ({first[:160]})", hint=_HINT) from None
+        inputs = self.session.get_inputs()
+        if len(inputs) != 1 or inputs[0].type != "tensor(uint8)" or list(inputs[0].shape)[1:] != [28, 28]:
+            found = ", ".join(f"{i.name} {i.type} {i.shape}" for i in inputs)
+            raise ModelFileError(f"{self.path}: expects input ({found}), not (batch, 28, 28) uint8", hint=_HINT)
+        self.input_name = inputs[0].name
+
+    def scores(self, images: np.ndarray) -> np.ndarray:
+        """(N, 28, 28) uint8 prepared inputs (or one (28, 28)) -> (N,) float32 probability of a digit."""
+        images = np.ascontiguousarray(images, dtype=np.uint8)
+        if images.ndim == 2:
+            images = images[None]
+        parts = [self.session.run(None, {self.input_name: images[start : start + BATCH_SIZE]})[0].reshape(-1)
+                 for start in range(0, len(images), BATCH_SIZE)]  # fmt: skip
+        return np.concatenate(parts).astype(np.float32) if parts else np.empty(0, np.float32)
+
+    def is_digit(self, images: np.ndarray) -> np.ndarray:
+        """(N, 28, 28) uint8 -> (N,) bool: True where the input holds a digit (score >= threshold)."""
+        return self.scores(images) >= self.threshold
+
+
+def load_detector(path: str | Path) -> DigitnessDetector:
+    """The detector in `path` (.onnx) with the threshold of its card (the .json beside it).
+
+    Raises:
+        ModelFileError: the model or its card is missing or unreadable.
+    """
+    path = Path(path)
+    card_path = path.with_suffix(".json")
+    try:
+        card = json.loads(card_path.read_text())
+        threshold = float(card["threshold"]["value"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelFileError(f"{card_path}: no usable detector card ({type(exc).__name__})", hint=_HINT) from None
+    return DigitnessDetector(path, threshold, card)
+
+
+@lru_cache(maxsize=1)
+def shipped_detector() -> DigitnessDetector | None:
+    """The detector shipped in the package, loaded once; None when its files are missing."""
+    path = DETECTOR_DIR / f"{DETECTOR_NAME}.onnx"
+    if not path.is_file() or not path.with_suffix(".json").is_file():
+        return None
+    return load_detector(path)
