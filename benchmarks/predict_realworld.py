@@ -90,8 +90,24 @@ def score_single(models, samples, read) -> dict:
     for name, (model, norm) in models.items():
         digits = read_digits(model, images, norm)
         right = sum(str(d) == s.label for d, s in zip(digits, samples))
-        scores[name] = {"accuracy": 100.0 * right / len(samples), "refused": sum(i is None for i in images), "ms_per_image": 1000 * seconds / len(samples)}
+        scores[name] = {"accuracy": 100.0 * right / len(samples), "refused": sum(i is None for i in images), "ms_per_image": 1000 * seconds / len(samples),
+                        **calibration_of(model, norm, images, samples)}  # fmt: skip
     return scores
+
+
+def calibration_of(model, norm: dict, images: list, samples) -> dict:
+    """ECE (in %) of the digits read, with softmax alone and with the checkpoint's temperature."""
+    from mnist_toolkit.inference.calibration import expected_calibration_error
+    from mnist_toolkit.inference.scores import softmax
+
+    read = [(image, int(sample.label)) for image, sample in zip(images, samples) if image is not None]
+    if not read:
+        return {}
+    logits = TorchModel(model, norm["mean"], norm["std"]).logits(np.stack([image for image, _ in read]))
+    labels = np.array([label for _, label in read])
+    temperature = norm.get("temperature") or 1.0
+    return {"ece_softmax": 100 * expected_calibration_error(softmax(logits), labels),
+            "ece_calibrated": 100 * expected_calibration_error(softmax(logits / temperature), labels)}
 
 
 def score_numbers(models, samples) -> dict:
@@ -153,7 +169,8 @@ def main() -> None:
     models = {}
     for path in args.checkpoint:
         payload = load_checkpoint(path)
-        models[str(path)] = (rebuild_model(payload), payload["normalization"])
+        calibration = payload.get("calibration") or {}
+        models[str(path)] = (rebuild_model(payload), {**payload["normalization"], "temperature": calibration.get("temperature")})
     previous = previous_preprocessing() if not args.paths or "previous" in args.paths else None
     paths = {
         "naive": lambda data: naive(decode(data)),
@@ -180,6 +197,8 @@ def main() -> None:
                 line = f"exact {s['current']['exact']:6.2f}%  digits {s['current']['digits_right']:6.2f}%  count right {s['current']['digit_count_right']:6.2f}%"
             else:
                 line = "  ".join(f"{path} {s[path]['accuracy']:6.2f}% ({s[path]['refused']} refused)" for path in paths)
+                if "ece_softmax" in s.get("current", {}):
+                    line += f"  ECE {s['current']['ece_softmax']:.2f}% -> {s['current']['ece_calibrated']:.2f}%"
             if ceiling is not None:
                 line += f"  | its MNIST digits {s['mnist_itself']['accuracy']:6.2f}%"
             print(f"{name:20s} {Path(model).parent.parent.name or model:28.28s} {line}   {s[next(iter(by_path))]['ms_per_image']:.0f} ms/image", flush=True)

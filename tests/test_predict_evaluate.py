@@ -138,7 +138,7 @@ def test_predict_mixes_good_and_bad_files(cli, trained_run, mixed_inputs, tmp_pa
     rows = {Path(row["file"]).name: row for row in json.loads(result.stdout)}
     assert len(rows) == 7
     for row in rows.values():
-        assert set(row) == {"file", "digit", "confidence", "top_k", "error", "engine", "model", "origin"}
+        assert set(row) == {"file", "digit", "confidence", "top_k", "digit_score", "not_digit", "error", "engine", "model", "origin"}
     assert rows["seven.png"]["digit"] == 7 and rows["two.png"]["digit"] == 2
     assert rows["seven.png"]["error"] is None and len(rows["seven.png"]["top_k"]) == 3
     assert rows["seven.png"]["top_k"][0] == {"digit": 7, "p": rows["seven.png"]["confidence"]}
@@ -216,6 +216,6 @@ def test_predict_number_json_reads_a_row_left_to_right(cli, trained_run, tmp_pat
     assert set(row) == {"file", "number", "confidence", "digits", "error", "engine", "model", "origin"} and row["error"] is None
     assert row["number"] == "2076" and len(row["digits"]) == 4  # each digit read at over 95% confidence
     lefts = [d["box"][0] for d in row["digits"]]
-    assert lefts == sorted(lefts) and all(set(d) == {"digit", "confidence", "top_k", "box"} for d in row["digits"])
+    assert lefts == sorted(lefts) and all(set(d) == {"digit", "confidence", "top_k", "box", "digit_score", "not_digit"} for d in row["digits"])
     single = cli("predict", str(path), "--run", trained_run)
     assert "--number" in single.stderr  # several digits read as one: the warning suggests --number

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from mnist_toolkit.inference.answers import readings
 from mnist_toolkit.inference.predict import PredictionRow
+from mnist_toolkit.inference.scores import softmax
 from mnist_toolkit.reading.prepare import Prepared
 from mnist_toolkit.reporting.evaluation import predictions_table
 
@@ -20,7 +21,7 @@ def _read(digit: int, cut_from: int = 1) -> PredictionRow:
     logits = np.zeros((1, 10), np.float32)
     logits[0, digit] = 4.5
     row = PredictionRow("x.png", prepared=prepared)
-    row.reading = readings(logits, [prepared.image], [prepared.box])[0]
+    row.reading = readings(softmax(logits), [prepared.image], [prepared.box])[0]
     return row
 
 
@@ -70,4 +71,4 @@ def test_digits_cut_apart_are_noted_and_the_json_keeps_its_keys():
     assert "2 digits cut apart where their ink touched" in table["digits"][0]
     document = row.to_json()
     assert set(document) == {"file", "number", "confidence", "digits", "error"} and document["number"] == "25"
-    assert all(set(digit) == {"digit", "confidence", "top_k", "box"} for digit in document["digits"])
+    assert all(set(digit) == {"digit", "confidence", "top_k", "box", "digit_score", "not_digit"} for digit in document["digits"])
