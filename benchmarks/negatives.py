@@ -1,0 +1,879 @@
+"""Images that hold no digit, for training and measuring the "not a digit" detector (issue 22).
+
+Each kind has a name, a group and a role: "training" kinds may be used to train the detector (and
+their own held-out images measured as "seen"), "held out" kinds are never used in training nor to
+choose its threshold, only measured ("never seen"). A kind's generator draws one image of realistic
+size (100-400 px) from a seeded generator: image `i` of kind `k` with seed `s` is the same whatever
+else is generated (`images(kind, count, seed)`).
+
+Drawings (shapes, letters, scribbles, textures) are ink coverage rendered by `on_paper`: dark ink on
+light, unevenly lit, noisy paper, or light on dark (a board, an inverted scan), grey or colour, some
+JPEG. Blots and smudges are left out: a filled blob is what a very thick digit becomes at 28x28.
+"Photos of things" are synthetic natural-looking scenes (smooth fields, blobs, objects, an
+animal, a face) drawn directly in colour.
+
+Letters: only those that do not look like a digit, `LETTERS` (excluded: B b C c D G g I i J j L l O o
+Q q S s T t Z z, which read as 8 6 0 0 0 6 9 1 1 1 1 1 1 0 0 0 9 5 5 7 7 2 2). Printed letters come
+from the DejaVu fonts, found by file name through Pillow's font search: DejaVu Sans (font set A,
+training) and DejaVu Serif (font set B, held out). Handwritten letters are drawn as strokes: straight
+polylines (style A, training) and rounded script (style B, held out, with its own letter skeletons).
+No handwriting font is used (those are reserved), nor any bundled sample photograph.
+
+Usage: poetry run python benchmarks/negatives.py [--count N] [--seed S] [--preview DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import math
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+#: Drawings are made at this many times their size and reduced: antialiased strokes and edges.
+SUPERSAMPLE = 2
+#: Frames are 100-400 px on the long side, as a crop or a small photo a user would send.
+FRAME_SIDES = (100, 400)
+#: Share of drawings rendered light on dark (a board, an inverted scan), as in the real-world sets.
+LIGHT_ON_DARK_ODDS = 0.2
+#: Share of images saved and reopened as JPEG (its blocks and ringing are part of a real photo).
+JPEG_ODDS = 0.3
+#: Pen width as a share of the drawing's size: MNIST strokes are 2-4 px of a 20 px digit (10-20 %);
+#: a fine pen on a large drawing is thinner, a marker thicker.
+PEN_SHARE = (0.04, 0.16)
+#: Share of filled drawings shaded (coloured in unevenly, lit from one side) rather than flat.
+SHADED_ODDS = 0.5
+
+#: Letters that do not look like a digit (upper and lower case), drawn by fonts and strokes.
+LETTERS = "AEFHKMNPRUVWXY" + "aefhkmnpruvwxy"
+#: Letters left out because a reader could take them for a digit: B 8, b 6, C c D O o Q 0, G 6, g q 9,
+#: I i J j L l 1, S s 5, T t 7, Z z 2.
+DIGIT_LIKE_LETTERS = "BbCcDGgIiJjLlOoQqSsTtZz"
+#: Font set A (training): DejaVu Sans in its styles. Font set B (held out): DejaVu Serif in its styles.
+FONTS_A = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf", "DejaVuSans-BoldOblique.ttf",
+           "DejaVuSans-ExtraLight.ttf", "DejaVuSansCondensed.ttf", "DejaVuSansCondensed-Bold.ttf",
+           "DejaVuSansMono.ttf", "DejaVuSansMono-Bold.ttf")  # fmt: skip
+FONTS_B = ("DejaVuSerif.ttf", "DejaVuSerif-Bold.ttf", "DejaVuSerif-Italic.ttf", "DejaVuSerif-BoldItalic.ttf",
+           "DejaVuSerifCondensed.ttf", "DejaVuSerifCondensed-Bold.ttf")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of non-digit image."""
+
+    name: str
+    group: str  # shapes | letters | scribbles | textures | noise | photos
+    training: bool  # used to train the detector; False: held out, never seen
+    draw: Callable[[np.random.Generator], tuple[Image.Image, str]]  # rng -> (image, tag: what was drawn)
+
+
+KINDS: dict[str, Kind] = {}
+
+
+def _kind(name: str, group: str, training: bool):
+    def register(draw):
+        if name in KINDS:
+            raise ValueError(f"duplicate kind {name!r}")
+        KINDS[name] = Kind(name, group, training, draw)
+        return draw
+
+    return register
+
+
+def images(kind: str, count: int, seed: int, start: int = 0) -> list[tuple[Image.Image, str]]:
+    """Images `start` .. `start + count - 1` of `kind` with `seed`, each from its own generator."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; the kinds are {', '.join(KINDS)}")
+    key = zlib.crc32(kind.encode())
+    return [KINDS[kind].draw(np.random.default_rng([seed, key, i])) for i in range(start, start + count)]
+
+
+# --- rendering ------------------------------------------------------------------------------------
+
+
+def frame_size(rng: np.random.Generator) -> tuple[int, int]:
+    """(width, height): the long side 100-400 px, aspect up to 4:3 either way."""
+    long_side = int(rng.integers(*FRAME_SIDES, endpoint=True))
+    short_side = int(long_side * rng.uniform(0.75, 1.0))
+    return (long_side, short_side) if rng.random() < 0.5 else (short_side, long_side)
+
+
+class Canvas:
+    """A coverage canvas (0 = paper, 1 = ink) drawn at SUPERSAMPLE times the frame's size."""
+
+    def __init__(self, width: int, height: int) -> None:
+        self.size = (width, height)
+        self.image = Image.new("L", (width * SUPERSAMPLE, height * SUPERSAMPLE))
+        self.draw = ImageDraw.Draw(self.image)
+
+    def stroke(self, points, width: float) -> None:
+        """A pen stroke through `points` (frame pixels), round caps and joints."""
+        pts = [(x * SUPERSAMPLE, y * SUPERSAMPLE) for x, y in points]
+        w = max(1, round(width * SUPERSAMPLE))
+        if len(pts) > 1:
+            self.draw.line(pts, fill=255, width=w, joint="curve")
+        r = w / 2
+        for x, y in (pts[0], pts[-1]):
+            self.draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
+
+    def fill(self, points, value: int = 255) -> None:
+        self.draw.polygon([(x * SUPERSAMPLE, y * SUPERSAMPLE) for x, y in points], fill=value)
+
+    def ellipse(self, box, fill: bool, width: float = 1.0) -> None:
+        left, top, right, bottom = (v * SUPERSAMPLE for v in box)
+        if fill:
+            self.draw.ellipse((left, top, right, bottom), fill=255)
+        else:
+            self.draw.ellipse((left, top, right, bottom), outline=255, width=max(1, round(width * SUPERSAMPLE)))
+
+    def cover(self) -> np.ndarray:
+        """(H, W) float32 coverage in [0, 1] at the frame's size."""
+        return np.asarray(self.image.resize(self.size, Image.LANCZOS), dtype=np.float32) / 255
+
+
+def on_paper(cover: np.ndarray, rng: np.random.Generator, light_on_dark: float = LIGHT_ON_DARK_ODDS) -> Image.Image:
+    """Ink coverage (H, W) in [0, 1] as a photo or scan of it: paper and ink tones, a lighting gradient,
+    noise, a little blur; grey or colour; dark on light, or light on dark with odds `light_on_dark`."""
+    height, width = cover.shape
+    if rng.random() < light_on_dark:
+        ground, ink = rng.uniform(15, 80), rng.uniform(165, 245)
+    else:
+        ground, ink = rng.uniform(185, 250), rng.uniform(5, 100)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    angle = rng.uniform(0, 2 * np.pi)
+    light = 1 + rng.uniform(0, 0.18) * ((np.cos(angle) * x / width + np.sin(angle) * y / height) - 0.5)
+    tone = ground * light + (ink - ground) * light * cover
+    if rng.random() < 0.5:
+        tint = np.array([1.0, rng.uniform(0.92, 1.0), rng.uniform(0.8, 1.0)], np.float32)
+        ink_hue = np.array([1.0, 1.0, 1.0]) if rng.random() < 0.6 else np.array([0.5, 0.6, 1.6])
+        pixels = tone[..., None] * tint * (1 - cover[..., None] * (1 - ink_hue.astype(np.float32)) * 0.3)
+    else:
+        pixels = tone
+    pixels = pixels + rng.normal(0, rng.uniform(1, 7), pixels.shape).astype(np.float32)
+    image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+    if rng.random() < 0.3:
+        image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.0)))
+    return _maybe_jpeg(image, rng)
+
+
+def _maybe_jpeg(image: Image.Image, rng: np.random.Generator) -> Image.Image:
+    if rng.random() >= JPEG_ODDS:
+        return image
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=int(rng.integers(60, 95)))
+    return Image.open(io.BytesIO(buffer.getvalue()))
+
+
+def _placement(rng: np.random.Generator, frame: tuple[int, int], low: float = 0.35, high: float = 0.85):
+    """(centre x, centre y, size): a drawing of `size` px somewhere in the frame, wholly inside it."""
+    width, height = frame
+    size = rng.uniform(low, high) * min(width, height)
+    cx = rng.uniform(size / 2 + 2, width - size / 2 - 2)
+    cy = rng.uniform(size / 2 + 2, height - size / 2 - 2)
+    return cx, cy, size
+
+
+def _pen(rng: np.random.Generator, size: float) -> float:
+    return max(1.5, rng.uniform(*PEN_SHARE) * size)
+
+
+def _wobble(points: np.ndarray, rng: np.random.Generator, amount: float, step: float) -> np.ndarray:
+    """A polyline resampled every `step` px and displaced by a smooth random offset of about `amount`
+    px: a hand's tremor and drift, not a ruler's line."""
+    points = np.asarray(points, np.float64)
+    seg = np.hypot(*np.diff(points, axis=0).T)
+    length = np.concatenate([[0], np.cumsum(seg)])
+    if length[-1] <= 0:
+        return points
+    t = np.linspace(0, length[-1], max(2, int(length[-1] / step) + 1))
+    dense = np.stack([np.interp(t, length, points[:, 0]), np.interp(t, length, points[:, 1])], axis=1)
+    knots = max(2, int(length[-1] / (8 * step)) + 2)
+    offsets = rng.normal(0, amount, (knots, 2))
+    at = np.linspace(0, length[-1], knots)
+    return dense + np.stack([np.interp(t, at, offsets[:, 0]), np.interp(t, at, offsets[:, 1])], axis=1)
+
+
+def _transform(points, cx: float, cy: float, size: float, angle: float = 0.0, slant: float = 0.0, aspect: float = 1.0):
+    """Unit-box points ([0, 1]^2, y down) -> frame pixels: slanted, squeezed, turned, centred at (cx, cy)."""
+    p = np.asarray(points, np.float64) - 0.5
+    p[:, 0] = (p[:, 0] - slant * p[:, 1]) * aspect
+    c, s = math.cos(angle), math.sin(angle)
+    p = p @ np.array([[c, s], [-s, c]])
+    return p * size + np.array([cx, cy])
+
+
+def _drawn(rng: np.random.Generator, paths, closed: bool | None = None, fill_odds: float = 0.0,
+           angle_range: float = math.pi, wobble: float = 0.015) -> tuple[Image.Image, str]:  # fmt: skip
+    """Unit-box paths drawn by hand in a frame: turned within +-angle_range, wobbling, maybe filled."""
+    frame = frame_size(rng)
+    cx, cy, size = _placement(rng, frame)
+    canvas = Canvas(*frame)
+    angle = rng.uniform(-angle_range, angle_range)
+    filled = rng.random() < fill_odds
+    pen = _pen(rng, size)
+    for path in paths:
+        pts = _transform(path, cx, cy, size, angle, rng.uniform(-0.15, 0.15), rng.uniform(0.85, 1.15))
+        pts = _wobble(pts, rng, wobble * size, max(1.0, size / 60))
+        if filled:
+            canvas.fill([tuple(p) for p in pts])
+        else:
+            canvas.stroke([tuple(p) for p in pts], pen)
+    cover = canvas.cover()
+    if filled and rng.random() < SHADED_ODDS:  # coloured in unevenly, or lit from one side
+        cover *= _shading(rng, cover.shape)
+    return on_paper(cover, rng), "filled" if filled else "outline"
+
+
+def _shading(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """A linear ramp from 1 down to 0.4-0.8 across the frame, in a random direction."""
+    height, width = shape
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    angle = rng.uniform(0, 2 * np.pi)
+    ramp = np.cos(angle) * x / width + np.sin(angle) * y / height
+    ramp = (ramp - ramp.min()) / max(float(np.ptp(ramp)), 1e-6)
+    return (1 - rng.uniform(0.2, 0.6) * ramp).astype(np.float32)
+
+
+def _circle(cx: float, cy: float, r: float, ry: float | None = None, points: int = 40) -> np.ndarray:
+    t = np.linspace(0, 2 * np.pi, points)
+    return np.stack([cx + r * np.cos(t), cy + (r if ry is None else ry) * np.sin(t)], axis=1)
+
+
+# --- shapes ---------------------------------------------------------------------------------------
+
+
+def _polygon(n: int, radius_at: Callable[[int], float], turn: float = 0.0) -> np.ndarray:
+    angles = turn + np.arange(n) * 2 * np.pi / n - np.pi / 2
+    r = np.array([radius_at(k) for k in range(n)])
+    pts = np.stack([0.5 + 0.5 * r * np.cos(angles), 0.5 + 0.5 * r * np.sin(angles)], axis=1)
+    return np.vstack([pts, pts[:1]])
+
+
+@_kind("star", "shapes", True)
+def star(rng):
+    points = int(rng.choice([5, 5, 5, 6, 7, 8]))
+    inner = rng.uniform(0.3, 0.55)
+    if points == 5 and rng.random() < 0.35:  # the pentagram, drawn in one stroke
+        outline = _polygon(5, lambda k: 1.0)[[0, 2, 4, 1, 3, 0]]
+        image, _ = _drawn(rng, [outline])
+        return image, "pentagram"
+    image, how = _drawn(rng, [_polygon(2 * points, lambda k: 1.0 if k % 2 == 0 else inner)], fill_odds=0.3)
+    return image, f"{points}-point star, {how}"
+
+
+@_kind("triangle", "shapes", True)
+def triangle(rng):
+    pts = _polygon(3, lambda k: rng.uniform(0.8, 1.0), rng.uniform(-0.3, 0.3))
+    image, how = _drawn(rng, [pts], fill_odds=0.3)
+    return image, how
+
+
+@_kind("square, rectangle, diamond", "shapes", True)
+def quadrilateral(rng):
+    aspect = rng.uniform(0.65, 1.0)
+    half = aspect / 2
+    pts = np.array([[0.5 - half, 0], [0.5 + half, 0], [0.5 + half, 1], [0.5 - half, 1], [0.5 - half, 0]])
+    if rng.random() < 0.3:  # a diamond
+        pts = np.array([[0.5, 0], [0.5 + half, 0.5], [0.5, 1], [0.5 - half, 0.5], [0.5, 0]])
+    image, how = _drawn(rng, [pts], fill_odds=0.3, angle_range=math.pi / 2)
+    return image, how
+
+
+@_kind("cross, plus, x", "shapes", True)
+def cross(rng):
+    arm = rng.uniform(0.6, 1.0)
+    paths = [np.array([[0.5, 0.5 - arm / 2], [0.5, 0.5 + arm / 2]]), np.array([[0, 0.5], [1, 0.5]])]
+    if rng.random() < 0.5:
+        paths = [np.array([[0, 0], [1, 1]]), np.array([[1, 0], [0, 1]])]
+    image, _ = _drawn(rng, paths, angle_range=0.25)
+    return image, "cross"
+
+
+@_kind("arrow", "shapes", True)
+def arrow(rng):
+    head = rng.uniform(0.2, 0.4)
+    paths = [np.array([[0, 0.5], [1, 0.5]]), np.array([[1 - head, 0.5 - head], [1, 0.5], [1 - head, 0.5 + head]])]
+    if rng.random() < 0.3:  # a block arrow, outlined or filled
+        paths = [np.array([[0, 0.4], [0.6, 0.4], [0.6, 0.2], [1, 0.5], [0.6, 0.8], [0.6, 0.6], [0, 0.6], [0, 0.4]])]
+        image, how = _drawn(rng, paths, fill_odds=0.5)
+        return image, f"block arrow, {how}"
+    image, _ = _drawn(rng, paths)
+    return image, "arrow"
+
+
+@_kind("check mark", "shapes", True)
+def check_mark(rng):
+    image, _ = _drawn(rng, [np.array([[0, 0.55], [0.35, 0.9], [1, 0.05]])], angle_range=0.3)
+    return image, "check"
+
+
+# Held-out shapes: never seen in training.
+
+
+@_kind("heart", "shapes", False)
+def heart(rng):
+    t = np.linspace(0, 2 * np.pi, 80)
+    x, y = 16 * np.sin(t) ** 3, -(13 * np.cos(t) - 5 * np.cos(2 * t) - 2 * np.cos(3 * t) - np.cos(4 * t))
+    pts = np.stack([(x + 17) / 34, (y + 17) / 30], axis=1)
+    image, how = _drawn(rng, [pts], fill_odds=0.35, angle_range=0.4)
+    return image, how
+
+
+@_kind("smiley", "shapes", False)
+def smiley(rng):
+    frame = frame_size(rng)
+    cx, cy, size = _placement(rng, frame)
+    canvas = Canvas(*frame)
+    pen = _pen(rng, size) * 0.8
+    r = size / 2
+    around = np.linspace(0, 2 * np.pi, 60)
+    face = _wobble(np.stack([cx + r * np.cos(around), cy + r * np.sin(around)], 1), rng, 0.01 * size, 2)
+    canvas.stroke([tuple(p) for p in face], pen)
+    eye = max(pen * 0.7, size * rng.uniform(0.05, 0.09))
+    for side in (-1, 1):
+        ex, ey = cx + side * r * rng.uniform(0.3, 0.4), cy - r * rng.uniform(0.2, 0.35)
+        canvas.ellipse((ex - eye / 2, ey - eye, ex + eye / 2, ey + eye), fill=True)
+    mouth = np.linspace(0.2 * np.pi, 0.8 * np.pi, 20)
+    mr = r * rng.uniform(0.45, 0.6)
+    canvas.stroke([(cx + mr * np.cos(a), cy + 0.05 * r + mr * np.sin(a) * 0.8) for a in mouth], pen)
+    return on_paper(canvas.cover(), rng), "smiley"
+
+
+@_kind("spiral", "shapes", False)
+def spiral(rng):
+    turns = rng.uniform(1.6, 4.0)
+    t = np.linspace(0, turns * 2 * np.pi, int(60 * turns))
+    r = 0.5 * t / t[-1]
+    sign = 1 if rng.random() < 0.5 else -1
+    pts = np.stack([0.5 + r * np.cos(sign * t), 0.5 + r * np.sin(sign * t)], axis=1)
+    image, _ = _drawn(rng, [pts], wobble=0.01)
+    return image, f"{turns:.1f} turns"
+
+
+@_kind("house", "shapes", False)
+def house(rng):
+    body = np.array([[0.15, 0.45], [0.15, 1], [0.85, 1], [0.85, 0.45], [0.15, 0.45]])
+    roof = np.array([[0.05, 0.5], [0.5, 0.0], [0.95, 0.5]])
+    door = np.array([[0.42, 1], [0.42, 0.72], [0.58, 0.72], [0.58, 1]])
+    image, _ = _drawn(rng, [body, roof, door], angle_range=0.2)
+    return image, "house"
+
+
+@_kind("flower", "shapes", False)
+def flower(rng):
+    petals = int(rng.integers(5, 9))
+    stem = rng.random() < 0.5
+    cy = 0.35 if stem else 0.5
+    heart, reach = rng.uniform(0.07, 0.12), 0.3 if stem else 0.45
+    paths = [_circle(0.5, cy, heart)]
+    for k in range(petals):  # each petal a loop from the heart outwards and back
+        a = 2 * np.pi * k / petals
+        t = np.linspace(-0.5, 0.5, 16) * 2 * np.pi / petals
+        r = heart + (reach - heart) * np.sin(np.linspace(0, np.pi, 16))
+        paths.append(np.stack([0.5 + r * np.cos(a + t), cy + r * np.sin(a + t)], axis=1))
+    if stem:  # a stem with two leaves
+        paths.append(np.array([[0.5, cy + reach], [0.5, 1.0]]))
+        for side, base in ((-1, 0.8), (1, 0.7)):  # each a pointed loop off the stem
+            t = np.linspace(0, 1, 12)
+            bulge = 0.05 * np.sin(np.pi * t)
+            upper = np.stack([0.5 + side * 0.22 * t, base - 0.08 * t - bulge], axis=1)
+            lower = np.stack([0.5 + side * 0.22 * t, base - 0.08 * t + bulge], axis=1)[::-1]
+            paths.append(np.vstack([upper, lower]))
+    image, _ = _drawn(rng, paths, angle_range=0.3)
+    return image, f"{petals} petals" + (", stem" if stem else "")
+
+
+@_kind("hash, grid sign", "shapes", False)
+def hash_sign(rng):
+    paths = [np.array([[0.35, 0], [0.3, 1]]), np.array([[0.7, 0], [0.65, 1]]), np.array([[0, 0.35], [1, 0.35]]), np.array([[0, 0.68], [1, 0.68]])]
+    image, _ = _drawn(rng, paths, angle_range=0.3)
+    return image, "#"
+
+
+@_kind("lightning bolt", "shapes", False)
+def lightning(rng):
+    pts = np.array([[0.55, 0], [0.25, 0.55], [0.5, 0.55], [0.35, 1], [0.8, 0.4], [0.55, 0.4], [0.75, 0], [0.55, 0]])
+    image, how = _drawn(rng, [pts], fill_odds=0.5, angle_range=0.3)
+    return image, how
+
+
+# More drawings used in training: circles with marks, and small doodles.
+
+
+@_kind("circle with marks (sun, target, dial, dice)", "shapes", True)
+def circle_with_marks(rng):
+    r = rng.uniform(0.25, 0.45) if rng.random() < 0.5 else 0.45
+    which = int(rng.integers(5))
+    paths = [_circle(0.5, 0.5, r)]
+    if which == 0:  # a sun: rays all around
+        rays = int(rng.integers(6, 13))
+        for k in range(rays):
+            a = 2 * np.pi * k / rays
+            paths.append(np.array([[0.5 + (r + 0.05) * np.cos(a), 0.5 + (r + 0.05) * np.sin(a)], [0.5 + 0.5 * np.cos(a), 0.5 + 0.5 * np.sin(a)]]))
+        tag = "sun"
+    elif which == 1:  # a target: rings inside
+        for k in range(1, int(rng.integers(2, 4))):
+            paths.append(_circle(0.5, 0.5, r * (1 - 0.33 * k)))
+        tag = "target"
+    elif which == 2:  # a crossed or plussed circle
+        a = rng.uniform(0, np.pi / 2)
+        for b in (a, a + np.pi / 2):
+            paths.append(np.array([[0.5 - r * np.cos(b), 0.5 - r * np.sin(b)], [0.5 + r * np.cos(b), 0.5 + r * np.sin(b)]]))
+        tag = "crossed circle"
+    elif which == 3:  # a dial: hands from the centre, ticks
+        for a in rng.uniform(0, 2 * np.pi, 2):
+            paths.append(np.array([[0.5, 0.5], [0.5 + r * rng.uniform(0.5, 0.85) * np.cos(a), 0.5 + r * rng.uniform(0.5, 0.85) * np.sin(a)]]))
+        tag = "dial"
+    else:  # dots scattered inside, as on a die or a ladybird
+        for _ in range(int(rng.integers(2, 7))):
+            a, d = rng.uniform(0, 2 * np.pi), rng.uniform(0, 0.65) * r
+            paths.append(_circle(0.5 + d * np.cos(a), 0.5 + d * np.sin(a), 0.015, points=8))
+        tag = "dots inside"
+    if rng.random() < 0.3:  # a square frame instead of a circle
+        paths[0] = np.array([[0.5 - r, 0.5 - r], [0.5 + r, 0.5 - r], [0.5 + r, 0.5 + r], [0.5 - r, 0.5 + r], [0.5 - r, 0.5 - r]])
+        tag += ", square"
+    image, _ = _drawn(rng, paths, angle_range=0.3, wobble=0.008)
+    return image, tag
+
+
+DOODLES = {
+    "stick figure": [_circle(0.5, 0.14, 0.12), [(0.5, 0.26), (0.5, 0.65)], [(0.2, 0.4), (0.5, 0.35), (0.8, 0.4)], [(0.28, 1.0), (0.5, 0.65), (0.72, 1.0)]],
+    "fish": [np.vstack([_circle(0.45, 0.5, 0.32, 0.2)]), [(0.75, 0.5), (1.0, 0.3), (1.0, 0.7), (0.75, 0.5)], _circle(0.25, 0.45, 0.03, points=8)],
+    "pine tree": [[(0.5, 0.0), (0.2, 0.35), (0.38, 0.35), (0.1, 0.7), (0.9, 0.7), (0.62, 0.35), (0.8, 0.35), (0.5, 0.0)], [(0.43, 0.7), (0.43, 1.0), (0.57, 1.0), (0.57, 0.7)]],
+    "umbrella": [np.vstack([np.stack([0.5 + 0.5 * np.cos(t), 0.45 - 0.4 * np.sin(t)], 1) for t in [np.linspace(0, np.pi, 30)]] + [[(0.0, 0.45), (1.0, 0.45)]]), [(0.5, 0.05), (0.5, 0.9)], [(0.5, 0.9), (0.45, 1.0), (0.35, 0.95)]],
+    "sailboat": [[(0.5, 0.0), (0.5, 0.7)], [(0.5, 0.05), (0.85, 0.65), (0.5, 0.65)], [(0.1, 0.72), (0.9, 0.72), (0.75, 0.95), (0.25, 0.95), (0.1, 0.72)]],
+    "car": [[(0.0, 0.75), (0.0, 0.5), (0.2, 0.5), (0.35, 0.25), (0.7, 0.25), (0.82, 0.5), (1.0, 0.55), (1.0, 0.75), (0.0, 0.75)], _circle(0.25, 0.8, 0.1), _circle(0.75, 0.8, 0.1)],
+}
+
+
+@_kind("doodles (stick figure, fish, tree, umbrella, boat, car)", "shapes", True)
+def doodle(rng):
+    name = str(rng.choice(list(DOODLES)))
+    paths = [np.asarray(path, np.float64) + rng.normal(0, 0.01, np.shape(path)) for path in DOODLES[name]]
+    image, _ = _drawn(rng, paths, angle_range=0.25, wobble=0.008)
+    return image, name
+
+
+# --- scribbles and textures (training) -------------------------------------------------------------
+
+
+def _scribble_path(rng: np.random.Generator, turns: int) -> np.ndarray:
+    """A smooth random curve through `turns` random points of the unit box (Catmull-Rom)."""
+    control = rng.uniform(0, 1, (turns + 3, 2))
+    return _catmull_rom(control, 12)
+
+
+def _catmull_rom(control: np.ndarray, steps: int) -> np.ndarray:
+    p = np.vstack([control[:1], control, control[-1:]])
+    t = np.linspace(0, 1, steps, endpoint=False)[:, None]
+    out = []
+    for i in range(1, len(p) - 2):
+        p0, p1, p2, p3 = p[i - 1], p[i], p[i + 1], p[i + 2]
+        out.append(0.5 * (2 * p1 + (-p0 + p2) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t**2 + (-p0 + 3 * p1 - 3 * p2 + p3) * t**3))
+    out.append(p[-2:-1])
+    return np.vstack(out)
+
+
+@_kind("scribble", "scribbles", True)
+def scribble(rng):
+    strokes = int(rng.choice([1, 1, 2, 3]))
+    paths = [_scribble_path(rng, int(rng.integers(5, 12))) for _ in range(strokes)]
+    image, _ = _drawn(rng, paths, wobble=0.005)
+    return image, f"{strokes} strokes"
+
+
+@_kind("zigzag, loops", "scribbles", True)
+def zigzag(rng):
+    n = int(rng.integers(4, 9))
+    if rng.random() < 0.5:  # a zigzag or a wave
+        x = np.linspace(0, 1, n + 1)
+        y = np.where(np.arange(n + 1) % 2 == 0, 0.2, 0.8) + rng.normal(0, 0.05, n + 1)
+        pts = np.stack([x, y], axis=1)
+        if rng.random() < 0.5:
+            pts = _catmull_rom(pts, 10)
+        image, _ = _drawn(rng, [pts])
+        return image, f"zigzag {n}"
+    t = np.linspace(0, n * 2 * np.pi, n * 40)  # a row of loops, as a pen tried on paper
+    pts = np.stack([0.05 + 0.9 * t / t[-1] + 0.12 * np.cos(t + np.pi), 0.5 - 0.3 * np.sin(t)], axis=1)
+    image, _ = _drawn(rng, [pts], angle_range=0.3)
+    return image, f"loops {n}"
+
+
+def _primitive(rng: np.random.Generator) -> np.ndarray:
+    """One pen mark in the unit box: a line, an arc, a small ring, a dot, an angle or a wave."""
+    cx, cy, r = rng.uniform(0.15, 0.85), rng.uniform(0.15, 0.85), rng.uniform(0.1, 0.4)
+    which = int(rng.integers(6))
+    if which == 0:
+        a = rng.uniform(0, np.pi)
+        return np.array([[cx - r * np.cos(a), cy - r * np.sin(a)], [cx + r * np.cos(a), cy + r * np.sin(a)]])
+    if which in (1, 2, 3):  # an arc, a small ring, a dot (a tiny ring: the pen fills it)
+        start = rng.uniform(0, 2 * np.pi)
+        span = rng.uniform(np.pi / 3, 5 * np.pi / 3) if which == 1 else 2 * np.pi
+        r = r if which == 1 else rng.uniform(0.05, 0.15) if which == 2 else 0.01
+        t = np.linspace(start, start + span, 30)
+        return np.stack([cx + r * np.cos(t), cy + r * rng.uniform(0.6, 1.0) * np.sin(t)], axis=1)
+    if which == 4:
+        return np.array([[cx, cy], [cx + rng.uniform(-r, r), cy + rng.uniform(-r, r)], [cx + rng.uniform(-r, r), cy + rng.uniform(-r, r)]])
+    t = np.linspace(0, 1, 40)
+    return np.stack([cx - r + 2 * r * t, cy + 0.3 * r * np.sin(t * rng.uniform(2, 5) * np.pi)], axis=1)
+
+
+@_kind("random strokes", "scribbles", True)
+def random_strokes(rng):
+    """2-5 pen marks joined end to start, so that the reading takes them as one drawing (apart, it
+    would keep the largest alone: a line is a 1, a ring a 0)."""
+    marks = int(rng.integers(2, 6))
+    pieces, end = [], None
+    for _ in range(marks):
+        piece = _primitive(rng)
+        if end is not None:
+            piece = piece - piece[0] + end
+        pieces.append(piece)
+        end = piece[-1]
+    joined = np.vstack(pieces)
+    low, high = joined.min(axis=0), joined.max(axis=0)
+    joined = (joined - low) / max(float((high - low).max()), 1e-6)  # back into the unit box
+    image, _ = _drawn(rng, [joined], angle_range=0.3, wobble=0.006)
+    return image, f"{marks} marks"
+
+
+@_kind("hatching, stripes, grid", "textures", True)
+def hatching(rng):
+    frame = frame_size(rng)
+    cx, cy, size = _placement(rng, frame, 0.4, 0.95)
+    canvas = Canvas(*frame)
+    spacing = size * rng.uniform(0.06, 0.2)
+    pen = max(1.0, spacing * rng.uniform(0.15, 0.5))
+    directions = [rng.uniform(0, np.pi)] + ([rng.uniform(0, np.pi)] if rng.random() < 0.4 else [])
+    for angle in directions:
+        c, s = math.cos(angle), math.sin(angle)
+        for off in np.arange(-size / 2, size / 2, spacing):
+            a = np.array([cx + off * c - size / 2 * s, cy + off * s + size / 2 * c])
+            b = np.array([cx + off * c + size / 2 * s, cy + off * s - size / 2 * c])
+            canvas.stroke([tuple(p) for p in _wobble(np.array([a, b]), rng, 0.005 * size, 3)], pen)
+    return on_paper(canvas.cover(), rng), f"{len(directions)} directions"
+
+
+@_kind("dots, checks", "textures", True)
+def dots(rng):
+    frame = frame_size(rng)
+    cx, cy, size = _placement(rng, frame, 0.4, 0.95)
+    canvas = Canvas(*frame)
+    spacing = size * rng.uniform(0.08, 0.25)
+    checker = rng.random() < 0.4
+    radius = spacing * rng.uniform(0.15, 0.4)
+    for i, y in enumerate(np.arange(cy - size / 2, cy + size / 2, spacing)):
+        for j, x in enumerate(np.arange(cx - size / 2, cx + size / 2, spacing)):
+            if checker:
+                if (i + j) % 2 == 0:
+                    canvas.fill([(x, y), (x + spacing, y), (x + spacing, y + spacing), (x, y + spacing)])
+            else:
+                jx, jy = rng.normal(0, spacing * 0.1, 2)
+                canvas.ellipse((x + jx - radius, y + jy - radius, x + jx + radius, y + jy + radius), fill=True)
+    return on_paper(canvas.cover(), rng), "checkerboard" if checker else "dots"
+
+
+# --- letters ---------------------------------------------------------------------------------------
+
+
+def _font(name: str, size: int):
+    return ImageFont.truetype(name, size)  # Pillow looks the file name up in the system's font folders
+
+
+def _printed(rng: np.random.Generator, fonts: tuple[str, ...]) -> tuple[Image.Image, str]:
+    letter = str(rng.choice(list(LETTERS)))
+    name = str(rng.choice(fonts))
+    frame = frame_size(rng)
+    width, height = frame
+    size = int(min(width, height) * rng.uniform(0.35, 0.8))
+    font = _font(name, size * SUPERSAMPLE)
+    canvas = Canvas(*frame)
+    left, top, right, bottom = canvas.draw.textbbox((0, 0), letter, font=font)
+    x = rng.uniform(2 * SUPERSAMPLE, max(3 * SUPERSAMPLE, width * SUPERSAMPLE - (right - left) - 2 * SUPERSAMPLE)) - left
+    y = rng.uniform(2 * SUPERSAMPLE, max(3 * SUPERSAMPLE, height * SUPERSAMPLE - (bottom - top) - 2 * SUPERSAMPLE)) - top
+    canvas.draw.text((x, y), letter, fill=255, font=font)
+    if rng.random() < 0.3:  # a little turned, as a photo of a sign or a page
+        canvas.image = canvas.image.rotate(rng.uniform(-12, 12), resample=Image.BILINEAR)
+    return on_paper(canvas.cover(), rng), f"{letter} {name.removesuffix('.ttf')}"
+
+
+@_kind("letters, font set A (DejaVu Sans)", "letters", True)
+def letters_font_a(rng):
+    return _printed(rng, FONTS_A)
+
+
+@_kind("letters, font set B (DejaVu Serif)", "letters", False)
+def letters_font_b(rng):
+    return _printed(rng, FONTS_B)
+
+
+#: Style A, straight strokes: each letter a list of polylines in the unit box (y down).
+_ARC_P = [(0.15, 0.0), (0.6, 0.0), (0.8, 0.08), (0.85, 0.25), (0.8, 0.42), (0.6, 0.5), (0.15, 0.5)]
+PRINT_LETTERS = {
+    "A": [[(0.0, 1.0), (0.5, 0.0), (1.0, 1.0)], [(0.22, 0.6), (0.78, 0.6)]],
+    "E": [[(0.85, 0.0), (0.15, 0.0), (0.15, 1.0), (0.85, 1.0)], [(0.15, 0.5), (0.7, 0.5)]],
+    "F": [[(0.85, 0.0), (0.15, 0.0), (0.15, 1.0)], [(0.15, 0.5), (0.7, 0.5)]],
+    "H": [[(0.1, 0.0), (0.1, 1.0)], [(0.9, 0.0), (0.9, 1.0)], [(0.1, 0.5), (0.9, 0.5)]],
+    "K": [[(0.15, 0.0), (0.15, 1.0)], [(0.85, 0.0), (0.15, 0.55)], [(0.35, 0.4), (0.9, 1.0)]],
+    "M": [[(0.0, 1.0), (0.08, 0.0), (0.5, 0.7), (0.92, 0.0), (1.0, 1.0)]],
+    "N": [[(0.1, 1.0), (0.1, 0.0), (0.9, 1.0), (0.9, 0.0)]],
+    "P": [[(0.15, 1.0), *_ARC_P]],
+    "R": [[(0.15, 1.0), *_ARC_P], [(0.45, 0.5), (0.9, 1.0)]],
+    "U": [[(0.1, 0.0), (0.1, 0.7), (0.25, 0.95), (0.5, 1.0), (0.75, 0.95), (0.9, 0.7), (0.9, 0.0)]],
+    "V": [[(0.0, 0.0), (0.5, 1.0), (1.0, 0.0)]],
+    "W": [[(0.0, 0.0), (0.22, 1.0), (0.5, 0.3), (0.78, 1.0), (1.0, 0.0)]],
+    "X": [[(0.05, 0.0), (0.95, 1.0)], [(0.95, 0.0), (0.05, 1.0)]],
+    "Y": [[(0.0, 0.0), (0.5, 0.5), (1.0, 0.0)], [(0.5, 0.5), (0.5, 1.0)]],
+    "k": [[(0.2, 0.0), (0.2, 1.0)], [(0.8, 0.4), (0.2, 0.78)], [(0.4, 0.66), (0.85, 1.0)]],
+    "v": [[(0.1, 0.35), (0.5, 1.0), (0.9, 0.35)]],
+    "w": [[(0.0, 0.35), (0.22, 1.0), (0.5, 0.5), (0.78, 1.0), (1.0, 0.35)]],
+    "x": [[(0.1, 0.35), (0.9, 1.0)], [(0.9, 0.35), (0.1, 1.0)]],
+}
+
+
+def _arch(x0: float, x1: float, top: float, bottom: float) -> list[tuple[float, float]]:
+    """A hump from (x0, bottom) up over `top` down to (x1, bottom), as in n, m and h."""
+    t = np.linspace(np.pi, 0, 9)
+    mid, half = (x0 + x1) / 2, (x1 - x0) / 2
+    return [(x0, bottom)] + [(mid + half * math.cos(a), top + (1 - math.sin(a)) * 0.2 + 0.0) for a in t] + [(x1, bottom)]
+
+
+#: Style B, rounded script, held out: its own letters, skeletons written separately (control points of
+#: smooth curves), with the exit and entry strokes of joined-up handwriting.
+SCRIPT_LETTERS = {
+    "A": [[(0.05, 1.0), (0.3, 0.45), (0.5, 0.0), (0.7, 0.45), (0.95, 1.0)], [(0.2, 0.62), (0.5, 0.58), (0.82, 0.62)]],
+    "M": [[(0.0, 1.0), (0.05, 0.3), (0.15, 0.0), (0.3, 0.3), (0.5, 0.75), (0.7, 0.3), (0.85, 0.0), (0.95, 0.3), (1.0, 1.0)]],
+    "N": [[(0.05, 1.0), (0.1, 0.3), (0.2, 0.0), (0.5, 0.5), (0.8, 1.0), (0.9, 0.7), (0.95, 0.0)]],
+    "H": [[(0.15, 0.0), (0.12, 0.5), (0.1, 1.0)], [(0.9, 0.0), (0.88, 0.5), (0.85, 1.0)], [(0.0, 0.55), (0.5, 0.48), (1.0, 0.5)]],
+    "W": [[(0.0, 0.0), (0.12, 0.6), (0.25, 1.0), (0.4, 0.55), (0.5, 0.35), (0.6, 0.55), (0.75, 1.0), (0.88, 0.6), (1.0, 0.0)]],
+    "m": [[(0.0, 1.0), (0.05, 0.55), (0.15, 0.4), (0.27, 0.55), (0.33, 1.0), (0.38, 0.55), (0.5, 0.4), (0.62, 0.55), (0.67, 1.0), (0.72, 0.55), (0.84, 0.4), (0.95, 0.55), (1.0, 1.0)]],
+    "n": [[(0.05, 1.0), (0.1, 0.5), (0.3, 0.35), (0.55, 0.35), (0.75, 0.5), (0.8, 0.8), (0.95, 1.0)]],
+    "h": [[(0.05, 0.95), (0.15, 0.45), (0.3, 0.05), (0.4, 0.0), (0.45, 0.15), (0.3, 0.6), (0.2, 1.0), (0.35, 0.6), (0.55, 0.5), (0.7, 0.6), (0.7, 0.9), (0.9, 1.0)]],
+    "u": [[(0.05, 0.4), (0.1, 0.8), (0.3, 1.0), (0.6, 0.9), (0.8, 0.4), (0.8, 0.8), (0.95, 1.0)]],
+    "w": [[(0.0, 0.4), (0.1, 0.85), (0.25, 1.0), (0.45, 0.6), (0.5, 0.5), (0.55, 0.6), (0.75, 1.0), (0.9, 0.85), (1.0, 0.4)]],
+    "e": [[(0.05, 0.75), (0.5, 0.62), (0.75, 0.45), (0.6, 0.3), (0.35, 0.4), (0.3, 0.75), (0.5, 0.98), (0.95, 0.85)]],
+    "x": [[(0.1, 0.4), (0.35, 0.5), (0.5, 0.7), (0.65, 0.9), (0.9, 1.0)], [(0.85, 0.4), (0.6, 0.55), (0.4, 0.85), (0.15, 1.0)]],
+    "y": [[(0.05, 0.35), (0.15, 0.7), (0.35, 0.75), (0.6, 0.6), (0.7, 0.35)], [(0.7, 0.35), (0.62, 0.8), (0.5, 1.0), (0.3, 0.98), (0.45, 0.85)]],
+}
+
+
+def _handwritten(rng: np.random.Generator, letters: dict, smooth: bool) -> tuple[Image.Image, str]:
+    letter = str(rng.choice(list(letters)))
+    paths = [np.asarray(path, np.float64) for path in letters[letter]]
+    jitter = 0.04 if smooth else 0.03
+    paths = [path + rng.normal(0, jitter, path.shape) for path in paths]
+    if smooth:
+        paths = [_catmull_rom(path, 10) for path in paths]
+    image, _ = _drawn(rng, paths, angle_range=0.15, wobble=0.008 if smooth else 0.012)
+    return image, letter
+
+
+@_kind("letters, handwritten style A (straight strokes)", "letters", True)
+def letters_stroke_a(rng):
+    return _handwritten(rng, PRINT_LETTERS, smooth=False)
+
+
+@_kind("letters, handwritten style B (rounded script)", "letters", False)
+def letters_stroke_b(rng):
+    return _handwritten(rng, SCRIPT_LETTERS, smooth=True)
+
+
+# --- noise (held out) ------------------------------------------------------------------------------
+
+
+@_kind("noise", "noise", False)
+def noise(rng):
+    width, height = frame_size(rng)
+    choice = int(rng.integers(3))
+    if choice == 0:  # sensor-like Gaussian noise on a flat or graded ground
+        pixels = rng.normal(rng.uniform(60, 200), rng.uniform(10, 60), (height, width))
+        tag = "gaussian"
+    elif choice == 1:  # salt and pepper specks on paper
+        pixels = np.full((height, width), rng.uniform(180, 245))
+        specks = rng.random((height, width))
+        share = rng.uniform(0.002, 0.05)
+        pixels[specks < share] = rng.uniform(0, 80)
+        tag = "specks"
+    else:  # uniform noise
+        pixels = rng.uniform(0, 255, (height, width))
+        tag = "uniform"
+    return _maybe_jpeg(Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)), rng), tag
+
+
+# --- synthetic photos of things (held out) ---------------------------------------------------------
+
+
+def _smooth_field(rng: np.random.Generator, height: int, width: int, scale: float) -> np.ndarray:
+    """Low-pass random field in about [-1, 1]: noise on a coarse grid, enlarged smoothly."""
+    h, w = max(2, int(height / scale)), max(2, int(width / scale))
+    coarse = rng.normal(0, 1, (h, w)).astype(np.float32)
+    return np.asarray(Image.fromarray(coarse, mode="F").resize((width, height), Image.BICUBIC))
+
+
+def _colour_image(base: np.ndarray) -> Image.Image:
+    return Image.fromarray(np.clip(base, 0, 255).astype(np.uint8))
+
+
+def _background(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
+    """(H, W, 3) float: a wall, a table or grass: a colour, a gradient, smooth variation and grain."""
+    colour = rng.uniform(40, 230, 3)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    angle = rng.uniform(0, 2 * np.pi)
+    gradient = (np.cos(angle) * x / width + np.sin(angle) * y / height - 0.5) * rng.uniform(0, 80)
+    field = _smooth_field(rng, height, width, rng.uniform(8, 60)) * rng.uniform(5, 30)
+    grain = rng.normal(0, rng.uniform(2, 12), (height, width))
+    return colour + (gradient + field + grain)[..., None]
+
+
+def _paint(pixels: np.ndarray, mask: np.ndarray, colour: np.ndarray, rng: np.random.Generator) -> None:
+    """Paint `colour` where mask (H, W) in [0, 1] is, with shading across the object."""
+    height, width = mask.shape
+    shade = 1 + _smooth_field(rng, height, width, rng.uniform(20, 80)) * 0.15
+    pixels *= 1 - mask[..., None]
+    pixels += mask[..., None] * colour * shade[..., None]
+
+
+def _mask(width: int, height: int, draw: Callable[[ImageDraw.ImageDraw], None], blur: float = 0.8) -> np.ndarray:
+    image = Image.new("L", (width, height))
+    draw(ImageDraw.Draw(image))
+    return np.asarray(image.filter(ImageFilter.GaussianBlur(blur)), np.float32) / 255
+
+
+@_kind("photo: smooth random field", "photos", False)
+def photo_field(rng):
+    width, height = frame_size(rng)
+    channels = [_smooth_field(rng, height, width, rng.uniform(10, 80)) for _ in range(3)]
+    mix = rng.uniform(20, 70)
+    base = np.stack(channels, axis=-1) * mix + rng.uniform(60, 190, 3)
+    base += rng.normal(0, rng.uniform(1, 8), base.shape)
+    image = _colour_image(base)
+    return _maybe_jpeg(image.convert("L") if rng.random() < 0.3 else image, rng), "field"
+
+
+@_kind("photo: objects on a table", "photos", False)
+def photo_objects(rng):
+    width, height = frame_size(rng)
+    pixels = _background(rng, width, height)
+    for _ in range(int(rng.integers(2, 9))):
+        cx, cy = rng.uniform(0, width), rng.uniform(0, height)
+        w, h = rng.uniform(0.1, 0.5) * width, rng.uniform(0.1, 0.5) * height
+        shape = int(rng.integers(3))
+        if shape == 0:
+            mask = _mask(width, height, lambda d: d.rectangle((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2), fill=255))
+        elif shape == 1:
+            mask = _mask(width, height, lambda d: d.ellipse((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2), fill=255))
+        else:
+            pts = [(cx + w * rng.uniform(-0.5, 0.5), cy + h * rng.uniform(-0.5, 0.5)) for _ in range(int(rng.integers(3, 7)))]
+            mask = _mask(width, height, lambda d: d.polygon(pts, fill=255))
+        _paint(pixels, mask, rng.uniform(0, 255, 3), rng)
+    image = _colour_image(pixels).filter(ImageFilter.GaussianBlur(rng.uniform(0, 1.2)))
+    return _maybe_jpeg(image, rng), "objects"
+
+
+@_kind("photo: animal", "photos", False)
+def photo_animal(rng):
+    width, height = frame_size(rng)
+    pixels = _background(rng, width, height)
+    s = min(width, height) * rng.uniform(0.35, 0.7)  # the body's length
+    cx, cy = width / 2 + rng.uniform(-0.15, 0.15) * width, height / 2 + rng.uniform(-0.1, 0.15) * height
+    flip = 1 if rng.random() < 0.5 else -1
+    leg = s * rng.uniform(0.25, 0.45)
+
+    def body(d):
+        d.ellipse((cx - s / 2, cy - s / 5, cx + s / 2, cy + s / 5), fill=255)
+        hx, hy, hr = cx + flip * s * 0.55, cy - s * 0.25, s * rng.uniform(0.13, 0.2)
+        d.ellipse((hx - hr, hy - hr, hx + hr, hy + hr), fill=255)
+        d.polygon([(hx - hr * 0.8, hy - hr * 0.5), (hx - hr * 0.4, hy - hr * 1.7), (hx, hy - hr * 0.7)], fill=255)  # ears
+        d.polygon([(hx + hr * 0.8, hy - hr * 0.5), (hx + hr * 0.4, hy - hr * 1.7), (hx, hy - hr * 0.7)], fill=255)
+        d.line([(cx + flip * s * 0.3, cy - s * 0.1), (hx, hy)], fill=255, width=max(2, int(s * 0.15)))  # neck
+        for lx in (-0.35, -0.2, 0.2, 0.35):
+            d.line([(cx + lx * s, cy + s * 0.1), (cx + lx * s + rng.uniform(-0.05, 0.05) * s, cy + s * 0.1 + leg)], fill=255, width=max(2, int(s * 0.06)))
+        d.line([(cx - flip * s * 0.48, cy - s * 0.05), (cx - flip * s * 0.7, cy - s * rng.uniform(-0.1, 0.3))], fill=255, width=max(2, int(s * 0.04)))  # tail
+
+    _paint(pixels, _mask(width, height, body), rng.uniform(20, 200, 3) * np.array([1.0, 0.85, 0.7]), rng)
+    image = _colour_image(pixels).filter(ImageFilter.GaussianBlur(rng.uniform(0, 1.0)))
+    return _maybe_jpeg(image, rng), "animal"
+
+
+@_kind("photo: face", "photos", False)
+def photo_face(rng):
+    width, height = frame_size(rng)
+    pixels = _background(rng, width, height)
+    fw = min(width, height) * rng.uniform(0.35, 0.6)
+    fh = fw * rng.uniform(1.2, 1.45)
+    cx, cy = width / 2 + rng.uniform(-0.1, 0.1) * width, height / 2 + rng.uniform(-0.05, 0.15) * height
+    hair = rng.uniform(10, 120, 3)
+    _paint(pixels, _mask(width, height, lambda d: d.ellipse((cx - fw * 0.58, cy - fh * 0.6, cx + fw * 0.58, cy + fh * 0.2), fill=255)), hair, rng)
+    _paint(pixels, _mask(width, height, lambda d: d.rectangle((cx - fw * 0.25, cy + fh * 0.3, cx + fw * 0.25, height), fill=255)), rng.uniform(40, 220, 3), rng)  # neck and shirt
+    skin = np.array([rng.uniform(120, 240), 0, 0])
+    skin[1], skin[2] = skin[0] * rng.uniform(0.7, 0.85), skin[0] * rng.uniform(0.55, 0.7)
+    _paint(pixels, _mask(width, height, lambda d: d.ellipse((cx - fw / 2, cy - fh / 2, cx + fw / 2, cy + fh / 2), fill=255)), skin, rng)
+    feature = skin * 0.35
+
+    def features(d):
+        for side in (-1, 1):
+            ex, ey, er = cx + side * fw * 0.2, cy - fh * 0.08, fw * 0.07
+            d.ellipse((ex - er, ey - er * 0.6, ex + er, ey + er * 0.6), fill=255)
+        d.line([(cx, cy - fh * 0.02), (cx - fw * 0.04, cy + fh * 0.12)], fill=160, width=max(1, int(fw * 0.025)))
+        d.arc((cx - fw * 0.18, cy + fh * 0.1, cx + fw * 0.18, cy + fh * 0.3), 20, 160, fill=255, width=max(1, int(fw * 0.03)))
+
+    _paint(pixels, _mask(width, height, features, 0.6), feature, rng)
+    image = _colour_image(pixels).filter(ImageFilter.GaussianBlur(rng.uniform(0, 1.0)))
+    return _maybe_jpeg(image.convert("L") if rng.random() < 0.25 else image, rng), "face"
+
+
+@_kind("photo: one object (cup, bottle, box, key)", "photos", False)
+def photo_object(rng):
+    width, height = frame_size(rng)
+    pixels = _background(rng, width, height)
+    s = min(width, height) * rng.uniform(0.4, 0.8)
+    cx, cy = width / 2 + rng.uniform(-0.1, 0.1) * width, height / 2 + rng.uniform(-0.1, 0.1) * height
+    choice = int(rng.integers(4))
+
+    def cup(d):
+        d.rectangle((cx - s * 0.3, cy - s * 0.4, cx + s * 0.3, cy + s * 0.4), fill=255)
+        d.ellipse((cx + s * 0.2, cy - s * 0.2, cx + s * 0.55, cy + s * 0.2), outline=255, width=max(2, int(s * 0.07)))
+
+    def bottle(d):
+        d.rounded_rectangle((cx - s * 0.2, cy - s * 0.15, cx + s * 0.2, cy + s * 0.5), radius=s * 0.08, fill=255)
+        d.polygon([(cx - s * 0.2, cy - s * 0.15), (cx - s * 0.07, cy - s * 0.32), (cx + s * 0.07, cy - s * 0.32), (cx + s * 0.2, cy - s * 0.15)], fill=255)
+        d.rectangle((cx - s * 0.07, cy - s * 0.5, cx + s * 0.07, cy - s * 0.3), fill=255)
+
+    def box(d):
+        d.polygon([(cx - s * 0.4, cy - s * 0.1), (cx, cy - s * 0.35), (cx + s * 0.45, cy - s * 0.15), (cx + s * 0.45, cy + s * 0.35), (cx, cy + s * 0.5), (cx - s * 0.4, cy + s * 0.3)], fill=255)
+
+    def key(d):
+        r = s * 0.18
+        d.ellipse((cx - s * 0.45, cy - r, cx - s * 0.45 + 2 * r, cy + r), outline=255, width=max(2, int(s * 0.08)))
+        d.rectangle((cx - s * 0.45 + 2 * r, cy - s * 0.04, cx + s * 0.45, cy + s * 0.04), fill=255)
+        for tx in (0.25, 0.38):
+            d.rectangle((cx + s * tx, cy, cx + s * (tx + 0.06), cy + s * 0.14), fill=255)
+
+    draw = (cup, bottle, box, key)[choice]
+    _paint(pixels, _mask(width, height, draw), rng.uniform(0, 255, 3), rng)
+    image = _colour_image(pixels).filter(ImageFilter.GaussianBlur(rng.uniform(0, 1.0)))
+    return _maybe_jpeg(image, rng), ("cup", "bottle", "box", "key")[choice]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=8, help="images per kind")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--preview", type=Path, help="write the images into this folder")
+    args = parser.parse_args()
+    if args.preview:
+        args.preview.mkdir(parents=True, exist_ok=True)
+    for number, (name, kind) in enumerate(KINDS.items()):
+        drawn = images(name, args.count, args.seed)
+        print(f"{name:52s} {'training' if kind.training else 'held out':9s} {', '.join(sorted({tag for _, tag in drawn}))[:60]}")
+        for i, (image, tag) in enumerate(drawn if args.preview else []):
+            image.convert("RGB").save(args.preview / f"{number:02d}-{i:03d}.png")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,205 @@
+"""How well the shipped "not a digit" detector refuses images without a digit, and what it costs real digits.
+
+- Non-digits: every kind of `negatives.py`, `--count` fresh images each (seed EVAL_SEED; the build drew
+  its training and check images with seed 0), read as `mnist predict` reads one digit (`prepare`).
+  Per kind: images, refused by the reading ("no digit found"), refused by the detector, refused in all,
+  and confident answers: of the images not refused, how many the pretrained classifier answers with a
+  calibrated confidence of at least CONFIDENT (and how many it did without the detector). Kinds used in
+  training ("seen") and held out ("never seen") are summed apart; letters never seen are also summed
+  alone (the issue's target for them is lower).
+- Digits: the real-world sets of `realworld_sets.py`, TEST split, seed 0 (as predict_realworld.py
+  reports them), and the 10,000 MNIST test digits: accuracy before (reading + pretrained classifier; a
+  sample the reading refuses counts wrong) and after the detector (a refused digit counts wrong), points
+  lost, and the share of digits refused. A number counts right when all its digits are, none refused.
+- Noise read as a number (`prepare_number`): how many noise images still give a number.
+
+Writes benchmarks/results/not_a_digit.json; with --update-card, also the summary into the detector's
+card (digitness.json, "measured"), for the ONNX file measured.
+
+Usage: poetry run python benchmarks/not_a_digit.py [--count 200] [--digit-count 300] [--workers 2] [--update-card]
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # see build_digitness.py
+
+import argparse  # noqa: E402
+import hashlib  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections import defaultdict  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import negatives  # noqa: E402
+from build_digitness import _negatives_chunk, read_realworld  # noqa: E402
+from realworld_sets import SETS  # noqa: E402
+
+from mnist_toolkit.data.source import load_split, resolve_source  # noqa: E402
+from mnist_toolkit.files import write_json  # noqa: E402
+from mnist_toolkit.inference.digitness import DETECTOR_DIR, DETECTOR_NAME, load_detector  # noqa: E402
+from mnist_toolkit.inference.loading import load_model, pretrained_choice  # noqa: E402
+from mnist_toolkit.reading.prepare import ImageError, prepare_number  # noqa: E402
+
+#: Fresh images: the build used seed 0 (training images and its own check of the training kinds).
+EVAL_SEED = 2
+#: The real-world test sets: MNIST's test split with seed 0, as predict_realworld.py reports them.
+TEST_SEED = 0
+#: An answer given with at least this calibrated confidence is a confident one.
+CONFIDENT = 0.9
+OUT = HERE / "results" / "not_a_digit.json"
+CHUNK = 100
+
+
+def _noise_as_number(count: int) -> list[list[np.ndarray] | None]:
+    """Noise images read as a number: the 28x28 of each digit found, or None when none is."""
+    out = []
+    for image, _ in negatives.images("noise", count, EVAL_SEED):
+        try:
+            out.append([p.image for p in prepare_number(image)])
+        except ImageError:
+            out.append(None)
+    return out
+
+
+def measure_negatives(results: dict, detector, model) -> dict:
+    """Per kind: images, refused by the reading and by the detector, confident answers before and after."""
+    table = {}
+    for name, read_ in results.items():
+        kind = negatives.KINDS[name]
+        images = np.stack([image for image, _ in read_ if image is not None]) if any(i is not None for i, _ in read_) else np.zeros((0, 28, 28), np.uint8)
+        tags = [tag for image, tag in read_ if image is not None]
+        accepted = detector.is_digit(images) if len(images) else np.zeros(0, bool)
+        confident = model.predict_proba(images).max(axis=1) >= CONFIDENT if len(images) else np.zeros(0, bool)
+        by_tag = defaultdict(lambda: [0, 0])
+        for image, tag in read_:
+            by_tag[tag.split(" ")[0] if kind.group == "letters" else tag][0] += 1
+        for tag, ok in zip(tags, accepted):
+            by_tag[tag.split(" ")[0] if kind.group == "letters" else tag][1] += int(ok)
+        drawn, by_reading = len(read_), len(read_) - len(images)
+        table[name] = {
+            "group": kind.group, "role": "seen (training)" if kind.training else "never seen (held out)",
+            "images": drawn, "refused_by_reading": by_reading, "refused_by_detector": int((~accepted).sum()),
+            "refused_percent": round(100.0 * (drawn - int(accepted.sum())) / drawn, 2),
+            "confident_answers_before": int(confident.sum()), "confident_answers_after": int((confident & accepted).sum()),
+            "accepted_by_what": {tag: f"{kept}/{total} accepted" for tag, (total, kept) in sorted(by_tag.items()) if kept} if kind.group == "letters" else None,
+        }  # fmt: skip
+        if table[name]["accepted_by_what"] is None:
+            del table[name]["accepted_by_what"]
+    return table
+
+
+def _pooled(table: dict, keep) -> dict:
+    rows = [row for name, row in table.items() if keep(name, row)]
+    images = sum(r["images"] for r in rows)
+    refused = sum(r["refused_by_reading"] + r["refused_by_detector"] for r in rows)
+    return {"kinds": len(rows), "images": images, "refused": refused, "refused_percent": round(100.0 * refused / max(images, 1), 2),
+            "confident_answers_before": sum(r["confident_answers_before"] for r in rows),
+            "confident_answers_after": sum(r["confident_answers_after"] for r in rows)}  # fmt: skip
+
+
+def measure_digits(name: str, records: list[dict], detector, model) -> dict:
+    """Accuracy before and after the detector, and the share of digits it refuses, on one set."""
+    flat = [d for r in records if r["digits"] for d in r["digits"]]
+    images = np.stack(flat) if flat else np.zeros((0, 28, 28), np.uint8)
+    answers = model.predict_proba(images).argmax(axis=1) if len(images) else np.zeros(0, int)
+    accepted = detector.is_digit(images) if len(images) else np.zeros(0, bool)
+    right_before = right_after = at = 0
+    numbers_refused = 0
+    for r in records:
+        if not r["digits"]:
+            continue
+        count = len(r["digits"])
+        read_ = "".join(str(a) for a in answers[at : at + count])
+        ok = bool(accepted[at : at + count].all())
+        right_before += read_ == r["label"]
+        right_after += read_ == r["label"] and ok
+        numbers_refused += not ok
+        at += count
+    samples = len(records)
+    before, after = 100.0 * right_before / samples, 100.0 * right_after / samples
+    row = {"samples": samples, "refused_by_reading": sum(r["digits"] is None for r in records), "digits_scored": len(images),
+           "accuracy_before": round(before, 2), "accuracy_after": round(after, 2), "points_lost": round(before - after, 2),
+           "digits_refused": int((~accepted).sum()), "digits_refused_percent": round(100.0 * float((~accepted).mean()) if len(images) else 0.0, 3)}  # fmt: skip
+    if name == "numbers":
+        row["numbers_with_a_refused_digit"] = numbers_refused
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=200, help="images per kind of non-digit")
+    parser.add_argument("--digit-count", type=int, default=300, help="samples per real-world set")
+    parser.add_argument("--workers", type=int, default=2, help="processes reading the images")
+    parser.add_argument("--detector", type=Path, default=DETECTOR_DIR / f"{DETECTOR_NAME}.onnx")
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--update-card", action="store_true", help="write the summary into the detector's card")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    test = load_split(resolve_source(), "test")
+
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    with ProcessPoolExecutor(max_workers=args.workers, mp_context=get_context("fork")) as pool:
+        sets = {name: pool.submit(read_realworld, name, args.digit_count, TEST_SEED, test.images, test.labels) for name in SETS}
+        negs = {name: [pool.submit(_negatives_chunk, name, EVAL_SEED, i, min(CHUNK, args.count - i)) for i in range(0, args.count, CHUNK)] for name in negatives.KINDS}
+        noise = pool.submit(_noise_as_number, args.count)
+        detector = load_detector(args.detector)  # after the workers are forked: they need neither
+        model = load_model(pretrained_choice())
+        kinds = measure_negatives({name: [item for f in futures for item in f.result()] for name, futures in negs.items()}, detector, model)
+        digits = {name: measure_digits(name, future.result(), detector, model) for name, future in sets.items()}
+        as_number = noise.result()
+    mnist = [{"label": str(label), "digits": [image]} for image, label in zip(test.images, test.labels)]
+    digits["MNIST test"] = measure_digits("MNIST test", mnist, detector, model)
+    gave = [n for n in as_number if n]
+    accepted_numbers = sum(bool(detector.is_digit(np.stack(n)).any()) for n in gave)
+
+    summary = {
+        "seen kinds (training)": _pooled(kinds, lambda name, row: row["role"].startswith("seen")),
+        "never-seen kinds (held out)": _pooled(kinds, lambda name, row: row["role"].startswith("never")),
+        "never-seen letters": _pooled(kinds, lambda name, row: row["role"].startswith("never") and row["group"] == "letters"),
+        "never-seen kinds but letters": _pooled(kinds, lambda name, row: row["role"].startswith("never") and row["group"] != "letters"),
+        "real digits refused, worst set (percent)": max(row["digits_refused_percent"] for row in digits.values()),
+        "real-world accuracy lost, worst set (points)": max(row["points_lost"] for name, row in digits.items() if name != "MNIST test"),
+        "noise read as a number": {"images": len(as_number), "gave digits (reading)": len(gave), "gave a number (after the detector)": accepted_numbers},
+    }  # fmt: skip
+    payload = Path(args.detector).read_bytes()
+    result = {
+        "detector": {"file": Path(args.detector).name, "onnx_sha256": hashlib.sha256(payload).hexdigest(), "threshold": detector.threshold},
+        "classifier": "the pretrained model (calibrated predict_proba)",
+        "confident": CONFIDENT, "count_per_kind": args.count, "negatives_seed": EVAL_SEED,
+        "digit_sets": {"split": "test", "seed": TEST_SEED, "count": args.digit_count},
+        "summary": summary, "kinds": kinds, "digits": digits, "seconds": round(time.perf_counter() - started, 1),
+    }  # fmt: skip
+    write_json(args.out, result)
+    if args.update_card:
+        card_path = Path(args.detector).with_suffix(".json")
+        card = json.loads(card_path.read_text())
+        card["measured"] = {"by": "benchmarks/not_a_digit.py (results in benchmarks/results/not_a_digit.json)", "onnx_sha256": result["detector"]["onnx_sha256"],
+                            "negatives": {"per_kind": args.count, "seed": EVAL_SEED}, "digit_sets": result["digit_sets"],
+                            "summary": summary, "refused_percent_per_kind": {name: row["refused_percent"] for name, row in kinds.items()},
+                            "digits": {name: {k: row[k] for k in ("accuracy_before", "accuracy_after", "digits_refused_percent")} for name, row in digits.items()}}  # fmt: skip
+        write_json(card_path, card)
+
+    print(f"{'kind':50s} {'role':10s} {'images':>6s} {'reading':>8s} {'detector':>9s} {'refused':>8s} {'confident before/after':>23s}")
+    for name, row in kinds.items():
+        print(f"{name:50s} {'seen' if row['role'].startswith('seen') else 'never':10s} {row['images']:6d} {row['refused_by_reading']:8d} "
+              f"{row['refused_by_detector']:9d} {row['refused_percent']:7.1f}% {row['confident_answers_before']:11d} / {row['confident_answers_after']:d}")  # fmt: skip
+    for name, row in summary.items():
+        print(f"  {name}: {row}")
+    print(f"{'digits':30s} {'samples':>7s} {'before':>7s} {'after':>7s} {'lost':>6s} {'refused':>8s}")
+    for name, row in digits.items():
+        print(f"{name:30s} {row['samples']:7d} {row['accuracy_before']:6.2f}% {row['accuracy_after']:6.2f}% {row['points_lost']:6.2f} {row['digits_refused_percent']:7.2f}%")
+    print(f"{time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
