@@ -65,12 +65,6 @@ VARIED_COUNT = 12_000  # varied and fitted to 28x28
 REDRAWN_COUNT = 8_000  # redrawn with an even pen along their skeleton
 PAPER_COUNT = 2_500  # rendered on paper and read by `prepare`
 PAPER_STREAM = 7  # the seed stream of the digits on paper
-#: Digits changed into non-digits (mirrored, turned a quarter, two overlaid): fitted, and on paper.
-MUTATED_COUNT, MUTATED_PAPER_COUNT = 6_000, 1_000
-MUTATED_STREAM = 11  # the seed stream of the changed digits on paper
-#: Mirrored or turned a quarter, these digits are no digit (0, 1 and 8 stay digits; 1 is no part of an overlay,
-#: as a 1 across a 0 or a 7 is a way of writing them).
-ASYMMETRIC_DIGITS = (2, 3, 4, 5, 6, 7, 9)
 #: Images drawn per training kind of negative (before the reading refuses some).
 NEGATIVES_PER_KIND = 600
 #: Fresh images per training kind, measured at build ("seen kinds", not trained on).
@@ -87,10 +81,8 @@ MNIST_DEV, REALWORLD_DEV = "mnist validation", "real-world sets (together)"
 DEV_REFUSAL = 0.002
 #: Training: balanced epochs of this many images (half digits), Adam, cosine-decayed learning rate.
 EPOCHS, EPOCH_SIZE, BATCH_SIZE, LEARNING_RATE, WEIGHT_DECAY = 10, 32_000, 256, 2e-3, 1e-4
-#: Of each epoch's digits, the share drawn from each source (MNIST as it is, varied, redrawn, on paper)...
+#: Of each epoch's digits, the share drawn from each source (MNIST as it is, varied, redrawn, on paper).
 POSITIVE_MIX = {"mnist": 0.4, "varied": 0.3, "redrawn": 0.2, "paper": 0.1}
-#: ...and of its non-digits: the training kinds of negatives.py, and digits changed into non-digits.
-NEGATIVE_MIX = {"kinds": 0.7, "mutated": 0.3}
 #: The classes: the ten digits, and this one for "not a digit". Learning the digits' own classes makes
 #: the network describe what a digit looks like, not only what tells the drawn negatives apart.
 NOT_A_DIGIT = 10
@@ -103,7 +95,7 @@ NAME = "digitness"
 #: Kinds whose images may be turned and mirrored in training (letters may not).
 TURNABLE_GROUPS = {"shapes", "scribbles", "textures"}
 #: Raised whenever this file's own image generators change: a cached copy of the images is then stale.
-DATA_VERSION = 3
+DATA_VERSION = 4
 #: The working scale of varied digits: pixels per pixel of the 28x28 grid.
 WORK = 4
 
@@ -194,20 +186,6 @@ def fitted(ink: np.ndarray) -> np.ndarray:
     return (fit_digit(ink) * 255).round().astype(np.uint8)
 
 
-def mutated(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A 28x28 digit changed into a non-digit: mirrored, turned a quarter, or overlaid with another."""
-    asymmetric = np.flatnonzero(np.isin(labels, ASYMMETRIC_DIGITS))
-    change = rng.random()
-    digit = images[rng.choice(asymmetric)]
-    if change < 0.35:
-        return np.ascontiguousarray(digit[:, ::-1])
-    if change < 0.7:
-        return np.ascontiguousarray(np.rot90(digit, 1 if rng.random() < 0.5 else 3))
-    other = images[rng.choice(np.flatnonzero(labels != 1))]
-    dy, dx = rng.integers(-6, 7, 2)
-    return np.maximum(digit, np.roll(other, (dy, dx), axis=(0, 1)))
-
-
 def on_paper(ink: np.ndarray, rng: np.random.Generator) -> Image.Image:
     """Ink coverage as a digit written somewhere on a page, photographed: the frame and paper of the negatives."""
     width, height = negatives.frame_size(rng)
@@ -236,16 +214,6 @@ def _on_paper_chunk(digits: np.ndarray, first: int) -> list[np.ndarray | None]:
     for offset, digit in enumerate(digits):
         rng = np.random.default_rng([SEED, PAPER_STREAM, first + offset])
         ink = (varied, redrawn)[int(rng.random() < 0.4)](digit, rng)
-        out.append(read(on_paper(ink, rng)))
-    return out
-
-
-def _mutated_chunk(images: np.ndarray, labels: np.ndarray, first: int, count: int) -> list[np.ndarray | None]:
-    """Changed digits `first` .. written on paper and read by `prepare` (None: refused)."""
-    out = []
-    for index in range(first, first + count):
-        rng = np.random.default_rng([SEED, MUTATED_STREAM, index])
-        ink = varied(mutated(images, labels, rng), rng)
         out.append(read(on_paper(ink, rng)))
     return out
 
@@ -318,11 +286,11 @@ def _dihedral(batch, turnable):
     return out
 
 
-def train(pos: dict[str, tuple[np.ndarray, np.ndarray]], neg: dict[str, tuple[np.ndarray, np.ndarray]], threads: int, progress):
+def train(pos: dict[str, tuple[np.ndarray, np.ndarray]], neg: tuple[np.ndarray, np.ndarray], threads: int, progress):
     """Balanced epochs, half digits (their ten classes, mixed by POSITIVE_MIX) and half non-digits (an
-    eleventh class, mixed by NEGATIVE_MIX); cross-entropy, AdamW, one-cycle learning rate.
+    eleventh class); cross-entropy, AdamW, one-cycle learning rate.
 
-    `pos` maps a source to (images, labels), `neg` a source to (images, turnable).
+    `pos` maps a source to (images, labels); `neg` is (images, turnable).
     """
     import torch
 
@@ -333,7 +301,7 @@ def train(pos: dict[str, tuple[np.ndarray, np.ndarray]], neg: dict[str, tuple[np
     steps = EPOCHS * (EPOCH_SIZE // BATCH_SIZE)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=LEARNING_RATE, total_steps=steps, pct_start=0.15)
     digits = {name: (torch.from_numpy(x), torch.from_numpy(y).long()) for name, (x, y) in pos.items()}
-    others = {name: (torch.from_numpy(x), torch.from_numpy(t)) for name, (x, t) in neg.items()}
+    others, turnable = torch.from_numpy(neg[0]), torch.from_numpy(neg[1])
     generator = torch.Generator().manual_seed(SEED)
     half = EPOCH_SIZE // 2
     loss_fn = torch.nn.CrossEntropyLoss()
@@ -345,11 +313,9 @@ def train(pos: dict[str, tuple[np.ndarray, np.ndarray]], neg: dict[str, tuple[np
             at = torch.randint(len(y), (round(half * share),), generator=generator)
             xs.append(x[at])
             ys.append(y[at])
-        for name, share in NEGATIVE_MIX.items():
-            x, turnable = others[name]
-            at = torch.randint(len(x), (round(half * share),), generator=generator)
-            xs.append(_dihedral(x[at], turnable[at]))
-            ys.append(torch.full((len(at),), NOT_A_DIGIT))
+        at = torch.randint(len(others), (half,), generator=generator)
+        xs.append(_dihedral(others[at], turnable[at]))
+        ys.append(torch.full((half,), NOT_A_DIGIT))
         x = torch.cat(xs).to(torch.float32).unsqueeze(1) / 255.0  # (N, 1, 28, 28)
         y = torch.cat(ys)
         order = torch.randperm(len(y), generator=generator)
@@ -436,13 +402,11 @@ def generate(workers: int, progress) -> dict:
     data["pos/varied"], data["poslab/varied"] = np.stack([fitted(varied(train_x[i], rng)) for i in chosen]), train_y[chosen]
     chosen = pick(REDRAWN_COUNT)
     data["pos/redrawn"], data["poslab/redrawn"] = np.stack([fitted(redrawn(train_x[i], rng)) for i in chosen]), train_y[chosen]
-    data["mut/fitted"] = np.stack([fitted(varied(mutated(train_x, train_y, rng), rng)) for _ in range(MUTATED_COUNT)])
-    progress(f"{VARIED_COUNT:,} varied and {REDRAWN_COUNT:,} redrawn digits, {MUTATED_COUNT:,} changed into non-digits")
+    progress(f"{VARIED_COUNT:,} varied and {REDRAWN_COUNT:,} redrawn digits")
     on_paper = pick(PAPER_COUNT)
     training_kinds = [name for name, kind in negatives.KINDS.items() if kind.training]
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
         paper = [pool.submit(_on_paper_chunk, train_x[on_paper[i : i + CHUNK]], i) for i in range(0, PAPER_COUNT, CHUNK)]
-        changed = [pool.submit(_mutated_chunk, train_x, train_y, i, min(CHUNK, MUTATED_PAPER_COUNT - i)) for i in range(0, MUTATED_PAPER_COUNT, CHUNK)]
         negs = {kind: [pool.submit(_negatives_chunk, kind, SEED, i, min(CHUNK, NEGATIVES_PER_KIND - i)) for i in range(0, NEGATIVES_PER_KIND, CHUNK)]
                 for kind in training_kinds}  # fmt: skip
         seen = {kind: pool.submit(_negatives_chunk, kind, SEED, NEGATIVES_PER_KIND, SEEN_CHECK_PER_KIND) for kind in training_kinds}
@@ -451,8 +415,6 @@ def generate(workers: int, progress) -> dict:
         kept = [i for i, image in enumerate(read_) if image is not None]
         data["pos/paper"], data["poslab/paper"] = np.stack([read_[i] for i in kept]), train_y[on_paper[kept]]
         progress(f"{PAPER_COUNT:,} digits on paper read ({PAPER_COUNT - len(kept)} refused by the reading)")
-        read_ = [image for future in changed for image in future.result()]
-        data["mut/paper"] = np.stack([image for image in read_ if image is not None])
         for number, kind in enumerate(training_kinds):
             for prefix, futures in (("neg", negs[kind]), ("seen", [seen[kind]])):
                 read_ = [item for future in futures for item in future.result()]
@@ -485,7 +447,7 @@ def main() -> None:
     import onnxruntime as ort
     import torch
 
-    counts = {"VARIED": VARIED_COUNT, "REDRAWN": REDRAWN_COUNT, "PAPER": PAPER_COUNT, "NEG": NEGATIVES_PER_KIND, "MUTATED": [MUTATED_COUNT, MUTATED_PAPER_COUNT],
+    counts = {"VARIED": VARIED_COUNT, "REDRAWN": REDRAWN_COUNT, "PAPER": PAPER_COUNT, "NEG": NEGATIVES_PER_KIND,
               "SEEN": SEEN_CHECK_PER_KIND, "DEV": DEV_COUNTS, "SEED": SEED, "DEV_SEED": DEV_SEED, "VERSION": DATA_VERSION}  # fmt: skip
     cached = args.cache / f"digitness-data-{_cache_key(counts)}.npz" if args.cache else None
     if cached is not None and cached.is_file():
@@ -506,9 +468,7 @@ def main() -> None:
     pos = {key.split("/", 1)[1]: (value, data["poslab/" + key.split("/", 1)[1]]) for key, value in data.items() if key.startswith("pos/")}
     neg_parts = [data[f"neg/{i}"] for i in range(len(training_kinds))]
     turnable = np.concatenate([np.full(len(part), kind.group in TURNABLE_GROUPS) for part, kind in zip(neg_parts, training_kinds)])
-    changed = np.concatenate([data["mut/fitted"], data["mut/paper"]])
-    neg = {"kinds": (np.concatenate(neg_parts), turnable), "mutated": (changed, np.zeros(len(changed), bool))}
-    network = train(pos, neg, args.threads, progress)
+    network = train(pos, (np.concatenate(neg_parts), turnable), args.threads, progress)
     model = deployable(network)
     trained_s = time.perf_counter() - started - generated_s
 
@@ -577,9 +537,6 @@ def main() -> None:
                 "paper": "varied or redrawn digits written on a page (100-400 px, lit, noisy, some JPEG, a fifth light on dark) and read by prepare",
             },
             "negatives": negative_counts,
-            "negative_mix": NEGATIVE_MIX,
-            "digits_changed_into_non_digits": {"fitted": len(data["mut/fitted"]), "on_paper_read_by_prepare": len(data["mut/paper"]),
-                                               "how": f"digits {list(ASYMMETRIC_DIGITS)} mirrored or turned a quarter, or two digits (no 1) overlaid, then varied"},
             "negatives_turned_and_mirrored": sorted(TURNABLE_GROUPS),
         },
         "negative_kinds": {kind.name: {"group": kind.group, "role": "training" if kind.training else "held out"} for kind in kinds},
