@@ -1,23 +1,31 @@
 """Images that hold no digit, for training and measuring the "not a digit" detector (issue 22).
 
-Each kind has a name, a group and a role: "training" kinds may be used to train the detector (and
-their own held-out images measured as "seen"), "held out" kinds are never used in training nor to
-choose its threshold, only measured ("never seen"). A kind's generator draws one image of realistic
-size (100-400 px) from a seeded generator: image `i` of kind `k` with seed `s` is the same whatever
-else is generated (`images(kind, count, seed)`).
+Each kind has a name, a group and a role: "training" kinds may be used to train the detector (fresh
+images of them are measured as "seen"), "held out" kinds are never used in training nor to choose its
+threshold, only measured ("never seen"). A kind's generator draws one image of realistic size
+(100-400 px) from a seeded generator: image `i` of kind `k` with seed `s` is the same whatever else
+is generated (`images(kind, count, seed)`).
 
-Drawings (shapes, letters, scribbles, textures) are ink coverage rendered by `on_paper`: dark ink on
-light, unevenly lit, noisy paper, or light on dark (a board, an inverted scan), grey or colour, some
-JPEG. Blots and smudges are left out: a filled blob is what a very thick digit becomes at 28x28.
-"Photos of things" are synthetic natural-looking scenes (smooth fields, blobs, objects, an
-animal, a face) drawn directly in colour.
+- Training: star, triangle, square/rectangle/diamond, cross, arrow, check mark, circle with marks
+  (sun, target, dial, dots), doodles (stick figure, fish, pine tree, umbrella, boat, car), scribbles,
+  zigzags and loops, random joined strokes, hatching, dots and checks, letters of font set A and of
+  handwriting style A.
+- Held out: heart, smiley, spiral, house, flower, hash sign, lightning bolt, letters of font set B and
+  of handwriting style B, noise, and five kinds of synthetic photos (a smooth random field, objects on
+  a table, an animal, a face, one object).
 
-Letters: only those that do not look like a digit, `LETTERS` (excluded: B b C c D G g I i J j L l O o
-Q q S s T t Z z, which read as 8 6 0 0 0 6 9 1 1 1 1 1 1 0 0 0 9 5 5 7 7 2 2). Printed letters come
-from the DejaVu fonts, found by file name through Pillow's font search: DejaVu Sans (font set A,
-training) and DejaVu Serif (font set B, held out). Handwritten letters are drawn as strokes: straight
-polylines (style A, training) and rounded script (style B, held out, with its own letter skeletons).
-No handwriting font is used (those are reserved), nor any bundled sample photograph.
+Drawings are ink coverage rendered by `on_paper`: dark ink on light, unevenly lit, noisy paper, or
+light on dark (a board, an inverted scan), grey or colour, some JPEG; filled ones are sometimes shaded.
+Photos are drawn directly in colour. Shapes a reader would take for a digit are not drawn: a circle or
+ellipse (0), a single bar (1), a blot (a very thick digit at 28x28), a flower on a bare stem (9), a
+cloud's outline (0), a crescent (C).
+
+Letters: only those that do not look like a digit, `LETTERS`; `DIGIT_LIKE_LETTERS` are left out
+(B b 8 6; C c D O o Q 0; G 6; g q 9; I i J j L l 1; S s 5; T t 7; Z z 2; U u h y, an open 4). Printed
+letters come from the DejaVu fonts, found by file name through Pillow's font search: DejaVu Sans
+(font set A, training) and DejaVu Serif (font set B, held out). Handwritten letters are drawn as
+strokes: straight polylines (style A, training) and rounded script (style B, held out, with its own
+letter skeletons). No handwriting font is used (those are reserved), nor any bundled sample photograph.
 
 Usage: poetry run python benchmarks/negatives.py [--count N] [--seed S] [--preview DIR]
 """
