@@ -159,7 +159,8 @@ def predict_rows(model, rows: list[PredictionRow], top_k: int = 3, detector=None
     for row, reading in zip(ready, read_inputs(model, batch, [row.prepared.box for row in ready], top_k, detector)):
         row.reading = reading
     for row in rows:
-        refusal = row.number_reading().refusal if row.parts is not None and row.number_reading() else (row.reading.refusal if row.reading else None)
+        read = row.number_reading() if row.parts is not None else row.reading
+        refusal = read.refusal if read is not None else None
         if refusal is not None and row.error is None:
             row.error = f"{row.file}: {refusal}"
     return rows

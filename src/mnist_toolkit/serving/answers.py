@@ -56,13 +56,13 @@ def predict_image(catalog: ModelCatalog, data: bytes, model_id: str | None, numb
     answers = [reading_json(reading) for reading in found]
     first = max(range(len(parts)), key=lambda i: int(parts[i].image.sum())) if not number else 0
     document = {**answers[first], "model": entry.id, "engine": loaded.engine}
-    refusal = NumberReading(found).refusal if number else found[first].refusal
+    row = NumberReading(found) if number else None
+    refusal = row.refusal if row is not None else found[first].refusal
     if refusal is not None:
         document["not_digit"], document["error"] = True, refusal
-    if number:
-        read = NumberReading(found)
-        document["number"] = read.number
-        document["confidence"] = read.confidence
+    if row is not None:
+        document["number"] = row.number
+        document["confidence"] = row.confidence
         document["digits"] = answers
     elif parts[0].digits_seen > 1:
         document["warning"] = "several separated digits seen; read as one digit (try number=true)"
