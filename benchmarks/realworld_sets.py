@@ -11,6 +11,8 @@ nothing is written to disk except by `--preview`. The sets:
 - "tight crops, thick strokes": one MNIST digit cropped to its ink so that strokes touch the edges,
   thickened as by a felt pen or softened as by a low-resolution scan, 60-400 px on the long side;
   a quarter light ink on dark (a chalkboard, an inverted scan).
+- "form boxes, 64 px": one thick MNIST digit filling a 64x64 box of a form top to bottom (ink touching
+  the top and bottom edges, up to a pixel cut off), scanned at 14-24 px and enlarged, on white or grey paper.
 - "other writers": digits not from MNIST, drawn by a stroke model (2-3 styles per digit, jittered,
   slanted, narrow or wide, thin or bold strokes), so their shapes are not those of MNIST's writers.
 - "numbers": a row of 2-10 separated MNIST digits, as a number written on paper; the label is the string.
@@ -312,6 +314,41 @@ def _tight_crop(digit: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str
     return data, f"{fmt}, {kind}"
 
 
+def _form_box(digit: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str]:
+    """One thick MNIST digit filling a 64x64 crop of a form's box, scanned at low resolution and enlarged.
+
+    The digit's height fills the frame, so that ink touches the top and bottom edges (up to a pixel cut
+    off), its width sits anywhere across it; strokes as thick as a felt pen's (loops kept open), the box
+    scanned at 14-24 pixels a side and enlarged bilinearly to 64 with a soft blur, on white or grey paper.
+    """
+    scale = 4  # working pixels per 28x28 grid pixel
+    alpha = _pen(digit, 28 * scale, 0)
+    radius = rng.uniform(1.0, 2.0)
+    holes = max(_hole_area(alpha), _hole_area(_dilate(alpha, 0.5 * scale)))
+    thick = _dilate(alpha, radius * scale)
+    while radius > 0.5 and _hole_area(thick) < 0.35 * holes:  # thick, but the loops stay open
+        radius -= 0.25
+        thick = _dilate(alpha, radius * scale)
+    top, bottom, left, right = _ink_box(thick, 0.25)
+    margin = rng.uniform(-1.0, 0.3) * scale  # at 28 px scale: negative cuts into the top and bottom strokes
+    side = bottom - top + 2 * margin  # the square box's side, in working pixels
+    slack = side - (right - left)  # room across; a wide digit is cut at the sides too
+    x0 = left - (rng.uniform(0, slack) if slack > 0 else slack / 2)
+    pad = 28 * scale  # blank paper around the canvas, so that the box may reach beyond it
+    box = (pad + x0, pad + top - margin, pad + x0 + side, pad + top - margin + side)
+    canvas = Image.fromarray(_to_uint8(np.pad(thick, pad) * 255))
+    n = int(rng.integers(14, 25))
+    small = canvas.resize((n, n), Image.BOX, box=box)  # the low-resolution scan (paper beyond the canvas is blank)
+    big = small.resize((64, 64), Image.BILINEAR).filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 1.5)))
+    alpha = np.asarray(big, np.float32) / 255
+    paper = rng.uniform(0.75, 0.97)
+    ink = rng.uniform(0.05, 0.3)
+    pixels = 255 * (paper + alpha * (ink - paper)) + rng.normal(0, rng.uniform(1, 5), alpha.shape)
+    kind = f"strokes +{radius:.2f} px, margin {margin / scale:+.1f} px, scan {n} px, paper {paper:.2f}, ink {ink:.2f}"
+    data, fmt = _save(_to_uint8(pixels.astype(np.float32)), rng, png_odds=0.5)
+    return data, f"{fmt}, {kind}"
+
+
 # Digit styles as SVG-like paths in a unit box (x right, y down; M, L, Q, C with absolute points).
 DIGIT_STYLES: dict[int, list[str]] = {
     0: ["M .5 0 C .05 0 0 .35 0 .5 C 0 .8 .2 1 .5 1 C .8 1 1 .8 1 .5 C 1 .2 .9 0 .45 .03",
@@ -460,6 +497,7 @@ def _toolkit_style(style: str) -> Callable[[np.ndarray, np.random.Generator], tu
 SETS: dict[str, Builder] = {
     "phone photos": _one_digit_each(_phone_photo),
     "tight crops, thick strokes": _one_digit_each(_tight_crop),
+    "form boxes, 64 px": _one_digit_each(_form_box),
     "other writers": other_writers,
     "numbers": numbers,
     "mnist on paper": _one_digit_each(_toolkit_style("photo, RGB JPEG")),

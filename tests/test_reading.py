@@ -271,3 +271,55 @@ def test_predict_number_warns_when_touching_digits_were_cut(cli, tmp_path):
     assert "number" in result.stdout and "top-k" not in result.stdout
     plain = cli("predict", "--run", "pretrained", "--number", tmp_path / "missing.png")
     assert plain.exit_code == 1 and "number" in plain.stdout and "top-k" not in plain.stdout  # all failed: still a number table
+
+
+def _form_box(digit: np.ndarray, dark_ink: bool, thickness: int = 12, scan: int = 18) -> np.ndarray:
+    """A thick digit cropped to its ink (it touches every edge), scanned at `scan` px high and enlarged to 64."""
+    from scipy import ndimage
+
+    big = np.asarray(Image.fromarray(digit).resize((112, 112), Image.BICUBIC), np.float64) > 100
+    thick = ndimage.binary_dilation(big, np.hypot(*np.mgrid[-thickness:thickness + 1, -thickness:thickness + 1]) <= thickness)
+    rows, cols = np.flatnonzero(thick.any(1)), np.flatnonzero(thick.any(0))
+    crop = thick[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    width = max(4, round(scan * crop.shape[1] / crop.shape[0]))
+    small = Image.fromarray((crop * 255).astype(np.uint8)).resize((width, scan), Image.BOX)
+    ink = np.asarray(small.resize((round(64 * width / scan), 64), Image.BILINEAR), np.float64) / 255
+    return 230 - 200 * ink if dark_ink else 25 + 200 * ink
+
+
+@pytest.mark.parametrize("dark_ink", [True, False])
+@pytest.mark.parametrize(("digit", "nth"), [(3, 0), (5, 1), (5, 2)])
+def test_a_thick_digit_filling_its_box_keeps_its_polarity(mnist_test, dark_ink, digit, nth):
+    """Ink covering about half the box, its border and corners (the grey-level vote alone took these for
+    light ink on a dark ground): the ink is the class in one piece, the paper is cut into several."""
+    from mnist_toolkit.reading.ink import decide_polarity
+
+    page = _form_box(mnist_test.images[np.flatnonzero(mnist_test.labels == digit)[nth]], dark_ink, thickness=26)
+    assert decide_polarity(page / 255).dark_ink == dark_ink
+    assert prepare_bytes(png(page)).inverted == dark_ink
+
+
+def test_the_pieces_decide_only_near_a_tie():
+    """A frame mostly of one grey with the other in several pieces: the vote stands (a photo's texture)."""
+    from mnist_toolkit.reading.ink import decide_polarity
+
+    page = np.full((90, 120), 0.9)
+    page[30:60, 10:110] = 0.1  # a broad dark bar: a third of the frame, in one piece
+    page[5:12, 5:20] = page[78:85, 90:110] = 0.1
+    assert decide_polarity(page).dark_ink
+
+
+def test_a_thick_tight_zero_is_read_as_zero(mnist_test):
+    """The issue's case: a thick, blurred 0 filling a 64x64 box (it came out as a filled blob or a 1)."""
+    from scipy import ndimage
+
+    import mnist_toolkit as mt
+
+    model = mt.load_model("pretrained")
+    zeros = mnist_test.images[np.flatnonzero(mnist_test.labels == 0)[:5]]
+    for zero in zeros:
+        page = _form_box(zero, dark_ink=True, thickness=9)
+        prepared = prepare_bytes(png(page))
+        ink = prepared.image > 128
+        assert ndimage.binary_fill_holes(ink).sum() - ink.sum() >= 3  # the hole stays a hole, not a filled blob
+        assert model.read(png(page)).digit == 0
