@@ -36,7 +36,6 @@ def _folders(path: Path) -> list[str]:
         ["--conv-layers", "6", "--stride", "2"],
         ["--momentum", "-1", "--optimizer", "sgd"],
         ["--device", "tpu"],
-        ["--amp", "--device", "cpu"],
     ],
     ids=lambda args: " ".join(args),
 )
@@ -47,6 +46,16 @@ def test_a_train_that_fails_its_checks_leaves_no_run_folder(cli, tmp_path, args)
     assert result.exit_code == 2, result.stderr
     assert result.stderr.startswith("Error:") and len(result.stderr.strip().splitlines()) == 1
     assert _folders(runs) == ["earlier"]
+
+
+def test_amp_on_a_cpu_without_bfloat16_leaves_no_run_folder(cli, tmp_path, monkeypatch):
+    from mnist_toolkit.training import devices
+
+    monkeypatch.setattr(devices, "cpu_has_bf16", lambda: False)
+    runs = tmp_path / "runs"
+    result = cli("train", "--train-limit", "128", "--epochs", "1", "--runs-dir", runs, "--amp", "--device", "cpu")
+    assert result.exit_code == 2 and result.stderr.startswith("Error:") and "--amp" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not runs.exists()
 
 
 def test_train_checks_its_options_before_starting_processes(cli, tmp_path, monkeypatch):

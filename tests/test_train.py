@@ -284,7 +284,6 @@ def test_train_json_schema_and_errors_through_the_cli(cli, tmp_path):
         (["--optimizer", "lion"], "unknown optimizer"),
         (["--conv-layers", "6"], "pooling after conv layer 5"),
         (["--filters", "a,b"], "comma-separated integers"),
-        (["--amp", "--device", "cpu"], "--amp"),
         (["--resume", "/nonexistent/run"], "no such run folder"),
     ],
 )

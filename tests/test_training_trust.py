@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from mnist_toolkit.errors import ConfigError
 from mnist_toolkit.inference.checkpoint import load_checkpoint
+from mnist_toolkit.training.devices import cpu_has_bf16
 from mnist_toolkit.training.config import TrainConfig
 from mnist_toolkit.inference.torch_model import evaluate
 from mnist_toolkit.training.prepare import prepare_run
@@ -166,6 +168,43 @@ def test_amp_resume_is_exact_on_cuda(tmp_path):
     resumed.fit()
     for name, tensor in full.model.state_dict().items():
         assert torch.equal(tensor, resumed.model.state_dict()[name]), name
+
+
+@pytest.mark.skipif(not cpu_has_bf16(), reason="needs a CPU with native bfloat16 (AVX512-BF16 or AMX)")
+def test_bf16_amp_resume_is_exact_on_the_cpu(tmp_path):
+    """--amp on such a CPU: bfloat16 autocast on channels-last tensors, float32 weights in the checkpoint,
+    and a run cut short and resumed ends bit for bit where the uncut run ends."""
+    config = TrainConfig(train_limit=512, batch_size=64, epochs=1, device="cpu", amp=True, runs_dir=str(tmp_path / "a"),
+                         model_args={"dropout": 0.3}, augment=True, eval_batch_size=2000, threads=1)  # fmt: skip
+    full = prepare_run(config).trainer
+    assert full.amp == torch.bfloat16 and full.scaler is None and full.channels_last
+    full.fit()
+    cut = prepare_run(replace(config, max_steps=3, runs_dir=str(tmp_path / "b"))).trainer
+    cut.fit()
+    payload = load_checkpoint(cut.folder.last_checkpoint)
+    assert all(t.dtype == torch.float32 for t in payload["model_state"].values() if t.is_floating_point())
+    resumed = prepare_run(None, resume=cut.run_dir).trainer
+    assert resumed.amp == torch.bfloat16
+    resumed.fit()
+    for name, tensor in full.model.state_dict().items():
+        assert torch.equal(tensor, resumed.model.state_dict()[name]), name
+
+
+def test_the_fast_preset_uses_bfloat16_only_where_the_cpu_has_it(monkeypatch):
+    from mnist_toolkit.training import devices
+    from mnist_toolkit.training.config import build_train_config
+    from mnist_toolkit.training.trainer import amp_for
+
+    config = build_train_config({"preset": "fast"})
+    assert config.amp == "auto"
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(devices, "cpu_has_bf16", lambda: True)
+    assert amp_for(config, cpu) == torch.bfloat16
+    monkeypatch.setattr(devices, "cpu_has_bf16", lambda: False)
+    assert amp_for(config, cpu) is None  # plain float32 elsewhere
+    assert amp_for(build_train_config({"preset": "fast", "amp": False}), cpu) is None
+    with pytest.raises(ConfigError, match="--amp"):
+        amp_for(build_train_config({"amp": True}), cpu)
 
 
 def test_env_reports_versions_devices_and_data(cli):

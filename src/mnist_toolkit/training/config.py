@@ -41,7 +41,7 @@ class TrainConfig:
     seed: int = 0
     deterministic: bool = False  # torch.use_deterministic_algorithms
     device: str = "auto"  # auto | cpu | cuda | mps
-    amp: bool = False  # mixed precision (CUDA only)
+    amp: bool | str = False  # mixed precision: float16 on CUDA, bfloat16 on a CPU with native bfloat16; "auto": where there is one
     threads: int | None = None  # torch intra-op threads; None: torch's default
     runs_dir: str = "runs"
     name: str | None = None  # appended to the run folder's name
@@ -78,7 +78,7 @@ PRESETS: dict[str, dict] = {
     "fast": {  # chosen on a 10,000-image validation split, never on the test set (benchmarks/preset_selection.py)
         "arch": "cnn", "conv_layers": 2, "filters": [16, 32], "kernel_size": 4, "stride": 2, "padding": "same",
         "pool": "none", "batch_norm": True, "fc_layers": 2, "hidden": [128], "batch_size": 128, "epochs": 3,
-        "optimizer": "adam", "lr": 1e-2, "scheduler": "onecycle",
+        "optimizer": "adam", "lr": 1e-2, "scheduler": "onecycle", "amp": "auto",
     },
     "best": _BEST,
     # the best preset plus stroke-width and slant augmentation: the pretrained model's recipe
@@ -182,6 +182,7 @@ def validate(config: TrainConfig) -> TrainConfig:
         (len(config.betas) == 2 and all(0 <= b < 1 for b in config.betas), f"--betas must be two numbers in [0, 1), found {config.betas}"),
         (config.patience is None or config.val_size > 0, "--patience needs a validation set: add --val-size N"),
         (config.threads is None or config.threads >= 1, f"--threads must be at least 1, found {config.threads}"),
+        (config.amp in (True, False, "auto"), f"amp must be true, false or \"auto\", found {config.amp!r}"),
     ]  # fmt: skip
     for ok, message in checks:
         if not ok:

@@ -1,4 +1,5 @@
-"""Which device a run trains on: `auto`, `cpu`, `cuda` or `mps`, each checked for availability."""
+"""Which device a run trains on (`auto`, `cpu`, `cuda` or `mps`, each checked for availability), and the
+mixed precision each device offers: float16 on CUDA, bfloat16 on a CPU that computes it natively."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import torch
 
 from ..errors import ConfigError, UnknownName
 
-__all__ = ["resolve_device"]
+__all__ = ["amp_dtype", "cpu_has_bf16", "resolve_device"]
 
 _DEVICES = {
     "cpu": lambda: True,
@@ -29,3 +30,22 @@ def resolve_device(name: str) -> torch.device:
     if not _DEVICES[name]():
         raise ConfigError(f"device {name!r} is not available on this machine", hint="use --device auto or cpu")
     return torch.device(name)
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX), as PyTorch's own checks say.
+
+    Detected, not assumed: without it autocast to bfloat16 still runs, emulated, and is slower than float32.
+    """
+    cpu = torch.cpu
+    checks = [getattr(cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    return any(bool(check()) for check in checks if check is not None)
+
+
+def amp_dtype(device: torch.device) -> torch.dtype | None:
+    """The mixed-precision type of `device` (float16 on CUDA, bfloat16 on a CPU with native bfloat16), else None."""
+    if device.type == "cuda":
+        return torch.float16
+    if device.type == "cpu" and cpu_has_bf16():
+        return torch.bfloat16
+    return None

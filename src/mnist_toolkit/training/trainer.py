@@ -28,6 +28,7 @@ from ..models import count_parameters, create_model
 from ..runs import RunFolder
 from .callbacks import FitResult, StartRecord, StepRecord, TrainCallback
 from .config import TrainConfig
+from .devices import amp_dtype
 from .distributed import DistContext, all_gather, all_reduce_sum
 from .optim import create_optimizer, create_scheduler, optimizer_info
 from .resume import InitialWeights, ScheduleChange, rebuilt_schedule
@@ -39,17 +40,32 @@ from .transforms import augment_batch
 __all__ = ["Trainer", "check_setup"]
 
 
+def amp_for(config: TrainConfig, device: torch.device) -> torch.dtype | None:
+    """The autocast type a run of `config` uses on `device`: None (full precision) unless --amp, or "auto"
+    (the fast preset) where the device has a mixed precision.
+
+    Raises:
+        ConfigError: --amp on a device without one (a CPU without native bfloat16, mps).
+    """
+    if config.amp is False:
+        return None
+    dtype = amp_dtype(device)
+    if dtype is None and config.amp is True:
+        where = "this CPU computes no bfloat16 natively (AVX512-BF16 or AMX)" if device.type == "cpu" else f"{device.type} has none here"
+        raise ConfigError(f"--amp (mixed precision) needs CUDA or a CPU with native bfloat16: {where}", hint="drop --amp")
+    return dtype
+
+
 def _check_amp(config: TrainConfig, device: torch.device) -> None:
-    if config.amp and device.type != "cuda":
-        raise ConfigError("--amp (mixed precision) needs a CUDA device", hint="drop --amp or use --device cuda")
+    amp_for(config, device)
 
 
 def check_setup(config: TrainConfig, device: torch.device) -> None:
-    """Check what a Trainer for `config` on `device` would refuse, without building one: --amp without CUDA,
+    """Check what a Trainer for `config` on `device` would refuse, without building one: --amp where there is no mixed precision,
     and a network that cannot be built (built here on the meta device: no memory used, no weights drawn).
 
     Raises:
-        ConfigError: --amp without CUDA, or network options that do not fit together.
+        ConfigError: --amp where there is no mixed precision, or network options that do not fit together.
         UnknownName: an unknown architecture.
     """
     _check_amp(config, device)
@@ -75,7 +91,7 @@ class Trainer:
             and advanced to the step reached (`schedule_change` says how; see resume.py).
 
     Raises:
-        ConfigError: --amp without CUDA, both `initial_weights` and `resume_from`, an unknown name.
+        ConfigError: --amp where there is no mixed precision, both `initial_weights` and `resume_from`, an unknown name.
         CheckpointError: `initial_weights` or `resume_from` do not fit this run's model or optimizer.
     """
 
@@ -99,6 +115,12 @@ class Trainer:
             torch.use_deterministic_algorithms(config.deterministic)  # importing its machinery costs seconds
         torch.manual_seed(config.seed)  # the same initial weights on every rank
         self.model = create_model(config.arch, **config.model_args).to(device)
+        self.amp = amp_for(config, device)  # float16 on CUDA (with a GradScaler), bfloat16 on a CPU, or None
+        #: bfloat16 convolutions on the CPU run fastest on channels-last tensors (measured: 8.1 -> 5.5 ms
+        #: per step of the fast preset's network, float32 -> bfloat16 channels-last, batch 128, 2 cores)
+        self.channels_last = self.amp == torch.bfloat16
+        if self.channels_last:
+            self.model.to(memory_format=torch.channels_last)
         self.streams = RandomStreams.seeded(config.seed, self.dist.rank, cuda=device.type == "cuda")
         self.params = count_parameters(self.model)
         self.train_model = self.model  # what the loop calls; DistributedDataParallel around it on several ranks
@@ -113,7 +135,7 @@ class Trainer:
         self.scheduler = self._build_scheduler()
         self.loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
         self.loss_sum_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing, reduction="sum")
-        self.scaler = torch.amp.GradScaler("cuda") if config.amp else None
+        self.scaler = torch.amp.GradScaler("cuda") if self.amp == torch.float16 else None
         self.state = TrainState()
         self.folder = RunFolder(self.run_dir)
         #: how a resumed run's schedule was rebuilt for changed epochs; None: it continues as saved (or a new run)
@@ -191,8 +213,9 @@ class Trainer:
         return float(self.optimizer.param_groups[0]["lr"])
 
     def _precision(self):
-        """The context of the forward pass and the loss: float16 autocast under --amp, full precision otherwise."""
-        return torch.autocast("cuda", dtype=torch.float16) if self.scaler is not None else nullcontext()
+        """The context of the forward pass and the loss: autocast under --amp (float16 on CUDA, bfloat16 on
+        the CPU), full precision otherwise."""
+        return torch.autocast(self.device.type, dtype=self.amp) if self.amp is not None else nullcontext()
 
     def _loss(self, logits: torch.Tensor, y: torch.Tensor, global_count: int) -> torch.Tensor:
         """Mean loss over the global batch. On several ranks each rank's share is summed and scaled so that
@@ -269,6 +292,8 @@ class Trainer:
             y = data.train_y[index]
             if cfg.augment or cfg.augment_strokes:
                 x = augment_batch(x, self.streams.augment, cfg.augment, cfg.augment_strokes)
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
             self.optimizer.zero_grad(set_to_none=True)
             with self._precision():
                 logits = self.train_model(x)  # (B, 10)
