@@ -205,6 +205,9 @@ def test_the_fast_preset_uses_bfloat16_only_where_the_cpu_has_it(monkeypatch):
     assert amp_for(build_train_config({"preset": "fast", "amp": False}), cpu) is None
     with pytest.raises(ConfigError, match="--amp"):
         amp_for(build_train_config({"amp": True}), cpu)
+    monkeypatch.setattr(devices, "cpu_has_bf16", lambda: True)
+    assert amp_for(config, torch.device("cuda")) is None  # "auto" is the CPU's bfloat16 only
+    assert amp_for(build_train_config({"preset": "fast", "amp": True}), torch.device("cuda")) == torch.float16
 
 
 def test_env_reports_versions_devices_and_data(cli):

@@ -150,7 +150,7 @@ TRAIN_OPTIONS: tuple[TrainOption, ...] = (
     TrainOption("seed", Optional[int], "Seed of weights, batch order and validation split.", _RUN, show_default="0"),
     TrainOption("deterministic", Optional[bool], "Deterministic algorithms only.", _RUN, ("--deterministic/--no-deterministic",), show_default="off"),
     TrainOption("device", Optional[str], "auto | cpu | cuda | mps.", _RUN, show_default="auto"),
-    TrainOption("amp", Optional[bool], "Mixed precision: float16 on CUDA, bfloat16 on a CPU that has it natively (the fast preset: wherever there is one).", _RUN, ("--amp/--no-amp",), show_default="off"),
+    TrainOption("amp", Optional[bool], "Mixed precision: float16 on CUDA, bfloat16 on a CPU that has it natively (the fast preset: on such a CPU).", _RUN, ("--amp/--no-amp",), show_default="off"),
     TrainOption("threads", Optional[int], "CPU threads for torch.", _RUN, show_default=False),
     TrainOption("runs_dir", Optional[Path], "Folder of the run folders.", _RUN, show_default="runs", parse=_path_text),
     TrainOption("name", Optional[str], "Appended to the run folder's name.", _RUN, show_default=False),

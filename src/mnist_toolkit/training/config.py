@@ -41,7 +41,7 @@ class TrainConfig:
     seed: int = 0
     deterministic: bool = False  # torch.use_deterministic_algorithms
     device: str = "auto"  # auto | cpu | cuda | mps
-    amp: bool | str = False  # mixed precision: float16 on CUDA, bfloat16 on a CPU with native bfloat16; "auto": where there is one
+    amp: bool | str = False  # mixed precision: float16 on CUDA, bfloat16 on a CPU with native bfloat16; "auto": bfloat16 on such a CPU only
     threads: int | None = None  # torch intra-op threads; None: torch's default
     runs_dir: str = "runs"
     name: str | None = None  # appended to the run folder's name

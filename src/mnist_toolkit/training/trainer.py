@@ -42,12 +42,12 @@ __all__ = ["Trainer", "check_setup"]
 
 def amp_for(config: TrainConfig, device: torch.device) -> torch.dtype | None:
     """The autocast type a run of `config` uses on `device`: None (full precision) unless --amp, or "auto"
-    (the fast preset) where the device has a mixed precision.
+    (the fast preset) on a CPU with native bfloat16 (float32 elsewhere, CUDA included, unless --amp).
 
     Raises:
         ConfigError: --amp on a device without one (a CPU without native bfloat16, mps).
     """
-    if config.amp is False:
+    if config.amp is False or (config.amp == "auto" and device.type != "cpu"):
         return None
     dtype = amp_dtype(device)
     if dtype is None and config.amp is True:
