@@ -1,6 +1,8 @@
-"""`mnist train --preset fast` in float32 and in bfloat16 (the preset's automatic --amp), side by side.
+"""`mnist train --preset fast` in float32 and in bfloat16 (the preset's automatic --amp), side by side,
+and where the rest of its time goes.
 
-Each round runs both, in alternating order, each a fresh process timed from start to exit (as a user
+Each round runs three contenders (float32, the preset as shipped, and the preset without its ONNX
+export: the difference is the export's cost on the path the user waits for), in a rotating order, each a fresh process timed from start to exit (as a user
 runs it), and reads the test accuracy and the training seconds from its output. The machine's CPU
 flags say whether bfloat16 is native here (AVX512-BF16 or AMX); without it the preset trains in
 float32 and both contenders are the same. Only ratios within a round are comparable: this kind of
@@ -23,7 +25,10 @@ import time
 from pathlib import Path
 
 MNIST = [sys.executable, "-m", "mnist_toolkit", "train", "--preset", "fast"]
-CONTENDERS = {"float32 (--no-amp)": ["--no-amp"], "preset as shipped (bfloat16 where native)": []}
+CONTENDERS = {"float32 (--no-amp)": ["--no-amp"], "preset as shipped (bfloat16 where native)": [],
+              "preset as shipped, --no-onnx": ["--no-onnx"]}  # fmt: skip
+#: A bare interpreter importing torch and the toolkit's training modules: the floor of every run.
+IMPORTS = [sys.executable, "-c", "import torch, mnist_toolkit.training.trainer, mnist_toolkit.cli.train"]
 
 
 def run(extra: list[str], runs_dir: str) -> dict:
@@ -47,12 +52,17 @@ def main() -> None:
     rounds = []
     with tempfile.TemporaryDirectory() as runs_dir:
         for number in range(args.rounds):
-            order = names if number % 2 == 0 else names[::-1]
+            order = names[number % len(names):] + names[: number % len(names)]
             measured = {name: run(CONTENDERS[name], runs_dir) for name in order}
+            started = time.perf_counter()
+            subprocess.run(IMPORTS, check=True, capture_output=True)
+            measured["imports only"] = {"wall_s": round(time.perf_counter() - started, 2)}
             rounds.append(measured)
-            print(f"round {number + 1}: " + "; ".join(f"{n}: {m['wall_s']} s wall, {m['training_s']} s training, {m['test_accuracy']} %" for n, m in measured.items()))
-    fp32, shipped = names
+            print(f"round {number + 1}: " + "; ".join(f"{n}: {m['wall_s']} s wall, {m.get('training_s')} s training, {m.get('test_accuracy')} %" for n, m in measured.items()))
+    fp32, shipped, no_onnx = names
     summary = {
+        "onnx_export_s_median": statistics.median(r[shipped]["wall_s"] - r[no_onnx]["wall_s"] for r in rounds),
+        "imports_s_median": statistics.median(r["imports only"]["wall_s"] for r in rounds),
         "wall_ratio_median": statistics.median(r[shipped]["wall_s"] / r[fp32]["wall_s"] for r in rounds),
         "training_ratio_median": statistics.median(r[shipped]["training_s"] / r[fp32]["training_s"] for r in rounds),
         "wall_s_median": {n: statistics.median(r[n]["wall_s"] for r in rounds) for n in names},
