@@ -11,7 +11,11 @@ cut the same batches from the same permutation. Reported: ms per step per conten
 range over rounds) and the per-round ratio engine / bare (median and range). Only the public engine
 API is used. A ratio whose range straddles 1.0 means no difference this measurement can resolve.
 
-Usage: poetry run python benchmarks/train_speed.py [--rounds 7] [--steps 150] [--out FILE]
+With --amp, the engines train under --amp (bfloat16 autocast on channels-last tensors, on a CPU with
+native bfloat16) and the bare loop does the same in its few lines; the torchvision contender is left
+out. With --preset, the network and batch size are the preset's (e.g. the fast preset's).
+
+Usage: poetry run python benchmarks/train_speed.py [--rounds 7] [--steps 150] [--preset NAME] [--amp] [--out FILE]
 """
 
 from __future__ import annotations
@@ -49,16 +53,21 @@ def engine_steps(trainer: Trainer, perm: torch.Tensor, steps: int, round_index: 
     return time.perf_counter() - started
 
 
-def bare_steps(model, optimizer, images, labels, perm: torch.Tensor, batch_size: int, steps: int) -> float:
-    """The simplest correct loop over the same tensors and the same batches; seconds."""
+def bare_steps(model, optimizer, images, labels, perm: torch.Tensor, batch_size: int, steps: int, bf16: bool = False) -> float:
+    """The simplest correct loop over the same tensors and the same batches (in bfloat16 autocast on
+    channels-last tensors with `bf16`); seconds."""
     loss_fn = nn.CrossEntropyLoss()
     started = time.perf_counter()
     model.train()
     for step in range(steps):
         index = perm[step * batch_size : (step + 1) * batch_size]
         x, y = normalise(images[index]), labels[index]
+        if bf16:
+            x = x.contiguous(memory_format=torch.channels_last)
         optimizer.zero_grad(set_to_none=True)
-        loss_fn(model(x), y).backward()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = loss_fn(model(x), y)
+        loss.backward()
         optimizer.step()
     return time.perf_counter() - started
 
@@ -99,6 +108,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=150, help="steps per contender per round")
     parser.add_argument("--arch", default="cnn")
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--preset", help="the network and batch size of this preset (overrides --arch and --batch-size)")
+    parser.add_argument("--amp", action="store_true", help="bfloat16 autocast on channels-last tensors, engine and bare loop alike")
     parser.add_argument("--out", type=Path, help="also write the results here (JSON)")
     args = parser.parse_args()
 
@@ -109,7 +120,13 @@ def main() -> None:
     from mnist_toolkit.reporting.training import ConsoleCallback
 
     with tempfile.TemporaryDirectory() as scratch, open("/dev/null", "w") as sink:
-        config = replace(TrainConfig(), arch=args.arch, batch_size=args.batch_size, runs_dir=scratch)
+        if args.preset:
+            from mnist_toolkit.training.config import build_train_config
+
+            config = replace(build_train_config({"preset": args.preset}), runs_dir=scratch, amp=args.amp)
+            args.arch, args.batch_size = config.arch, config.batch_size
+        else:
+            config = replace(TrainConfig(), arch=args.arch, batch_size=args.batch_size, runs_dir=scratch, amp=args.amp)
         data = prepare_data(config, resolve_source(), torch.device("cpu"))
         live = ConsoleCallback(Console(file=sink, force_terminal=True))
         callbacks = [live, TensorBoardCallback(Path(scratch) / "engine", data, config.to_dict())]
@@ -119,20 +136,25 @@ def main() -> None:
             callback.on_epoch_start(1, with_callbacks.steps_per_epoch, 0)
         alone = Trainer(config, data, torch.device("cpu"), Path(scratch) / "alone")
         torch.manual_seed(config.seed)
-        bare_model = create_model(args.arch)
+        bare_model = create_model(args.arch, **config.model_args)
+        if args.amp:
+            bare_model = bare_model.to(memory_format=torch.channels_last)
         bare_opt = torch.optim.Adam(bare_model.parameters(), lr=1e-3)
         torch.manual_seed(config.seed)
-        tv_model = create_model(args.arch)
+        tv_model = create_model(args.arch, **config.model_args)
         tv_opt = torch.optim.Adam(tv_model.parameters(), lr=1e-3)
-        loader = torchvision_loader(args.batch_size, Path(scratch) / "tv")
+        loader = None if args.amp else torchvision_loader(args.batch_size, Path(scratch) / "tv")
 
         def contenders(perm: torch.Tensor, round_index: int) -> dict:
-            return {
+            runs = {
                 "engine": lambda: engine_steps(with_callbacks, perm, args.steps, round_index),
                 "engine, no callbacks": lambda: engine_steps(alone, perm, args.steps, round_index),
-                "bare": lambda: bare_steps(bare_model, bare_opt, data.train_x, data.train_y, perm, args.batch_size, args.steps),
+                "bare": lambda: bare_steps(bare_model, bare_opt, data.train_x, data.train_y, perm, args.batch_size, args.steps, args.amp),
                 "torchvision": lambda: torchvision_steps(tv_model, tv_opt, loader, args.steps),
             }
+            if args.amp:
+                del runs["torchvision"]
+            return runs
 
         names = list(contenders(torch.arange(1), 0))
         for run in contenders(epoch_permutation(len(data.train_y), config.seed, 99), 99).values():
@@ -150,10 +172,11 @@ def main() -> None:
     ratios = {
         "engine / bare": [a / b for a, b in zip(ms["engine"], ms["bare"])],
         "engine, no callbacks / bare": [a / b for a, b in zip(ms["engine, no callbacks"], ms["bare"])],
-        "torchvision / engine": [a / b for a, b in zip(ms["torchvision"], ms["engine"])],
     }
+    if "torchvision" in ms:
+        ratios["torchvision / engine"] = [a / b for a, b in zip(ms["torchvision"], ms["engine"])]
     result = {
-        "arch": args.arch, "batch_size": args.batch_size, "steps_per_round": args.steps, "rounds": args.rounds,
+        "arch": args.arch, "preset": args.preset, "amp": args.amp, "batch_size": args.batch_size, "steps_per_round": args.steps, "rounds": args.rounds,
         "threads": torch.get_num_threads(), "date": time.strftime("%Y-%m-%d"),
         "ms_per_step": {name: spread(values) for name, values in ms.items()},
         "ratios": {name: spread(values) for name, values in ratios.items()},
