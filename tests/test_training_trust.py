@@ -193,7 +193,7 @@ def test_bf16_amp_resume_is_exact_on_the_cpu(tmp_path):
 def test_the_fast_preset_uses_bfloat16_only_where_the_cpu_has_it(monkeypatch):
     from mnist_toolkit.training import devices
     from mnist_toolkit.training.config import build_train_config
-    from mnist_toolkit.training.trainer import amp_for
+    from mnist_toolkit.training.devices import amp_for
 
     config = build_train_config({"preset": "fast"})
     assert config.amp == "auto"

@@ -3,11 +3,16 @@ mixed precision each device offers: float16 on CUDA, bfloat16 on a CPU that comp
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
 from ..errors import ConfigError, UnknownName
 
-__all__ = ["amp_dtype", "cpu_has_bf16", "resolve_device"]
+if TYPE_CHECKING:
+    from .config import TrainConfig
+
+__all__ = ["amp_dtype", "amp_for", "cpu_has_bf16", "resolve_device"]
 
 _DEVICES = {
     "cpu": lambda: True,
@@ -49,3 +54,19 @@ def amp_dtype(device: torch.device) -> torch.dtype | None:
     if device.type == "cpu" and cpu_has_bf16():
         return torch.bfloat16
     return None
+
+
+def amp_for(config: TrainConfig, device: torch.device) -> torch.dtype | None:
+    """The autocast type a run of `config` uses on `device`: None (full precision) unless --amp, or "auto"
+    (the fast preset) on a CPU with native bfloat16 (float32 elsewhere, CUDA included, unless --amp).
+
+    Raises:
+        ConfigError: --amp on a device without one (a CPU without native bfloat16, mps).
+    """
+    if config.amp is False or (config.amp == "auto" and device.type != "cpu"):
+        return None
+    dtype = amp_dtype(device)
+    if dtype is None and config.amp is True:
+        where = "this CPU computes no bfloat16 natively (AVX512-BF16 or AMX)" if device.type == "cpu" else f"{device.type} has none here"
+        raise ConfigError(f"--amp (mixed precision) needs CUDA or a CPU with native bfloat16: {where}", hint="drop --amp")
+    return dtype

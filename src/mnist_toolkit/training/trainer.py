@@ -28,7 +28,7 @@ from ..models import count_parameters, create_model
 from ..runs import RunFolder
 from .callbacks import FitResult, StartRecord, StepRecord, TrainCallback
 from .config import TrainConfig
-from .devices import amp_dtype
+from .devices import amp_for
 from .distributed import DistContext, all_gather, all_reduce_sum
 from .optim import create_optimizer, create_scheduler, optimizer_info
 from .resume import InitialWeights, ScheduleChange, rebuilt_schedule
@@ -40,26 +40,6 @@ from .transforms import augment_batch
 __all__ = ["Trainer", "check_setup"]
 
 
-def amp_for(config: TrainConfig, device: torch.device) -> torch.dtype | None:
-    """The autocast type a run of `config` uses on `device`: None (full precision) unless --amp, or "auto"
-    (the fast preset) on a CPU with native bfloat16 (float32 elsewhere, CUDA included, unless --amp).
-
-    Raises:
-        ConfigError: --amp on a device without one (a CPU without native bfloat16, mps).
-    """
-    if config.amp is False or (config.amp == "auto" and device.type != "cpu"):
-        return None
-    dtype = amp_dtype(device)
-    if dtype is None and config.amp is True:
-        where = "this CPU computes no bfloat16 natively (AVX512-BF16 or AMX)" if device.type == "cpu" else f"{device.type} has none here"
-        raise ConfigError(f"--amp (mixed precision) needs CUDA or a CPU with native bfloat16: {where}", hint="drop --amp")
-    return dtype
-
-
-def _check_amp(config: TrainConfig, device: torch.device) -> None:
-    amp_for(config, device)
-
-
 def check_setup(config: TrainConfig, device: torch.device) -> None:
     """Check what a Trainer for `config` on `device` would refuse, without building one: --amp where there is no mixed precision,
     and a network that cannot be built (built here on the meta device: no memory used, no weights drawn).
@@ -68,7 +48,7 @@ def check_setup(config: TrainConfig, device: torch.device) -> None:
         ConfigError: --amp where there is no mixed precision, or network options that do not fit together.
         UnknownName: an unknown architecture.
     """
-    _check_amp(config, device)
+    amp_for(config, device)
     with torch.device("meta"):
         create_model(config.arch, **config.model_args)
 
@@ -99,7 +79,7 @@ class Trainer:
                  callbacks: Sequence[TrainCallback] = (), stop_event: threading.Event | None = None,
                  dist: DistContext | None = None, *, initial_weights: InitialWeights | None = None,
                  resume_from: dict | None = None) -> None:  # fmt: skip
-        _check_amp(config, device)
+        self.amp = amp_for(config, device)  # float16 on CUDA (with a GradScaler), bfloat16 on a CPU, or None
         if initial_weights is not None and resume_from is not None:
             raise ConfigError("--resume and --init-from exclude each other")
         self.config = config
@@ -115,7 +95,6 @@ class Trainer:
             torch.use_deterministic_algorithms(config.deterministic)  # importing its machinery costs seconds
         torch.manual_seed(config.seed)  # the same initial weights on every rank
         self.model = create_model(config.arch, **config.model_args).to(device)
-        self.amp = amp_for(config, device)  # float16 on CUDA (with a GradScaler), bfloat16 on a CPU, or None
         #: bfloat16 convolutions on the CPU run fastest on channels-last tensors (measured: 8.1 -> 5.5 ms
         #: per step of the fast preset's network, float32 -> bfloat16 channels-last, batch 128, 2 cores)
         self.channels_last = self.amp == torch.bfloat16
