@@ -31,6 +31,13 @@ def _cnn3(epochs: int) -> list[str]:
             "--label-smoothing", "0.1"]  # fmt: skip
 
 
+def _fast(epochs: int, batch: int, lr: str = "1e-2", kernel: int = 4, padding: str = "same") -> list[str]:
+    """The fast preset's network (2 conv layers 16-32, 4x4 stride 2, Adam 1e-2 one-cycle) for `epochs` epochs."""
+    return ["--arch", "cnn", "--conv-layers", "2", "--filters", "16,32", "--kernel-size", str(kernel), "--stride", "2", "--padding",
+            padding, "--pool", "none", "--batch-norm", "--fc-layers", "2", "--hidden", "128", "--batch-size", str(batch),
+            "--epochs", str(epochs), "--optimizer", "adam", "--lr", lr, "--scheduler", "onecycle"]  # fmt: skip
+
+
 #: Candidate settings per preset, tried in this order.
 CANDIDATES: dict[str, dict[str, list[str]]] = {
     "best": {
@@ -52,6 +59,23 @@ CANDIDATES: dict[str, dict[str, list[str]]] = {
         for k, pad, e, lr, tag in [(5, "same", 3, "5e-3", " (old fast)"), (4, "same", 3, "5e-3", ""), (4, "same", 4, "5e-3", ""),
                                    (5, "valid", 3, "5e-3", ""), (5, "valid", 4, "5e-3", ""), (4, "same", 3, "1e-2", " lr 1e-2"),
                                    (4, "same", 4, "1e-2", " lr 1e-2"), (5, "valid", 4, "1e-2", " lr 1e-2")]
+    } | {  # a second round (issue 23), under --amp (bfloat16 on a CPU with it): fewer epochs, a larger batch, and
+           # the plain loop's network (benchmarks/plain_loop.py); the rule: the shortest training at >= 99.0 % validation
+        f"{name} amp": [*_fast(epochs, batch), "--amp"] for name, epochs, batch in
+        [("cnn-k4-same-e3 lr 1e-2 (fast)", 3, 128), ("cnn-k4-same-e2 lr 1e-2", 2, 128),
+         ("cnn-k4-same-e2 lr 1e-2 batch 256", 2, 256), ("cnn-k4-same-e1 lr 1e-2", 1, 128),
+         ("cnn-k4-same-e3 lr 1e-2 batch 256", 3, 256)]
+    } | {
+        "cnn-k4-same-e3 lr 2e-2 batch 256 amp": [*_fast(3, 256, lr="2e-2"), "--amp"],
+        # a third round: the 5x5 "valid" network of the first round (fewer operations per image), and lr 2e-2 at 2 epochs
+        "cnn-k5-valid-e4 lr 1e-2 amp": [*_fast(4, 128, kernel=5, padding="valid"), "--amp"],
+        "cnn-k5-valid-e3 lr 1e-2 amp": [*_fast(3, 128, kernel=5, padding="valid"), "--amp"],
+        "cnn-k5-valid-e4 lr 2e-2 batch 256 amp": [*_fast(4, 256, lr="2e-2", kernel=5, padding="valid"), "--amp"],
+        "cnn-k4-same-e2 lr 2e-2 amp": [*_fast(2, 128, lr="2e-2"), "--amp"],
+        "plain-loop net e1 amp": ["--arch", "cnn", "--conv-layers", "3", "--filters", "16,32,64", "--kernel-size", "3",
+                                  "--pool", "max", "--batch-norm", "--fc-layers", "1", "--batch-size", "128", "--epochs", "1",
+                                  "--optimizer", "adamw", "--lr", "1e-2", "--scheduler", "onecycle", "--label-smoothing", "0.1",
+                                  "--amp"],
     },
 }  # fmt: skip
 

@@ -191,23 +191,88 @@ def test_export_refuses_to_overwrite_the_checkpoint_or_the_package(cli, shared_r
 
 @pytest.mark.slow
 def test_train_writes_the_reported_checkpoints_onnx_model(cli, tmp_path, monkeypatch):
-    """`mnist train --onnx` itself, so it trains its own runs (two small ones) instead of using the shared run."""
+    """`mnist train --onnx` itself, so it trains its own runs (two small ones) instead of using the shared run:
+    by default a background process writes the model and the next command waits for it; with
+    --wait-for-onnx it is written before train exits."""
+    from mnist_toolkit.inference import background_export
+
     result = cli("train", "--preset", "fast", "--epochs", "1", "--train-limit", "1500", "--runs-dir", tmp_path, "--onnx", "--json")
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert summary["onnx"] == str(Path(summary["checkpoint"]).with_suffix(".onnx")) and Path(summary["onnx"]).is_file()
-    evaluated = json.loads(cli("evaluate", "--run", summary["run_dir"], "--json").stdout)
+    onnx = Path(summary["onnx"])
+    assert summary["onnx_in_background"] is True and onnx == Path(summary["checkpoint"]).with_suffix(".onnx")
+    evaluated = json.loads(cli("evaluate", "--run", summary["run_dir"], "--json").stdout)  # waits for the export
     assert evaluated["engine"] == "onnx" and evaluated["accuracy"] == pytest.approx(summary["test_accuracy"], abs=0.01)
-    # an exporter that breaks leaves a warning, never a lost run
+    assert onnx.is_file() and sorted(p.name for p in onnx.parent.iterdir()) == ["last.onnx", "last.pt"]  # no marker left
+    # written before exiting; an exporter that breaks there leaves a warning, never a lost run
+    now = cli("train", "--preset", "fast", "--epochs", "1", "--train-limit", "500", "--runs-dir", tmp_path, "--onnx",
+              "--wait-for-onnx", "--json")  # fmt: skip
+    written = json.loads(now.stdout)
+    assert written["onnx_in_background"] is False and Path(written["onnx"]).is_file()
+    assert not background_export.marker_of(Path(written["onnx"])).exists()
     import mnist_toolkit.inference.export
 
     def broken(*args, **kwargs):
         raise RuntimeError("exporter exploded")
 
     monkeypatch.setattr(mnist_toolkit.inference.export, "export_model", broken)
-    again = cli("train", "--preset", "fast", "--epochs", "1", "--train-limit", "500", "--runs-dir", tmp_path, "--onnx", "--json")
+    again = cli("train", "--preset", "fast", "--epochs", "1", "--train-limit", "500", "--runs-dir", tmp_path, "--onnx",
+                "--wait-for-onnx", "--json")  # fmt: skip
     assert again.exit_code == 0 and json.loads(again.stdout)["onnx"] is None
     assert "no ONNX model written (RuntimeError: exporter exploded)" in again.stderr
+
+
+def test_a_failed_background_export_is_the_loaders_note_and_the_run_reads_on_torch(cli, shared_run, tmp_path, test_digits):
+    """The exporting process's work, in this process: a checkpoint it cannot read leaves a one-line error
+    file and no marker; `mnist predict` then says why and reads on torch."""
+    from mnist_toolkit.inference import background_export
+
+    run = copy_run(shared_run, tmp_path / "runs", onnx=False)
+    checkpoint = run / "checkpoints" / "last.pt"
+    onnx = checkpoint.with_suffix(".onnx")
+    good = checkpoint.read_bytes()
+    checkpoint.write_bytes(b"not a checkpoint")
+    background_export.write_check_digits(onnx, test_digits.images[:10])
+    background_export.export(checkpoint)
+    assert not onnx.exists() and not background_export.marker_of(onnx).exists()
+    assert sorted(p.name for p in onnx.parent.iterdir()) == ["last.onnx.error", "last.pt"]
+    assert background_export.failure(onnx).startswith("no ONNX model written")
+    checkpoint.write_bytes(good)
+    image = tmp_path / "d.png"
+    image.write_bytes(png(test_digits.images[0]))
+    result = cli("predict", "--run", run, image, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert "the ONNX export after training failed: no ONNX model written" in result.stderr
+    assert json.loads(result.stdout)[0]["digit"] == int(test_digits.labels[0])
+
+
+def test_the_loader_waits_only_for_a_live_export(tmp_path):
+    """A marker with a live pid is an export under way (waited for, up to the timeout); one whose process
+    is gone, or that never got a pid in START_SECONDS, is not (a killed export never blocks a command)."""
+    import time
+
+    from mnist_toolkit.files import write_json
+    from mnist_toolkit.inference import background_export
+
+    onnx = tmp_path / "last.onnx"
+    assert not background_export.exporting(onnx)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        write_json(background_export.marker_of(onnx), {"pid": sleeper.pid, "started": time.time()})
+        assert background_export.exporting(onnx)
+        started = time.monotonic()
+        background_export.wait(onnx, timeout=0.3)
+        assert 0.3 <= time.monotonic() - started < 5
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert not background_export.exporting(onnx)  # its process is gone
+    write_json(background_export.marker_of(onnx), {"pid": None, "started": time.time()})
+    assert background_export.exporting(onnx)  # still starting
+    write_json(background_export.marker_of(onnx), {"pid": None, "started": time.time() - background_export.START_SECONDS - 1})
+    assert not background_export.exporting(onnx)
+    background_export.marker_of(onnx).write_text("{not json")
+    assert not background_export.exporting(onnx)
 
 
 def test_onnx_path_never_imports_torch(shared_run, test_digits, tmp_path):

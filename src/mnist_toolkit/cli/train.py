@@ -18,7 +18,7 @@ from .train_options import config_options, with_train_options
 
 @app.command()
 @with_train_options(config_only=False)
-def train(train_options: dict, *, config_file, resume, init_from, nproc, log_every, quiet, onnx, json_output, verbose) -> None:
+def train(train_options: dict, *, config_file, resume, init_from, nproc, log_every, quiet, onnx, wait_for_onnx, json_output, verbose) -> None:
     """Train a network on MNIST, scoring the test set after every epoch; logs to TensorBoard under runs/."""
     options = config_options(train_options)
     from ..training.config import build_train_config
@@ -47,7 +47,7 @@ def train(train_options: dict, *, config_file, resume, init_from, nproc, log_eve
         init_group(dist, resolve_device((config.device if config else options.get("device")) or "auto").type)
     try:
         reporting = "none" if json_output or quiet else ("live" if console.is_terminal else "lines")
-        _train_in_process(config, resume, options, dist, console, TrainReporting(reporting, log_every, json_output, verbose, onnx), config_file)
+        _train_in_process(config, resume, options, dist, console, TrainReporting(reporting, log_every, json_output, verbose, onnx, wait_for_onnx), config_file)
     finally:
         shutdown()
 
@@ -74,6 +74,7 @@ class TrainReporting:
     json_output: bool
     verbose: bool
     onnx: bool = True  # write the ONNX model of the reported checkpoint beside it
+    wait_for_onnx: bool = False  # write it before exiting, not in a background process
 
 
 def _train_in_process(config, resume, options, dist, console, reporting: TrainReporting, config_file=None) -> None:
@@ -105,7 +106,8 @@ def _train_in_process(config, resume, options, dist, console, reporting: TrainRe
     if not dist.is_main:
         return
     summary = run_summary(prepared, result)
-    summary["onnx"] = _export_onnx(prepared, result, console) if reporting.onnx else None
+    summary["onnx"] = _export_onnx(prepared, result, console, reporting.wait_for_onnx) if reporting.onnx else None
+    summary["onnx_in_background"] = bool(summary["onnx"]) and not reporting.wait_for_onnx
     if reporting.json_output:
         _emit_json(summary)
         return
@@ -114,7 +116,9 @@ def _train_in_process(config, resume, options, dist, console, reporting: TrainRe
 
         console.print(history_table(result.history, f"Training {prepared.run_dir.name}"))
     console.print(result_lines(summary))
-    if summary["onnx"]:
+    if summary["onnx_in_background"]:
+        console.print(f"ONNX model: {summary['onnx']} (being written by a background process; mnist predict and evaluate wait for it)")
+    elif summary["onnx"]:
         console.print(f"ONNX model: {summary['onnx']} (mnist predict and evaluate use it on ONNX Runtime)")
     console.print(f"Run folder: {prepared.run_dir}")
     console.print(f"TensorBoard: tensorboard --logdir {Path(trainer.config.runs_dir)}")
@@ -136,10 +140,14 @@ def _callbacks(console, reporting: TrainReporting):
     return make
 
 
-def _export_onnx(prepared, result, console) -> str | None:
-    """The reported checkpoint's ONNX model, beside it; a failed export is a warning, never a lost run."""
-    from ..training.prepare import export_onnx_or_warning
+def _export_onnx(prepared, result, console, wait: bool) -> str | None:
+    """The reported checkpoint's ONNX model, beside it: started in a background process (its failure
+    is the loader's note later), or with `wait` written now (a failure is a warning, never a lost run)."""
+    from ..training.prepare import export_onnx_or_warning, start_reported_onnx_export
 
+    if not wait:
+        path = start_reported_onnx_export(prepared, result)
+        return str(path) if path else None
     path, warning = export_onnx_or_warning(prepared, result)
     if warning:
         console.print(f"[yellow]Warning: {warning}[/yellow]")

@@ -160,6 +160,8 @@ TRAIN_OPTIONS: tuple[TrainOption, ...] = (
     TrainOption("quiet", bool, "No progress: only the result.", _RUN, ("--quiet", "-q"), default=False, config=False),
     TrainOption("onnx", bool, "Also write the ONNX model of the reported checkpoint beside it (or set MNIST_TRAIN_ONNX=0).", _RUN,
                 ("--onnx/--no-onnx",), default=True, config=False, envvar="MNIST_TRAIN_ONNX"),  # fmt: skip
+    TrainOption("wait_for_onnx", bool, "Write the ONNX model before exiting (by default a background process writes it, "
+                "and mnist predict and evaluate wait for it).", _RUN, ("--wait-for-onnx",), default=False, config=False),  # fmt: skip
     TrainOption("json_output", annotation=JsonOption, default=False, config=False),
     TrainOption("verbose", annotation=VerboseOption, default=False, config=False),
 )

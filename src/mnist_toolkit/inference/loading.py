@@ -184,7 +184,15 @@ def locate(run: Path | None, checkpoint: Path | None, runs_dir: Path) -> ModelCh
 
 
 def _fresh_onnx(choice: ModelChoice) -> tuple[bool, str | None]:
-    """Whether the choice's ONNX model may stand for it (present, and not older than its checkpoint)."""
+    """Whether the choice's ONNX model may stand for it (present, and not older than its checkpoint),
+    once the export after training, if one is under way, is done."""
+    from . import background_export
+
+    if choice.onnx is not None and choice.checkpoint is not None:
+        background_export.wait(choice.onnx)
+        failed = background_export.failure(choice.onnx)
+        if failed and not choice.onnx.is_file():
+            return False, f"the ONNX export after training failed: {failed}"
     if choice.onnx is None or not choice.onnx.is_file():
         return False, None if choice.checkpoint is None else f"no ONNX model beside {choice.checkpoint}"
     if choice.checkpoint is not None and choice.checkpoint.is_file() and choice.origin != "pretrained":

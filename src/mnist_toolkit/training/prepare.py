@@ -203,6 +203,19 @@ def export_reported_onnx(prepared: PreparedRun, result: FitResult) -> ExportResu
     return export_model(load_checkpoint(checkpoint), str(prepared.run_dir), "onnx", RunFolder.onnx_of(Path(checkpoint)), test_images)
 
 
+def start_reported_onnx_export(prepared: PreparedRun, result: FitResult) -> Path | None:
+    """Start writing the reported checkpoint's ONNX model in a separate process (see
+    `inference.background_export`); returns where it will be, or None when the run has no reported
+    checkpoint. A failure comes back later, as the loader's note, never here."""
+    from ..inference.background_export import start
+    from ..inference.export import CHECK_DIGITS
+
+    _, checkpoint, _, _ = result.reported
+    if checkpoint is None or not Path(checkpoint).is_file():
+        return None
+    return start(Path(checkpoint), prepared.trainer.data.test_x[:CHECK_DIGITS].cpu().numpy())
+
+
 def export_onnx_or_warning(prepared: PreparedRun, result: FitResult) -> tuple[Path | None, str | None]:
     """(the ONNX model written, None) or (None, why not): a failed export is a warning, never a lost run."""
     from ..errors import MnistError
