@@ -45,11 +45,13 @@ def train(train_options: dict, *, config_file, resume, init_from, nproc, log_eve
         from ..training.devices import resolve_device
 
         init_group(dist, resolve_device((config.device if config else options.get("device")) or "auto").type)
+    finished = False
     try:
         reporting = "none" if json_output or quiet else ("live" if console.is_terminal else "lines")
         _train_in_process(config, resume, options, dist, console, TrainReporting(reporting, log_every, json_output, verbose, onnx, wait_for_onnx), config_file)
+        finished = True
     finally:
-        shutdown()
+        shutdown(wait_for_peers=finished)
 
 
 def _argv_without_nproc(argv: list[str]) -> list[str]:

@@ -50,10 +50,27 @@ def init_group(context: DistContext, device_type: str) -> None:
         dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
 
 
-def shutdown() -> None:
+#: How long a rank that finished waits at the final barrier for the others (they may still be writing).
+EXIT_BARRIER_SECONDS = 300
+
+
+def shutdown(wait_for_peers: bool = False) -> None:
+    """Leave the process group. With `wait_for_peers` (a rank that finished normally), first wait until
+    every rank is here: a gloo rank that tore its connections down while rank 0 was still writing its
+    summary was seen to abort at exit (SIGABRT), failing the whole run."""
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
+        if wait_for_peers:
+            from datetime import timedelta
+
+            try:
+                if dist.get_backend() == "gloo":
+                    dist.monitored_barrier(timeout=timedelta(seconds=EXIT_BARRIER_SECONDS))
+                else:
+                    dist.barrier()
+            except RuntimeError:  # a peer is gone or stuck: leave anyway, its failure is reported by torchrun
+                pass
         dist.destroy_process_group()
 
 
