@@ -389,7 +389,7 @@ def test_after_download_every_command_uses_data_mnist_and_says_so(cli, fresh_clo
     env = json.loads(cli("env", "--json").stdout)
     assert (env["data"]["source"], env["data"]["root"]) == ("download-dir", "data/mnist")
     assert "download-dir (data/mnist)" in cli("env").stdout
-    # The README's example, which failed here before `mnist download` existed in this folder.
+    # The inspect page's example, which failed here before `mnist download` existed in this folder.
     assert "#11 label" in inspect_text(cli, "data/mnist/train-images-idx3-ubyte.gz", "--show", 12)
 
 
@@ -401,16 +401,16 @@ def test_an_incomplete_data_mnist_is_passed_over_with_a_warning(cli, fresh_clone
     assert "Warning: data dir not used (data/mnist: no t10k-labels-idx1-ubyte (raw or .gz) in it; `mnist download --offline` repairs it)" in " ".join(result.stderr.split())
 
 
-def readme_inspect_lines() -> list[str]:
-    """The command lines of the README's `mnist inspect` example block."""
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    block = re.search(r"### `mnist inspect`\n\n```bash\n(.*?)```", text, re.S)
-    assert block, "README.md has no ```bash block under ### `mnist inspect`"
+def inspect_page_lines() -> list[str]:
+    """The command lines of the `mnist inspect` page's example block."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "commands" / "inspect.md").read_text(encoding="utf-8")
+    block = re.search(r"# `mnist inspect`\n\n```bash\n(.*?)```", text, re.S)
+    assert block, "docs/commands/inspect.md has no ```bash block under its title"
     return [line for line in block.group(1).splitlines() if line.startswith("mnist inspect")]
 
 
-@pytest.mark.parametrize("line", readme_inspect_lines())
-def test_readme_inspect_examples_run_on_a_fresh_clone(cli, fresh_clone: Path, line: str) -> None:
+@pytest.mark.parametrize("line", inspect_page_lines())
+def test_the_inspect_pages_examples_run_on_a_fresh_clone(cli, fresh_clone: Path, line: str) -> None:
     """Each line as written, in an empty folder; a line whose comment names `mnist download` after it."""
     command, _, comment = line.partition("#")
     args = shlex.split(command)[1:]

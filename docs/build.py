@@ -1,0 +1,45 @@
+"""Build the documentation site into docs/_build/html: Sphinx with every warning an error (a broken
+link, a stale reference, a command or an API name that no longer exists), then check that the site
+works offline (no script, style sheet, font or image fetched from another host).
+
+Usage: poetry run python docs/build.py   (the README's docs command; `bash .ci/run` runs it)
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+OUT = DOCS / "_build" / "html"
+#: A resource the browser fetches by itself (not a link a reader follows): src=, <link href=, CSS url().
+FETCHED = re.compile(r"""(?:\bsrc\s*=\s*["']|<link\b[^>]*\bhref\s*=\s*["']|url\(\s*["']?)(?:https?:)?//""", re.I)
+
+
+def offline_problems(root: Path) -> list[str]:
+    """Every built file that makes the browser fetch something from another host."""
+    problems = []
+    for path in sorted(root.rglob("*")):
+        if path.suffix in {".html", ".css", ".js"} and path.is_file():
+            text = path.read_text(encoding="utf-8", errors="replace")
+            problems += [f"{path.relative_to(root)}: {match.group(0)}" for match in FETCHED.finditer(text)]
+    return problems
+
+
+def main() -> int:
+    done = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", str(DOCS), str(OUT)])
+    if done.returncode != 0:
+        print("Error: the documentation did not build without warnings (see above)", file=sys.stderr)
+        return done.returncode
+    problems = offline_problems(OUT)
+    if problems:
+        print("Error: the site fetches from other hosts:\n  " + "\n  ".join(problems), file=sys.stderr)
+        return 1
+    print(f"Built {OUT / 'index.html'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
