@@ -1,6 +1,7 @@
 """Build the documentation site into docs/_build/html: Sphinx with every warning an error (a broken
 link, a stale reference, a command or an API name that no longer exists), then check that the site
-works offline (no script, style sheet, font or image fetched from another host).
+works offline (no script, style sheet, font or image fetched from another host) and that no page shows
+reST source as text (an autodoc directive written where Markdown is parsed).
 
 Usage: poetry run python docs/build.py   (the README's docs command; `bash .ci/run` runs it)
 """
@@ -28,6 +29,19 @@ def offline_problems(root: Path) -> list[str]:
     return problems
 
 
+#: reST that reached a page as text: a directive or a field list parsed as Markdown instead of run.
+STRAY_REST = re.compile(r"(?:^|>)\s*(?:\.\. [\w:-]+::|:param \w|:raises \w|:returns?:)", re.M)
+
+
+def stray_rest(root: Path) -> list[str]:
+    """Every built page showing reST source instead of its output (autodoc outside `{eval-rst}`)."""
+    problems = []
+    for path in sorted(root.rglob("*.html")):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        problems += [f"{path.relative_to(root)}: {match.group(0).strip()}" for match in STRAY_REST.finditer(text)][:3]
+    return problems
+
+
 def main() -> int:
     done = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", str(DOCS), str(OUT)])
     if done.returncode != 0:
@@ -36,6 +50,10 @@ def main() -> int:
     problems = offline_problems(OUT)
     if problems:
         print("Error: the site fetches from other hosts:\n  " + "\n  ".join(problems), file=sys.stderr)
+        return 1
+    problems = stray_rest(OUT)
+    if problems:
+        print("Error: pages show reST source instead of its output:\n  " + "\n  ".join(problems), file=sys.stderr)
         return 1
     print(f"Built {OUT / 'index.html'}")
     return 0

@@ -27,3 +27,5 @@ autodoc_default_options = {"members": True, "undoc-members": False}
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 nitpicky = False
+napoleon_use_ivar = True  # "Attributes:" as fields: no second description of a dataclass field autodoc lists too
+default_role = "literal"  # `x` in a docstring is code, as in the Markdown pages

@@ -75,7 +75,7 @@ def test_the_reference_says_defaults_flags_and_environment_variables():
 
 def test_every_public_api_name_is_documented():
     text = (DOCS / "python-api.md").read_text(encoding="utf-8")
-    documented = set(re.findall(r"```\{auto(?:function|class|exception)\} mnist_toolkit\.[\w.]+\.(\w+)\n", text))
+    documented = set(re.findall(r"^\.\. auto(?:function|class|exception):: mnist_toolkit\.[\w.]+\.(\w+)$", text, re.M))
     public = set(mt.__all__) - {"__version__"}
     assert documented == public, f"undocumented: {sorted(public - documented)}; not public: {sorted(documented - public)}"
 
@@ -101,6 +101,16 @@ def test_the_offline_check_finds_resources_from_other_hosts(tmp_path):
     (tmp_path / "bad.css").write_text("@font-face { src: url('https://fonts.example/a.woff2') }")
     problems = offline_problems(tmp_path)
     assert len(problems) == 3 and not any(p.startswith("ok.html") for p in problems)
+
+
+def test_the_build_catches_rest_shown_as_text(tmp_path):
+    """The mistake this check exists for: autodoc written as a MyST directive puts its reST on the page as text."""
+    from build import stray_rest
+
+    (tmp_path / "ok.html").write_text('<dl class="py function"><dt>load_mnist</dt><dd><p>One split.</p></dd></dl>')
+    (tmp_path / "bad.html").write_text("<p>.. py:function:: load_mnist(split='test')\n:module: mnist_toolkit.api</p><p>:param split: train or test</p>")
+    problems = stray_rest(tmp_path)
+    assert problems and all(p.startswith("bad.html") for p in problems)
 
 
 # ------------------------------------------------------------------ the README's tour, on small data

@@ -153,7 +153,7 @@ def train(config: TrainConfig | None = None, runs_dir: PathLike | None = None, *
     Args:
         config: what to train and how (default: `TrainConfig()`); its `runs_dir` unless `runs_dir` is given.
         resume: a run folder (or its checkpoint) to continue instead; `config` must then be None.
-        callbacks: progress callbacks (`TrainCallback`s), or a function making them for the run.
+        callbacks: progress callbacks (each a `TrainCallback`), or a function making them for the run.
         tensorboard: write TensorBoard logs into the run folder.
         onnx: write the reported checkpoint's ONNX model beside it (a failed export is a warning).
         prepare: passed on to `training.prepare.prepare_run` (overrides, stop_event, dist, ...).
