@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -222,56 +223,78 @@ def test_train_writes_the_reported_checkpoints_onnx_model(cli, tmp_path, monkeyp
     assert "no ONNX model written (RuntimeError: exporter exploded)" in again.stderr
 
 
-def test_a_failed_background_export_is_the_loaders_note_and_the_run_reads_on_torch(cli, shared_run, tmp_path, test_digits):
+def test_a_failed_background_export_is_the_loaders_note_and_the_run_reads_on_torch(cli, shared_run, tmp_path, test_digits, monkeypatch):
     """The exporting process's work, in this process: a checkpoint it cannot read leaves a one-line error
-    file and no marker; `mnist predict` then says why and reads on torch."""
+    file and no marker; `mnist predict` then says why and reads on torch. An error older than the
+    checkpoint is history and says nothing; a marker whose process died says so."""
+    import os
+    import time
+
+    from mnist_toolkit.files import write_json
     from mnist_toolkit.inference import background_export
 
+    monkeypatch.setattr(os, "nice", lambda increment: 0)  # not this test process's priority
     run = copy_run(shared_run, tmp_path / "runs", onnx=False)
     checkpoint = run / "checkpoints" / "last.pt"
     onnx = checkpoint.with_suffix(".onnx")
     good = checkpoint.read_bytes()
     checkpoint.write_bytes(b"not a checkpoint")
     background_export.write_check_digits(onnx, test_digits.images[:10])
+    write_json(background_export.marker_of(onnx), {"pid": None, "started": time.time()})
     background_export.export(checkpoint)
-    assert not onnx.exists() and not background_export.marker_of(onnx).exists()
-    assert sorted(p.name for p in onnx.parent.iterdir()) == ["last.onnx.error", "last.pt"]
-    assert background_export.failure(onnx).startswith("no ONNX model written")
+    assert sorted(p.name for p in onnx.parent.iterdir()) == ["last.onnx.error", "last.pt"]  # no marker, no check digits
+    assert background_export.problem(onnx, checkpoint).startswith("the ONNX export after training failed: no ONNX model written")
     checkpoint.write_bytes(good)
+    os.utime(background_export.error_of(onnx), (time.time() - 60,) * 2)  # the failure was about an older checkpoint
+    assert background_export.problem(onnx, checkpoint) is None
+    os.utime(background_export.error_of(onnx))
     image = tmp_path / "d.png"
     image.write_bytes(png(test_digits.images[0]))
     result = cli("predict", "--run", run, image, "--json")
     assert result.exit_code == 0, result.stderr
     assert "the ONNX export after training failed: no ONNX model written" in result.stderr
     assert json.loads(result.stdout)[0]["digit"] == int(test_digits.labels[0])
+    # an export that died without a word (killed): its marker is left, no process holds it
+    write_json(background_export.marker_of(onnx), {"pid": 999999, "started": time.time() - 5})
+    assert not background_export.exporting(onnx)
+    assert "stopped before it finished" in background_export.problem(onnx, checkpoint)
+    # the run folder deleted meanwhile: the exporting process writes nothing and creates nothing
+    gone = tmp_path / "gone" / "checkpoints" / "last.pt"
+    background_export.export(gone)
+    assert not (tmp_path / "gone").exists()
 
 
 def test_the_loader_waits_only_for_a_live_export(tmp_path):
-    """A marker with a live pid is an export under way (waited for, up to the timeout); one whose process
-    is gone, or that never got a pid in START_SECONDS, is not (a killed export never blocks a command)."""
+    """An export under way holds the marker's lock (waited for, up to the timeout); once its process is
+    gone, however it ended, the marker is not waited for, even though its pid may live on in another
+    process; a marker not locked yet counts only while its process may still be starting."""
     import time
 
     from mnist_toolkit.files import write_json
     from mnist_toolkit.inference import background_export
 
     onnx = tmp_path / "last.onnx"
+    marker = background_export.marker_of(onnx)
     assert not background_export.exporting(onnx)
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    write_json(marker, {"pid": os.getpid(), "started": time.time() - background_export.START_SECONDS - 1})
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, sys, time\nhandle = open(sys.argv[1], 'rb')\n"
+                               "fcntl.flock(handle, fcntl.LOCK_EX)\nprint('locked', flush=True)\ntime.sleep(30)", str(marker)],
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
     try:
-        write_json(background_export.marker_of(onnx), {"pid": sleeper.pid, "started": time.time()})
+        assert holder.stdout.readline().strip() == "locked"
         assert background_export.exporting(onnx)
         started = time.monotonic()
         background_export.wait(onnx, timeout=0.3)
         assert 0.3 <= time.monotonic() - started < 5
     finally:
-        sleeper.kill()
-        sleeper.wait()
-    assert not background_export.exporting(onnx)  # its process is gone
-    write_json(background_export.marker_of(onnx), {"pid": None, "started": time.time()})
+        holder.kill()
+        holder.wait()
+    assert not background_export.exporting(onnx)  # its process is gone; the pid in the marker (this one) lives
+    write_json(marker, {"pid": None, "started": time.time()})
     assert background_export.exporting(onnx)  # still starting
-    write_json(background_export.marker_of(onnx), {"pid": None, "started": time.time() - background_export.START_SECONDS - 1})
+    write_json(marker, {"pid": None, "started": time.time() - background_export.START_SECONDS - 1})
     assert not background_export.exporting(onnx)
-    background_export.marker_of(onnx).write_text("{not json")
+    marker.write_text("{not json")
     assert not background_export.exporting(onnx)
 
 

@@ -13,6 +13,7 @@ which Click-based generators (sphinx-click, mkdocs-click) do not recognise, henc
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,10 @@ def setup(app):
 
         def run(self):
             name = self.arguments[0]
+            import mnist_toolkit.cli as cli_package
+
+            for source in Path(cli_package.__file__).parent.glob("*.py"):  # the page is stale when the CLI changes
+                self.env.note_dependency(str(source))
             try:
                 reference = command_reference(name)
             except KeyError:

@@ -50,6 +50,9 @@ def train(train_options: dict, *, config_file, resume, init_from, nproc, log_eve
         reporting = "none" if json_output or quiet else ("live" if console.is_terminal else "lines")
         _train_in_process(config, resume, options, dist, console, TrainReporting(reporting, log_every, json_output, verbose, onnx, wait_for_onnx), config_file)
         finished = True
+    except typer.Exit as stopped:
+        finished = stopped.exit_code == 130  # interrupted, its checkpoint saved by every rank together
+        raise
     finally:
         shutdown(wait_for_peers=finished)
 
@@ -147,10 +150,7 @@ def _export_onnx(prepared, result, console, wait: bool) -> str | None:
     is the loader's note later), or with `wait` written now (a failure is a warning, never a lost run)."""
     from ..training.prepare import export_onnx_or_warning, start_reported_onnx_export
 
-    if not wait:
-        path = start_reported_onnx_export(prepared, result)
-        return str(path) if path else None
-    path, warning = export_onnx_or_warning(prepared, result)
+    path, warning = export_onnx_or_warning(prepared, result) if wait else start_reported_onnx_export(prepared, result)
     if warning:
         console.print(f"[yellow]Warning: {warning}[/yellow]")
     return str(path) if path else None

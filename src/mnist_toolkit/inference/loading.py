@@ -183,16 +183,17 @@ def locate(run: Path | None, checkpoint: Path | None, runs_dir: Path) -> ModelCh
     return ModelChoice("newest run", path, RunFolder.onnx_of(path))
 
 
-def _fresh_onnx(choice: ModelChoice) -> tuple[bool, str | None]:
+def _fresh_onnx(choice: ModelChoice, engine: str = "auto") -> tuple[bool, str | None]:
     """Whether the choice's ONNX model may stand for it (present, and not older than its checkpoint),
-    once the export after training, if one is under way, is done."""
+    once the export after training, if one is under way, is done (not waited for on `torch`)."""
     from . import background_export
 
-    if choice.onnx is not None and choice.checkpoint is not None:
-        background_export.wait(choice.onnx)
-        failed = background_export.failure(choice.onnx)
-        if failed and not choice.onnx.is_file():
-            return False, f"the ONNX export after training failed: {failed}"
+    if choice.onnx is not None and choice.origin != "pretrained":
+        if engine != "torch":
+            background_export.wait(choice.onnx)
+        why = None if choice.onnx.is_file() else background_export.problem(choice.onnx, choice.checkpoint)
+        if why:
+            return False, why
     if choice.onnx is None or not choice.onnx.is_file():
         return False, None if choice.checkpoint is None else f"no ONNX model beside {choice.checkpoint}"
     if choice.checkpoint is not None and choice.checkpoint.is_file() and choice.origin != "pretrained":
@@ -214,7 +215,7 @@ def load_model(choice: ModelChoice, engine: str = "auto", threads: int | None = 
     if engine == "torch" and choice.checkpoint is None:
         raise ConfigError(f"--engine torch needs a torch checkpoint; {choice.onnx} is an ONNX model",
                           hint="use --engine onnx (or auto) for .onnx files")  # fmt: skip
-    fresh, why_not = _fresh_onnx(choice)
+    fresh, why_not = _fresh_onnx(choice, engine)
     if engine == "onnx" and not fresh and choice.checkpoint is not None:
         raise ModelFileError(f"--engine onnx: {why_not or 'no ONNX model'}",
                              hint=f"write one with `mnist export --checkpoint {choice.checkpoint}`, or use --engine torch")  # fmt: skip

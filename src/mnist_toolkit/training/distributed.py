@@ -61,17 +61,19 @@ def shutdown(wait_for_peers: bool = False) -> None:
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
-        if wait_for_peers:
-            from datetime import timedelta
+        try:
+            if wait_for_peers:
+                from datetime import timedelta
 
-            try:
-                if dist.get_backend() == "gloo":
-                    dist.monitored_barrier(timeout=timedelta(seconds=EXIT_BARRIER_SECONDS))
-                else:
-                    dist.barrier()
-            except RuntimeError:  # a peer is gone or stuck: leave anyway, its failure is reported by torchrun
-                pass
-        dist.destroy_process_group()
+                try:
+                    if dist.get_backend() == "gloo":
+                        dist.monitored_barrier(timeout=timedelta(seconds=EXIT_BARRIER_SECONDS))
+                    else:
+                        dist.barrier()
+                except RuntimeError:  # a peer is gone or stuck: leave anyway, its failure is reported by torchrun
+                    pass
+        finally:
+            dist.destroy_process_group()
 
 
 def all_reduce_sum(context: DistContext, values: list[float]) -> list[float]:

@@ -203,17 +203,21 @@ def export_reported_onnx(prepared: PreparedRun, result: FitResult) -> ExportResu
     return export_model(load_checkpoint(checkpoint), str(prepared.run_dir), "onnx", RunFolder.onnx_of(Path(checkpoint)), test_images)
 
 
-def start_reported_onnx_export(prepared: PreparedRun, result: FitResult) -> Path | None:
+def start_reported_onnx_export(prepared: PreparedRun, result: FitResult) -> tuple[Path | None, str | None]:
     """Start writing the reported checkpoint's ONNX model in a separate process (see
-    `inference.background_export`); returns where it will be, or None when the run has no reported
-    checkpoint. A failure comes back later, as the loader's note, never here."""
+    `inference.background_export`): (where it will be, None), or (None, why not) when it could not be
+    started, or (None, None) when the run has no reported checkpoint. A failure of the export itself
+    comes back later, as the loader's note."""
     from ..inference.background_export import start
     from ..inference.export import CHECK_DIGITS
 
     _, checkpoint, _, _ = result.reported
     if checkpoint is None or not Path(checkpoint).is_file():
-        return None
-    return start(Path(checkpoint), prepared.trainer.data.test_x[:CHECK_DIGITS].cpu().numpy())
+        return None, None
+    try:
+        return start(Path(checkpoint), prepared.trainer.data.test_x[:CHECK_DIGITS].cpu().numpy()), None
+    except OSError as exc:
+        return None, f"no ONNX model written: the export could not be started ({exc.strerror or exc}); `mnist export` writes it"
 
 
 def export_onnx_or_warning(prepared: PreparedRun, result: FitResult) -> tuple[Path | None, str | None]:
@@ -227,4 +231,8 @@ def export_onnx_or_warning(prepared: PreparedRun, result: FitResult) -> tuple[Pa
     except Exception as exc:  # an exporter that cannot handle this network: the run itself stands
         return None, (f"no ONNX model written ({type(exc).__name__}: {str(exc)[:200]}); "
                       "the checkpoint is unaffected and `mnist predict` uses it on the torch engine")  # fmt: skip
+    if exported:
+        from ..inference.background_export import error_of
+
+        error_of(exported.path).unlink(missing_ok=True)  # an earlier export's failure is history now
     return (exported.path if exported else None), None
