@@ -42,6 +42,12 @@ def _figure(width: float, height: float):
     return plt, plt.figure(figsize=(width, height), dpi=110)
 
 
+def _save(plt, figure, out: Path) -> None:
+    figure.tight_layout()
+    figure.savefig(out, bbox_inches="tight")
+    plt.close(figure)
+
+
 def reading_steps(out: Path) -> None:
     from PIL import Image
 
@@ -75,9 +81,7 @@ def reading_steps(out: Path) -> None:
     axis.imshow(strip, cmap="gray", vmin=0, vmax=255)
     axis.set_title(f"5. the 28x28 inputs (label {sample.label})", fontsize=10)
     axis.set_axis_off()
-    figure.tight_layout()
-    figure.savefig(out, bbox_inches="tight")
-    plt.close(figure)
+    _save(plt, figure, out)
     Image.open(out).verify()
 
 
@@ -96,9 +100,7 @@ def realworld(out: Path) -> None:
     axis.set_ylim(0, 100)
     axis.set_title(f"Real-world sets, pretrained model ({result['count']} images each, {result['split']} split, {result['date']})", fontsize=10)
     axis.legend(fontsize=8, loc="lower right")
-    figure.tight_layout()
-    figure.savefig(out, bbox_inches="tight")
-    plt.close(figure)
+    _save(plt, figure, out)
 
 
 def engines(out: Path) -> None:
@@ -114,9 +116,7 @@ def engines(out: Path) -> None:
     right.set_ylabel("images / s")
     right.set_title("`mnist evaluate`, test set", fontsize=10)
     figure.suptitle(f"{result['model']} model, {result['machine']}, {result['date']}", fontsize=9)
-    figure.tight_layout()
-    figure.savefig(out, bbox_inches="tight")
-    plt.close(figure)
+    _save(plt, figure, out)
 
 
 def serve_load(out: Path) -> None:
@@ -128,9 +128,7 @@ def serve_load(out: Path) -> None:
     axis.set_ylabel("latency, ms")
     axis.set_title(f"`mnist serve`: {result['clients']} clients, {result['requests']} requests, "
                    f"{result['requests_per_second']:.1f} requests/s, {result['errors']} errors ({result['cpu_count']} cores)", fontsize=9)  # fmt: skip
-    figure.tight_layout()
-    figure.savefig(out, bbox_inches="tight")
-    plt.close(figure)
+    _save(plt, figure, out)
 
 
 def _free_port() -> int:
