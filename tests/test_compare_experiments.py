@@ -107,6 +107,8 @@ def test_verdict_weighs_the_margin_against_the_seed_spread():
     assert "no real difference" in verdict(noise)
     one = summarize([_outcome("adam", 0, 99.0), _outcome("nesterov", 0, 98.0)])
     assert "unknown" in verdict(one)
+    tie = verdict(summarize([_outcome("adam", 0, 97.91), _outcome("nesterov", 0, 97.91)]))
+    assert "beats" not in tie and "tie at 97.91%" in tie and "unknown" in tie
 
 
 # --------------------------------------------------------------------------------------------- experiments

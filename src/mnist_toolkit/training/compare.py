@@ -123,9 +123,13 @@ def verdict(summary: list[dict]) -> str:
         noise = f"larger than the seed-to-seed spread (std {spread:.2f} points) but not by much"
     else:
         noise = f"within the seed-to-seed spread (std {spread:.2f} points): no real difference"
+    over = f"over {seeds} seed{'s' if seeds > 1 else ''}"
+    if round(margin, 2) == 0:  # equal as reported: neither beats the other
+        return (f"{best['optimizer']} (lr {best['lr']:g}) and {runner['optimizer']} (lr {runner['lr']:g}) tie at "
+                f"{best['test_accuracy_mean']:.2f}% final test accuracy ({over}); {noise}.")  # fmt: skip
     return (f"{best['optimizer']} (lr {best['lr']:g}) beats {runner['optimizer']} (lr {runner['lr']:g}) by "
             f"{margin:.2f} points of final test accuracy ({best['test_accuracy_mean']:.2f}% vs "
-            f"{runner['test_accuracy_mean']:.2f}% over {seeds} seed{'s' if seeds > 1 else ''}); {noise}.")  # fmt: skip
+            f"{runner['test_accuracy_mean']:.2f}% {over}); {noise}.")  # fmt: skip
 
 
 def comparison_png(outcomes: list[RunOutcome], path: Path) -> Path:
