@@ -77,8 +77,8 @@ PRESETS: dict[str, dict] = {
     "baseline": {},
     "fast": {  # chosen on a 10,000-image validation split, never on the test set (benchmarks/preset_selection.py)
         "arch": "cnn", "conv_layers": 2, "filters": [16, 32], "kernel_size": 4, "stride": 2, "padding": "same",
-        "pool": "none", "batch_norm": True, "fc_layers": 2, "hidden": [128], "batch_size": 128, "epochs": 3,
-        "optimizer": "adam", "lr": 1e-2, "scheduler": "onecycle", "amp": "auto",
+        "pool": "none", "batch_norm": True, "fc_layers": 2, "hidden": [128], "batch_size": 128, "epochs": 2,
+        "optimizer": "adam", "lr": 2e-2, "scheduler": "onecycle", "label_smoothing": 0.1, "amp": "auto",
     },
     "best": _BEST,
     # the best preset plus stroke-width and slant augmentation: the pretrained model's recipe
