@@ -266,16 +266,16 @@ def read_realworld(name: str, count: int, seed: int, images: np.ndarray, labels:
 # --- the network -----------------------------------------------------------------------------------
 
 
-def build_network():
+def build_network(widths: tuple[int, ...] = CHANNELS, hidden: int = HIDDEN):
     """(B, 1, 28, 28) float in [0, 1] -> (B, 11) logits: the ten digits and "not a digit"."""
     from torch import nn
 
     layers, channels_in = [], 1
-    for channels in CHANNELS:
+    for channels in widths:
         layers += [nn.Conv2d(channels_in, channels, 3, padding=1), nn.BatchNorm2d(channels), nn.ReLU(), nn.MaxPool2d(2)]
         channels_in = channels
-    side = 28 // 2 ** len(CHANNELS)
-    head = [nn.Flatten(), nn.Dropout(DROPOUT), nn.Linear(channels_in * side * side, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, NOT_A_DIGIT + 1)]
+    side = 28 // 2 ** len(widths)
+    head = [nn.Flatten(), nn.Dropout(DROPOUT), nn.Linear(channels_in * side * side, hidden), nn.ReLU(), nn.Linear(hidden, NOT_A_DIGIT + 1)]
     return nn.Sequential(*layers, *head)
 
 
@@ -328,7 +328,8 @@ def _warped(batch, generator):
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False).squeeze(1).round().clamp(0, 255).to(torch.uint8)
 
 
-def train(pos: dict[str, tuple[np.ndarray, np.ndarray]], neg: tuple[np.ndarray, np.ndarray], threads: int, progress):
+def train(pos: dict[str, tuple[np.ndarray, np.ndarray]], neg: tuple[np.ndarray, np.ndarray], threads: int, progress,
+          widths: tuple[int, ...] = CHANNELS, hidden: int = HIDDEN):
     """Balanced epochs, half digits (their ten classes, mixed by POSITIVE_MIX) and half non-digits (an
     eleventh class); cross-entropy, AdamW, one-cycle learning rate.
 
@@ -338,7 +339,7 @@ def train(pos: dict[str, tuple[np.ndarray, np.ndarray]], neg: tuple[np.ndarray, 
 
     torch.manual_seed(SEED)
     torch.set_num_threads(threads)
-    network = build_network()
+    network = build_network(widths, hidden)
     optimizer = torch.optim.AdamW(network.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
     steps = EPOCHS * (EPOCH_SIZE // BATCH_SIZE)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=LEARNING_RATE, total_steps=steps, pct_start=0.15)
@@ -495,6 +496,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="processes reading the generated images")
     parser.add_argument("--cache", type=Path, help="keep the generated images in this folder, keyed by the generators' source")
     parser.add_argument("--pictures", type=int, default=0, help="also train on this many real pictures of things (pictures.py; not in the shipped build)")
+    parser.add_argument("--channels", type=lambda text: tuple(int(v) for v in text.split(",")), default=CHANNELS,
+                        help=f"the conv blocks' widths (default {','.join(map(str, CHANNELS))}; the shipped build)")
+    parser.add_argument("--hidden", type=int, default=HIDDEN, help=f"the head's width (default {HIDDEN}; the shipped build)")
     parser.add_argument("--pictures-cache", type=Path, help="where pictures.py keeps the unpacked Debian pictures (default: the user's cache folder)")
     parser.add_argument("--out-dir", type=Path, default=OUT_DIR, help="where digitness.onnx and digitness.json are written")
     args = parser.parse_args()
@@ -534,7 +538,7 @@ def main() -> None:
         neg_parts.append(data["negpics"])
         turnable.append(np.full(len(data["negpics"]), True))
     turnable = np.concatenate(turnable)
-    network = train(pos, (np.concatenate(neg_parts), turnable), args.threads, progress)
+    network = train(pos, (np.concatenate(neg_parts), turnable), args.threads, progress, args.channels, args.hidden)
     model = deployable(network)
     trained_s = time.perf_counter() - started - generated_s
 
@@ -595,8 +599,8 @@ def main() -> None:
                                   "never the MNIST test split, never the real-world test sets, never a held-out kind of negative",
             "quantile_per_group": {name: round(value, 6) for name, value in per_group.items()},
         },
-        "network": {"layers": f"3 x (conv 3x3, batch norm, ReLU, max pool 2) with {list(CHANNELS)} channels, dropout {DROPOUT}, "
-                              f"linear {HIDDEN}, ReLU, linear 11 (the ten digits and not a digit), softmax; the output is 1 - P(not a digit)",
+        "network": {"layers": f"3 x (conv 3x3, batch norm, ReLU, max pool 2) with {list(args.channels)} channels, dropout {DROPOUT}, "
+                              f"linear {args.hidden}, ReLU, linear 11 (the ten digits and not a digit), softmax; the output is 1 - P(not a digit)",
                     "parameters": int(sum(p.numel() for p in network.parameters())), "onnx_bytes": len(payload), "opset": OPSET,
                     "onnx_max_difference_from_torch": difference},  # fmt: skip
         "training": {
