@@ -190,6 +190,41 @@ def test_bf16_amp_resume_is_exact_on_the_cpu(tmp_path):
         assert torch.equal(tensor, resumed.model.state_dict()[name]), name
 
 
+def test_float32_channels_last_resume_is_exact_and_differs_from_the_default_layout(tmp_path):
+    """The fast preset keeps channels-last tensors in float32 too: a run cut short and resumed ends bit
+    for bit where the uncut run ends, and the layout is really used (model and batches)."""
+    config = TrainConfig(train_limit=512, batch_size=64, epochs=1, device="cpu", channels_last=True, runs_dir=str(tmp_path / "a"),
+                         model_args={"dropout": 0.3, "conv_layers": 2}, augment=True, eval_batch_size=2000, threads=1)  # fmt: skip
+    full = prepare_run(config).trainer
+    assert full.amp is None and full.channels_last
+    conv = [m for m in full.model.modules() if isinstance(m, torch.nn.Conv2d)][-1]  # not the first: one input channel is both layouts
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last) and not conv.weight.is_contiguous()
+    full.fit()
+    cut = prepare_run(replace(config, max_steps=3, runs_dir=str(tmp_path / "b"))).trainer
+    cut.fit()
+    resumed = prepare_run(None, resume=cut.run_dir).trainer
+    assert resumed.channels_last
+    resumed.fit()
+    for name, tensor in full.model.state_dict().items():
+        assert torch.equal(tensor, resumed.model.state_dict()[name]), name
+    with pytest.raises(ConfigError, match="channels"):  # the layout is part of the recipe: not changed on resume
+        prepare_run(None, resume=cut.run_dir, overrides={"channels_last": False})
+
+
+def test_channels_last_follows_the_config_and_the_precision():
+    from mnist_toolkit.training.config import build_train_config
+    from mnist_toolkit.training.devices import channels_last_for
+
+    assert build_train_config({"preset": "fast"}).channels_last is True
+    assert channels_last_for(build_train_config({"preset": "fast"}), None)  # float32 too
+    assert not channels_last_for(build_train_config({}), None)  # "auto": only under bfloat16
+    assert channels_last_for(build_train_config({}), torch.bfloat16)
+    assert not channels_last_for(build_train_config({}), torch.float16)
+    assert not channels_last_for(build_train_config({"preset": "fast", "channels_last": False}), torch.bfloat16)
+    with pytest.raises(ConfigError, match="channels_last"):
+        build_train_config({"channels_last": "sometimes"})
+
+
 def test_the_fast_preset_uses_bfloat16_only_where_the_cpu_has_it(monkeypatch):
     from mnist_toolkit.training import devices
     from mnist_toolkit.training.config import build_train_config

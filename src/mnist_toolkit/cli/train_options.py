@@ -151,6 +151,8 @@ TRAIN_OPTIONS: tuple[TrainOption, ...] = (
     TrainOption("deterministic", Optional[bool], "Deterministic algorithms only.", _RUN, ("--deterministic/--no-deterministic",), show_default="off"),
     TrainOption("device", Optional[str], "auto | cpu | cuda | mps.", _RUN, show_default="auto"),
     TrainOption("amp", Optional[bool], "Mixed precision: float16 on CUDA, bfloat16 on a CPU that has it natively (the fast preset: on such a CPU).", _RUN, ("--amp/--no-amp",), show_default="off"),
+    TrainOption("channels_last", Optional[bool], "Channels-last tensors (default: under CPU bfloat16 only; the fast preset: always).", _RUN,
+                ("--channels-last/--no-channels-last",), show_default="auto"),  # fmt: skip
     TrainOption("threads", Optional[int], "CPU threads for torch.", _RUN, show_default=False),
     TrainOption("runs_dir", Optional[Path], "Folder of the run folders.", _RUN, show_default="runs", parse=_path_text),
     TrainOption("name", Optional[str], "Appended to the run folder's name.", _RUN, show_default=False),

@@ -42,6 +42,7 @@ class TrainConfig:
     deterministic: bool = False  # torch.use_deterministic_algorithms
     device: str = "auto"  # auto | cpu | cuda | mps
     amp: bool | str = False  # mixed precision: float16 on CUDA, bfloat16 on a CPU with native bfloat16; "auto": bfloat16 on such a CPU only
+    channels_last: bool | str = "auto"  # channels-last tensors; "auto": under CPU bfloat16 only (the fast preset: always)
     threads: int | None = None  # torch intra-op threads; None: torch's default
     runs_dir: str = "runs"
     name: str | None = None  # appended to the run folder's name
@@ -78,7 +79,7 @@ PRESETS: dict[str, dict] = {
     "fast": {  # chosen on a 10,000-image validation split, never on the test set (benchmarks/preset_selection.py)
         "arch": "cnn", "conv_layers": 2, "filters": [16, 32], "kernel_size": 4, "stride": 2, "padding": "same",
         "pool": "none", "batch_norm": True, "fc_layers": 2, "hidden": [128], "batch_size": 128, "epochs": 2,
-        "optimizer": "adam", "lr": 2e-2, "scheduler": "onecycle", "label_smoothing": 0.1, "amp": "auto",
+        "optimizer": "adam", "lr": 2e-2, "scheduler": "onecycle", "label_smoothing": 0.1, "amp": "auto", "channels_last": True,
     },
     "best": _BEST,
     # the best preset plus stroke-width and slant augmentation: the pretrained model's recipe
@@ -183,6 +184,7 @@ def validate(config: TrainConfig) -> TrainConfig:
         (config.patience is None or config.val_size > 0, "--patience needs a validation set: add --val-size N"),
         (config.threads is None or config.threads >= 1, f"--threads must be at least 1, found {config.threads}"),
         (config.amp in (True, False, "auto"), f"amp must be true, false or \"auto\", found {config.amp!r}"),
+        (config.channels_last in (True, False, "auto"), f"channels_last must be true, false or \"auto\", found {config.channels_last!r}"),
     ]  # fmt: skip
     for ok, message in checks:
         if not ok:

@@ -12,7 +12,7 @@ from ..errors import ConfigError, UnknownName
 if TYPE_CHECKING:
     from .config import TrainConfig
 
-__all__ = ["amp_dtype", "amp_for", "cpu_has_bf16", "resolve_device"]
+__all__ = ["amp_dtype", "amp_for", "channels_last_for", "cpu_has_bf16", "resolve_device"]
 
 _DEVICES = {
     "cpu": lambda: True,
@@ -70,3 +70,15 @@ def amp_for(config: TrainConfig, device: torch.device) -> torch.dtype | None:
         where = "this CPU computes no bfloat16 natively (AVX512-BF16 or AMX)" if device.type == "cpu" else f"{device.type} has none here"
         raise ConfigError(f"--amp (mixed precision) needs CUDA or a CPU with native bfloat16: {where}", hint="drop --amp")
     return dtype
+
+
+def channels_last_for(config: TrainConfig, amp: torch.dtype | None) -> bool:
+    """Whether a run of `config` keeps its model and batches channels-last: "auto" under CPU bfloat16
+    only, where convolutions run fastest that way (8.1 -> 5.5 ms per step of the fast preset's network,
+    float32 -> bfloat16 channels-last); True (the fast preset) in float32 too (measured on a CPU without
+    bfloat16: 29 -> 24 ms per step, batch 128, 2 cores). A change of format changes the arithmetic, so
+    it is part of the recipe, not of the device.
+    """
+    if config.channels_last == "auto":
+        return amp == torch.bfloat16
+    return bool(config.channels_last)
