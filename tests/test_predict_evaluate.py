@@ -150,9 +150,11 @@ def test_predict_mixes_good_and_bad_files(cli, trained_run, mixed_inputs, tmp_pa
     assert np.asarray(Image.open(out / "seven.png")).shape == (28, 28)
 
 
-def test_predict_folders_globs_and_human_output(cli, trained_run, mixed_inputs):
+def test_predict_folders_globs_and_human_output(cli, trained_run, mixed_inputs, monkeypatch):
     folder = mixed_inputs["seven"].parent
-    result = cli("predict", folder, "--run", trained_run, "--show")
+    # a relative folder, as people type it: a long temporary path would be wrapped inside a name
+    monkeypatch.chdir(folder.parent)
+    result = cli("predict", folder.name, "--run", trained_run, "--show")
     assert result.exit_code == 1  # the folder holds bad files too
     assert "seven.png" in result.stdout and "two.png" in result.stdout and "no digit found" in result.stdout
     assert "▀" in result.stdout or "▄" in result.stdout or "█" in result.stdout
