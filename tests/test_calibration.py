@@ -96,12 +96,14 @@ def test_a_run_without_a_validation_split_says_it_is_uncalibrated(cli, shared_ru
     result = cli("evaluate", "--run", run)
     assert result.exit_code == 0, result.stderr
     assert "uncalibrated" in result.stdout
+    assert "confidence uncalibrated" in result.stderr.splitlines()[0]  # the Model: line, predict's too
 
 
 def test_evaluate_reports_ece_before_and_after_and_draws_the_reliability_diagram(cli, calibrated_run, tmp_path):
     run = copy_run(calibrated_run, tmp_path)
     result = cli("evaluate", "--run", run, "--engine", "torch", "--json")
     assert result.exit_code == 0, result.stderr
+    assert result.stderr.startswith("Model: ") and "uncalibrated" not in result.stderr
     report = json.loads(result.stdout)
     calibration = report["calibration"]
     assert calibration["temperature"] > 0 and calibration["fitted_on"].startswith("validation split")
