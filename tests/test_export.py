@@ -353,3 +353,29 @@ def test_pretrained_model_is_used_without_any_run(cli, tmp_path, test_digits):
     models = json.loads(cli("models", "--json").stdout)
     listed = models["pretrained"] if isinstance(models, dict) else None
     assert listed and listed["test_accuracy"] == card["test_accuracy"]
+
+
+def test_a_command_says_it_waits_for_the_export_after_training(cli, shared_run, tmp_path, test_digits):
+    """While an export after training is under way, predict says so on stderr before it waits (a few
+    seconds, up to minutes on a slow machine), then reads; with no export under way it says nothing."""
+    import time
+
+    from mnist_toolkit.files import write_json
+    from mnist_toolkit.inference import background_export
+
+    run = copy_run(shared_run, tmp_path / "runs", onnx=False)
+    onnx = run / "checkpoints" / "last.onnx"
+    image = tmp_path / "d.png"
+    image.write_bytes(png(test_digits.images[0]))
+    quiet = cli("predict", "--run", run, image)
+    assert quiet.exit_code == 0, quiet.stderr
+    assert "Waiting" not in quiet.stderr
+    # an export started a moment ago whose process has not taken its lock yet: waited for about a second
+    write_json(background_export.marker_of(onnx), {"pid": None, "started": time.time() - background_export.START_SECONDS + 1.0})
+    result = cli("predict", "--run", run, image, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.startswith("Waiting for the ONNX export after training (last.onnx; --engine torch does not wait)...")
+    assert json.loads(result.stdout)[0]["digit"] == int(test_digits.labels[0])
+    write_json(background_export.marker_of(onnx), {"pid": None, "started": time.time()})
+    on_torch = cli("predict", "--run", run, image, "--engine", "torch")
+    assert on_torch.exit_code == 0 and "Waiting" not in on_torch.stderr

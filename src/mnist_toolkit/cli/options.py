@@ -79,9 +79,15 @@ def _open_model(run: Optional[Path], checkpoint: Optional[Path], runs_dir: Path,
     Always says which model and engine answer (on `console`, stderr for the commands), so that a new
     run taking over as the default never goes unnoticed.
     """
+    from ..inference import background_export
     from ..inference.loading import load_model, locate
 
-    loaded = load_model(locate(run, checkpoint, runs_dir), engine)
+    choice = locate(run, checkpoint, runs_dir)
+    if console is not None and engine != "torch" and choice.onnx is not None and choice.origin != "pretrained":
+        if background_export.exporting(choice.onnx):  # load_model waits for it: say why nothing happens
+            console.print(f"Waiting for the ONNX export after training ({choice.onnx.name}; --engine torch does not wait)...",
+                          soft_wrap=True, markup=False, highlight=False)  # fmt: skip
+    loaded = load_model(choice, engine)
     if console is not None:
         if loaded.origin == "pretrained":
             what = "the pretrained model in the package" + (f" (no run under {runs_dir})" if run is None and checkpoint is None else "")
