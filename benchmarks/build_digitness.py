@@ -502,6 +502,8 @@ def main() -> None:
     parser.add_argument("--pictures-cache", type=Path, help="where pictures.py keeps the unpacked Debian pictures (default: the user's cache folder)")
     parser.add_argument("--out-dir", type=Path, default=OUT_DIR, help="where digitness.onnx and digitness.json are written")
     args = parser.parse_args()
+    if (args.pictures or args.channels != CHANNELS or args.hidden != HIDDEN) and args.out_dir == OUT_DIR:
+        parser.error("an experiment (--pictures, --channels, --hidden) needs --out-dir: the default is the shipped detector")
     started = time.perf_counter()
 
     def progress(what: str) -> None:
@@ -599,7 +601,7 @@ def main() -> None:
                                   "never the MNIST test split, never the real-world test sets, never a held-out kind of negative",
             "quantile_per_group": {name: round(value, 6) for name, value in per_group.items()},
         },
-        "network": {"layers": f"3 x (conv 3x3, batch norm, ReLU, max pool 2) with {list(args.channels)} channels, dropout {DROPOUT}, "
+        "network": {"layers": f"{len(args.channels)} x (conv 3x3, batch norm, ReLU, max pool 2) with {list(args.channels)} channels, dropout {DROPOUT}, "
                               f"linear {args.hidden}, ReLU, linear 11 (the ten digits and not a digit), softmax; the output is 1 - P(not a digit)",
                     "parameters": int(sum(p.numel() for p in network.parameters())), "onnx_bytes": len(payload), "opset": OPSET,
                     "onnx_max_difference_from_torch": difference},  # fmt: skip

@@ -94,7 +94,10 @@ def stamps(cache: Path, split: str) -> tuple[Path, ...]:
     files = sorted(p for p in (cache / "stamps").rglob("*.png") if p.relative_to(cache / "stamps").parts[0] not in LEFT_OUT)
     files = [p for p in files if not p.name.endswith("_mirror.png")]
     keep = (lambda h: h % 5 != 0) if split == "training" else (lambda h: h % 5 == 0)
-    return tuple(p for p in files if keep(zlib.crc32(str(p.relative_to(cache / "stamps")).encode())))
+    chosen = tuple(p for p in files if keep(zlib.crc32(str(p.relative_to(cache / "stamps")).encode())))
+    if not chosen:
+        raise SystemExit(f"Error: no stamp pictures under {cache / 'stamps'}; remove {cache} to fetch them again")
+    return chosen
 
 
 @lru_cache(maxsize=2)
@@ -102,7 +105,7 @@ def wallpapers(cache: Path) -> tuple[Path, ...]:
     """One picture per wallpaper: its smallest image at least 1,000 px wide."""
     chosen = []
     for folder in sorted(p for p in (cache / "wallpapers").iterdir() if p.is_dir()):
-        images = sorted(folder.rglob("*.[jp][pn]g"))
+        images = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
         sized = []
         for path in images:
             with Image.open(path) as image:

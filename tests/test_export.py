@@ -370,8 +370,8 @@ def test_a_command_says_it_waits_for_the_export_after_training(cli, shared_run, 
     quiet = cli("predict", "--run", run, image)
     assert quiet.exit_code == 0, quiet.stderr
     assert "Waiting" not in quiet.stderr
-    # an export started a moment ago whose process has not taken its lock yet: waited for about a second
-    write_json(background_export.marker_of(onnx), {"pid": None, "started": time.time() - background_export.START_SECONDS + 1.0})
+    # an export started a moment ago whose process has not taken its lock yet: waited for up to 5 s
+    write_json(background_export.marker_of(onnx), {"pid": None, "started": time.time() - background_export.START_SECONDS + 5.0})
     result = cli("predict", "--run", run, image, "--json")
     assert result.exit_code == 0, result.stderr
     assert result.stderr.startswith("Waiting for the ONNX export after training (last.onnx; --engine torch does not wait)...")

@@ -190,9 +190,9 @@ def test_bf16_amp_resume_is_exact_on_the_cpu(tmp_path):
         assert torch.equal(tensor, resumed.model.state_dict()[name]), name
 
 
-def test_float32_channels_last_resume_is_exact_and_differs_from_the_default_layout(tmp_path):
-    """The fast preset keeps channels-last tensors in float32 too: a run cut short and resumed ends bit
-    for bit where the uncut run ends, and the layout is really used (model and batches)."""
+def test_float32_channels_last_resume_is_exact_and_the_model_is_channels_last(tmp_path):
+    """The fast preset keeps channels-last tensors in float32 too: the model is converted, and a run cut
+    short and resumed ends bit for bit where the uncut run ends."""
     config = TrainConfig(train_limit=512, batch_size=64, epochs=1, device="cpu", channels_last=True, runs_dir=str(tmp_path / "a"),
                          model_args={"dropout": 0.3, "conv_layers": 2}, augment=True, eval_batch_size=2000, threads=1)  # fmt: skip
     full = prepare_run(config).trainer

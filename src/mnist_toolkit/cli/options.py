@@ -95,7 +95,7 @@ def _open_model(run: Optional[Path], checkpoint: Optional[Path], runs_dir: Path,
             what = f"{loaded.path} ({loaded.origin})"
         accuracy = f", test accuracy {loaded.test_accuracy:.2f}%" if loaded.test_accuracy is not None else ""
         # no temperature: the percentages are the network's own (too low after label smoothing, e.g.)
-        uncalibrated = ", confidence uncalibrated (trained without --val-size)" if loaded.calibration is None else ""
+        uncalibrated = ", confidence uncalibrated (no temperature fitted; train with --val-size)" if loaded.calibration is None else ""
         line = f"Model: {what} on the {loaded.engine} engine{accuracy}{uncalibrated}" + (f" ({loaded.note})" if loaded.note else "")
         console.print(line, soft_wrap=True, markup=False, highlight=False)  # one line, however long the path
     return loaded
