@@ -79,14 +79,12 @@ def _open_model(run: Optional[Path], checkpoint: Optional[Path], runs_dir: Path,
     Always says which model and engine answer (on `console`, stderr for the commands), so that a new
     run taking over as the default never goes unnoticed.
     """
-    from ..inference import background_export
-    from ..inference.loading import load_model, locate
+    from ..inference.loading import export_under_way, load_model, locate
 
     choice = locate(run, checkpoint, runs_dir)
-    if console is not None and engine != "torch" and choice.onnx is not None and choice.origin != "pretrained":
-        if background_export.exporting(choice.onnx):  # load_model waits for it: say why nothing happens
-            console.print(f"Waiting for the ONNX export after training ({choice.onnx.name}; --engine torch does not wait)...",
-                          soft_wrap=True, markup=False, highlight=False)  # fmt: skip
+    if console is not None and export_under_way(choice, engine):  # load_model waits for it: say why nothing happens
+        console.print(f"Waiting for the ONNX export after training ({choice.onnx.name}; --engine torch does not wait)...",
+                      soft_wrap=True, markup=False, highlight=False)  # fmt: skip
     loaded = load_model(choice, engine)
     if console is not None:
         if loaded.origin == "pretrained":

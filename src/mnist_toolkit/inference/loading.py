@@ -183,13 +183,27 @@ def locate(run: Path | None, checkpoint: Path | None, runs_dir: Path) -> ModelCh
     return ModelChoice("newest run", path, RunFolder.onnx_of(path))
 
 
+def _may_wait_for_export(choice: ModelChoice, engine: str) -> bool:
+    """Whether `load_model` waits for an export after training of the choice's ONNX model, should one be
+    under way (never on `torch`, never for the pretrained model)."""
+    return engine != "torch" and choice.onnx is not None and choice.origin != "pretrained"
+
+
+def export_under_way(choice: ModelChoice, engine: str = "auto") -> bool:
+    """Whether `load_model(choice, engine)` would now wait for the export after training (a front-end
+    says so before it calls it)."""
+    from . import background_export
+
+    return choice.onnx is not None and _may_wait_for_export(choice, engine) and background_export.exporting(choice.onnx)
+
+
 def _fresh_onnx(choice: ModelChoice, engine: str = "auto") -> tuple[bool, str | None]:
     """Whether the choice's ONNX model may stand for it (present, and not older than its checkpoint),
     once the export after training, if one is under way, is done (not waited for on `torch`)."""
     from . import background_export
 
     if choice.onnx is not None and choice.origin != "pretrained":
-        if engine != "torch":
+        if _may_wait_for_export(choice, engine):
             background_export.wait(choice.onnx)
         why = None if choice.onnx.is_file() else background_export.problem(choice.onnx, choice.checkpoint)
         if why:
