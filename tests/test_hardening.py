@@ -127,3 +127,41 @@ def test_debug_shows_the_traceback(tmp_path):
     done = subprocess.run([sys.executable, "-m", "mnist_toolkit", "inspect", str(tmp_path / "none.idx")],
                           capture_output=True, text=True, env=env, check=False)  # fmt: skip
     assert done.returncode == 1 and "Traceback" in done.stderr and done.stderr.strip().splitlines()[-1].startswith("Error:")
+
+
+END_PROCESS_SCRIPT = """
+import atexit, sys, tempfile, threading, time
+from pathlib import Path
+from mnist_toolkit.process_exit import end_process
+
+folder = tempfile.TemporaryDirectory()  # its clean-up is an atexit finalizer
+print(folder.name)
+atexit.register(lambda: print("atexit ran"))
+threading.Thread(target=lambda: (time.sleep(0.3), print("thread finished"))).start()
+sys.stdout.write("unflushed")
+end_process(int(sys.argv[1]) if sys.argv[1].isdigit() else sys.argv[1])
+"""
+
+
+@pytest.mark.parametrize("status", ["0", "3", "a message"])
+def test_end_process_keeps_what_a_normal_exit_does(status):
+    """`end_process` (the end of every `mnist` command and of the background export) skips only the
+    interpreter's teardown: its status, threads, atexit handlers, temporary folders and buffered output
+    are those of `sys.exit`."""
+    done = subprocess.run([sys.executable, "-c", END_PROCESS_SCRIPT, status], capture_output=True, text=True, timeout=60)
+    folder, rest = done.stdout.split("\n", 1)
+    assert rest == "unflushedthread finished\natexit ran\n", done.stdout
+    assert not os.path.exists(folder)
+    assert done.returncode == (int(status) if status.isdigit() else 1)
+    assert done.stderr == ("" if status.isdigit() else "a message\n")
+
+
+def test_the_mnist_command_ends_with_end_process_and_its_status():
+    """The console script exits through `end_process` with the command's status: 2 for a usage error, and
+    its one error line reaches stderr whole."""
+    done = subprocess.run([sys.executable, "-c", "import sys; sys.argv = ['mnist', 'train', '--epochs', 'many']; "
+                           "import mnist_toolkit.process_exit as p, mnist_toolkit.cli as c; "
+                           "c.end_process = lambda status: (print(f'end_process({status})', file=sys.stderr), p.end_process(status)); c.main()"],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    lines = done.stderr.splitlines()
+    assert done.returncode == 2 and len(lines) == 2 and lines[0].startswith("Error:") and lines[1] == "end_process(2)", done.stderr

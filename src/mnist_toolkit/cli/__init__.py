@@ -18,6 +18,7 @@ from typer.core import TyperGroup
 
 from .._version import __version__
 from ..errors import MnistError
+from ..process_exit import end_process
 
 
 DEBUG_ENV = "MNIST_DEBUG"
@@ -129,5 +130,9 @@ from .train import _argv_without_nproc  # noqa: E402, F401  (tests import it fro
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: the `mnist` command in a process of its own, ended by `end_process`."""
+    try:
+        app()
+    except SystemExit as exc:
+        end_process(exc.code)
+    end_process(0)

@@ -187,4 +187,7 @@ def _write_error(onnx: Path, message: str) -> None:
 
 
 if __name__ == "__main__":
+    from ..process_exit import end_process
+
     export(Path(sys.argv[1]))
+    end_process(0)
