@@ -178,6 +178,8 @@ def test_bf16_amp_resume_is_exact_on_the_cpu(tmp_path):
                          model_args={"dropout": 0.3}, augment=True, eval_batch_size=2000, threads=1)  # fmt: skip
     full = prepare_run(config).trainer
     assert full.amp == torch.bfloat16 and full.scaler is None and full.channels_last
+    resolved = json.loads(full.folder.config_file.read_text())["resolved"]
+    assert resolved["precision"] == "bfloat16 autocast" and resolved["channels_last"] is True
     full.fit()
     cut = prepare_run(replace(config, max_steps=3, runs_dir=str(tmp_path / "b"))).trainer
     cut.fit()
@@ -197,6 +199,8 @@ def test_float32_channels_last_resume_is_exact_and_the_model_is_channels_last(tm
                          model_args={"dropout": 0.3, "conv_layers": 2}, augment=True, eval_batch_size=2000, threads=1)  # fmt: skip
     full = prepare_run(config).trainer
     assert full.amp is None and full.channels_last
+    resolved = json.loads(full.folder.config_file.read_text())["resolved"]  # what the run really used, recorded
+    assert resolved["precision"] == "float32" and resolved["channels_last"] is True
     conv = [m for m in full.model.modules() if isinstance(m, torch.nn.Conv2d)][-1]  # not the first: one input channel is both layouts
     assert conv.weight.is_contiguous(memory_format=torch.channels_last) and not conv.weight.is_contiguous()
     full.fit()

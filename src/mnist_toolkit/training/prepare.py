@@ -137,6 +137,8 @@ def _write_config(trainer: Trainer, resumed_from: Path | None) -> None:
             "lr": trainer.lr,
             "momentum": info.default_momentum if config.momentum is None else config.momentum,
             "device": str(trainer.device),
+            "precision": f"{str(trainer.amp).removeprefix('torch.')} autocast" if trainer.amp is not None else "float32",
+            "channels_last": trainer.channels_last,
             "params": trainer.params,
             "train_images": len(data.train_y),
             "val_images": len(data.val_y),
