@@ -278,7 +278,7 @@ def test_compare_summary_shows_a_spread_only_over_several_seeds():
 def test_shell_completion_is_offered_and_completes_commands(cli):
     assert "--install-completion" in cli("--help").stdout
     script = cli("--show-completion", "bash", prog_name="mnist")
-    assert script.exit_code == 0 and "_mnist_completion" in script.stdout
+    assert script.exit_code == 0 and "_mnist_completion" in script.stdout, script.output
     env = {"_MNIST_COMPLETE": "complete_bash", "COMP_WORDS": "mnist tr", "COMP_CWORD": "1"}
     completed = cli(prog_name="mnist", env=env)
     assert completed.exit_code == 0 and completed.stdout.split() == ["train"]
