@@ -122,8 +122,9 @@ def test_stdin_is_refused_once_past_the_cap_having_read_one_chunk_more(monkeypat
 @pytest.mark.skipif(not os.path.exists("/dev/zero") or not os.path.exists("/proc/self/status"), reason="no /dev/zero or /proc here")
 def test_predict_dev_zero_is_one_error_line_not_exhausted_memory():
     # VmHWM, this process's own peak: ru_maxrss would carry over the (large) peak of the pytest process it was forked from
-    code = ("import sys\nfrom mnist_toolkit.cli import main\nsys.argv = ['mnist', 'predict', '/dev/zero']\n"
-            "try:\n    main()\nexcept SystemExit as e:\n    code = e.code\n"
+    # app(), not main(): main ends the process with os._exit (process_exit.end_process), before a peak could be read
+    code = ("import sys\nfrom mnist_toolkit.cli import app\nsys.argv = ['mnist', 'predict', '/dev/zero']\n"
+            "try:\n    app()\nexcept SystemExit as e:\n    code = e.code\n"
             "peak = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM'))\n"
             "print('MAXRSS', peak // 1024, 'EXIT', code)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
