@@ -167,8 +167,11 @@ def test_twenty_parallel_clients_get_the_right_answers(shared_runs, digits):
     assert sum(d == label for d, (_, label) in zip(sequential, bodies)) >= 39
 
 
-def test_mnist_serve_listens_on_loopback_and_answers(shared_runs, digits):
-    """The command itself, as a user starts it: a process on 127.0.0.1 that answers, stopped by SIGTERM."""
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGINT"])
+def test_mnist_serve_listens_on_loopback_and_answers(shared_runs, digits, stop):
+    """The command itself, as a user starts it: a process on 127.0.0.1 that answers, then ends when it is
+    stopped by SIGTERM or Ctrl-C (SIGINT), after it has answered."""
+    import signal
     import socket
     import subprocess
     import sys
@@ -193,7 +196,7 @@ def test_mnist_serve_listens_on_loopback_and_answers(shared_runs, digits):
         request = urllib.request.Request(f"http://127.0.0.1:{port}/api/predict", data=png(digits.images[0]), method="POST")
         assert json.loads(urllib.request.urlopen(request, timeout=30).read())["digit"] == int(digits.labels[0])
     finally:
-        server.terminate()
+        server.send_signal(getattr(signal, stop))
         _, stderr = server.communicate(timeout=20)
     assert f"Serving http://127.0.0.1:{port}/" in stderr and "Warning" not in stderr
 
