@@ -1,0 +1,41 @@
+"""The detector's build (benchmarks/build_digitness.py): the shipped model is one ONNX graph that
+averages its networks' log-odds of a digit, and a single network keeps its own probability."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import build_digitness as build  # noqa: E402
+
+
+def test_the_shipped_model_averages_its_networks_log_odds_in_one_onnx_graph():
+    import onnxruntime as ort
+    import torch
+
+    torch.manual_seed(0)
+    networks = [build.build_network().eval() for _ in range(3)]
+    for network in networks:  # spread the outputs, so that a plain mean of probabilities would differ
+        with torch.no_grad():
+            network[-1].weight.mul_(20)
+    images = torch.randint(0, 256, (6, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    x = images.to(torch.float32).unsqueeze(1) / 255
+    with torch.no_grad():
+        logits = [network(x) for network in networks]
+        log_odds = torch.stack([torch.logsumexp(z[:, :10], dim=1) - z[:, 10] for z in logits])
+        expected = torch.sigmoid(log_odds.mean(dim=0)).numpy()
+        mean_of_probabilities = torch.stack([1 - torch.softmax(z, dim=1)[:, 10] for z in logits]).mean(dim=0).numpy()
+        ensemble = build.deployable(networks)(images).numpy()
+        single = build.deployable(networks[:1])(images).numpy()
+    np.testing.assert_allclose(ensemble, expected, rtol=1e-5, atol=1e-7)
+    assert np.abs(ensemble - mean_of_probabilities).max() > 1e-3
+    np.testing.assert_allclose(single, 1 - torch.softmax(logits[0], dim=1)[:, 10].numpy(), rtol=1e-5, atol=1e-6)
+
+    session = ort.InferenceSession(build.export_onnx(build.deployable(networks)), providers=["CPUExecutionProvider"])
+    (output,) = session.run(None, {build.INPUT_NAME: images.numpy()})
+    assert output.shape == (6,)
+    np.testing.assert_allclose(output, ensemble, atol=1e-5)
