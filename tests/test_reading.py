@@ -299,6 +299,21 @@ def test_a_thick_digit_filling_its_box_keeps_its_polarity(mnist_test, dark_ink, 
     assert prepare_bytes(png(page)).inverted == dark_ink
 
 
+@pytest.mark.parametrize("dark_ink", [True, False])
+@pytest.mark.parametrize(("digit", "nth", "thickness"), [(3, 0, 34), (8, 0, 36), (9, 4, 38)])
+def test_a_digit_whose_ink_is_most_of_its_box_keeps_its_polarity(mnist_test, dark_ink, digit, nth, thickness):
+    """Thicker still: the ink holds about two thirds of the box, so the grey-level vote leans a third of
+    the way to the wrong side (0.32-0.35; it was read inverted, as a blob); the pieces still decide."""
+    from mnist_toolkit.reading.ink import CORNER_VOTES, UNSURE_VOTE, _border, _corners, decide_polarity, otsu_threshold
+
+    page = _form_box(mnist_test.images[np.flatnonzero(mnist_test.labels == digit)[nth]], dark_ink, thickness=thickness) / 255
+    ink = page < otsu_threshold(page)[0] if dark_ink else page > otsu_threshold(page)[0]
+    vote = (ink.mean() + _border(ink).mean() + CORNER_VOTES * _corners(ink).mean()) / (2 + CORNER_VOTES)
+    assert 0.15 < vote - 0.5 <= UNSURE_VOTE  # the ink holds the larger share of the vote, beyond the old band (0.15)
+    assert decide_polarity(page).dark_ink == dark_ink
+    assert prepare_bytes(png(page * 255)).inverted == dark_ink
+
+
 def test_the_pieces_decide_only_near_a_tie():
     """A frame mostly of one grey with the other in several pieces: the vote stands (a photo's texture)."""
     from mnist_toolkit.reading.ink import decide_polarity
