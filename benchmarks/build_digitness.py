@@ -122,7 +122,7 @@ CHANNELS, HIDDEN, DROPOUT = (16, 32, 64), 64, 0.3
 #: Networks trained alike from seeds SEED, SEED + 1, ..., their log-odds averaged: one network's
 #: threshold rests on the three lowest-scoring of some 1,070 development digits and moves with its
 #: seed (measured, 2026-12-03: the seen kinds' fresh images refused 80.6-90.6 % over six single
-#: networks at their own thresholds); three averaged are steadier and refuse more (below).
+#: networks at their own thresholds); three averaged are steadier and refuse more (docs/benchmarks.md).
 MEMBERS = 3
 OPSET = 18
 INPUT_NAME, OUTPUT_NAME = "images", "digit_probability"

@@ -39,3 +39,14 @@ def test_the_shipped_model_averages_its_networks_log_odds_in_one_onnx_graph():
     (output,) = session.run(None, {build.INPUT_NAME: images.numpy()})
     assert output.shape == (6,)
     np.testing.assert_allclose(output, ensemble, atol=1e-5)
+
+
+def test_real_world_positives_keep_their_digits_labels(mnist_test, monkeypatch):
+    """The build's real-world positives: each digit read from a sample carries the label of the digit it
+    was made from (every training digit here is a 7, so every label must be 7), as 28x28 uint8."""
+    sevens = np.flatnonzero(mnist_test.labels == 7)[:20]
+    monkeypatch.setattr(build, "_TRAINING_DIGITS", (mnist_test.images[sevens], mnist_test.labels[sevens]))
+    for name in ("form boxes, 64 px", "tight crops, thick strokes"):
+        read = build._realworld_chunk(name, 0, 3)
+        assert len(read) >= 2
+        assert all(label == 7 and digit.shape == (28, 28) and digit.dtype == np.uint8 for digit, label in read)
