@@ -8,8 +8,8 @@ its card `digitness.json`: how it was built, the threshold and how it was chosen
 `benchmarks/not_a_digit.py` measured. Below the issue's goal on kinds of non-digits never seen in
 training (benchmarks/results/not_a_digit.json, 2026-12-03: 83 % refused, target 90 %; letters never
 seen 89 %, target 80 %; a lightning bolt, which at 28x28 is an open 4, 4 %; photos of faces and single
-objects 54-61 %), at a cost to real digits of 0.00 % of the MNIST test digits and at most 1.0 % of a
-real-world test set's (3 of 300 thick digits filling a 64 px box). When the package has no detector files,
+objects 54-61 %), at a cost to real digits of 0.00 % of the MNIST test digits and at most 0.30 % of a
+real-world test set's (3 of 1,000 thick digits filling a 64 px box). When the package has no detector files,
 `shipped_detector()` is None and every input is read as a digit.
 """
 
