@@ -88,3 +88,21 @@ def uvicorn_server(app, log_level: str = "warning", **options):
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def serve_app(cli, monkeypatch, runs, *args, stderr: list | None = None):
+    """The uvicorn config `mnist serve` would run with these options (uvicorn is not started); what it
+    wrote on stderr is appended to `stderr` when given."""
+    import uvicorn
+
+    import mnist_toolkit.cli.serve as command
+
+    served = {}
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self: served.update(config=self.config))
+    monkeypatch.setattr(uvicorn.Config, "configure_logging", lambda self: None)  # its handlers would outlive the test's stderr
+    monkeypatch.setattr(command, "_log_to_stderr", lambda: None)
+    result = cli("serve", "--runs-dir", runs, "--port", "8123", *args)
+    assert result.exit_code == 0, result.stderr
+    if stderr is not None:
+        stderr.append(result.stderr)
+    return served["config"]

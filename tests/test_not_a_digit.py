@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from helpers import png
+from helpers import png, serve_app
 
 from mnist_toolkit.inference import digitness
 from mnist_toolkit.inference.answers import NotADigit, NumberReading, readings
@@ -97,3 +97,56 @@ def test_the_web_api_answers_not_a_digit_with_200_and_the_input(tmp_path, stand_
     assert body["not_digit"] is True and body["digit"] is None and body["error"].startswith("not a digit") and body["input_png"]
     read = client.post("/api/predict", content=png(_bar())).json()
     assert read["digit"] == 1 and read["not_digit"] is False
+
+
+def test_no_digit_check_reads_a_refused_input_as_a_digit_and_the_hint_says_so(cli, tmp_path, stand_in):
+    faint = np.zeros((28, 28), np.uint8)
+    faint[12:15, 12:15] = 255
+    (tmp_path / "dot.png").write_bytes(png(faint))
+    refused = cli("predict", tmp_path / "dot.png", "--runs-dir", tmp_path / "none")
+    assert refused.exit_code == 1
+    assert "Hint: if a refused image does hold a digit, --no-digit-check reads it anyway" in refused.stderr
+    missing = cli("predict", tmp_path / "dot.png", tmp_path / "gone.png", "--runs-dir", tmp_path / "none")
+    assert "check the file names" in missing.stderr and "--no-digit-check reads it anyway" in missing.stderr
+    unreadable = cli("predict", tmp_path / "gone.png", "--runs-dir", tmp_path / "none")
+    assert "--no-digit-check" not in unreadable.stderr  # only when something was refused as not a digit
+    read = cli("predict", tmp_path / "dot.png", "--runs-dir", tmp_path / "none", "--no-digit-check", "--json")
+    assert read.exit_code == 0, read.stderr
+    (row,) = json.loads(read.stdout)
+    assert row["digit"] in range(10) and row["not_digit"] is False and row["digit_score"] is None and row["error"] is None
+    assert 'no "not a digit" check' in read.stderr
+    number = cli("predict", "--number", tmp_path / "dot.png", "--runs-dir", tmp_path / "none", "--json")
+    assert number.exit_code == 1 and json.loads(number.stdout)[0]["digits"][0]["not_digit"] is True
+    assert "--no-digit-check reads it anyway" in number.stderr
+
+
+def test_the_python_api_and_the_server_can_read_without_the_check(tmp_path, stand_in):
+    import mnist_toolkit as mt
+    from starlette.testclient import TestClient
+
+    from mnist_toolkit.serving.app import create_app
+    from mnist_toolkit.serving.catalog import ModelCatalog
+
+    faint = np.zeros((28, 28), np.uint8)
+    faint[12:15, 12:15] = 255
+    with pytest.raises(mt.NotADigit):
+        mt.load_model("pretrained").read(faint)
+    unchecked = mt.load_model("pretrained", not_a_digit=False)
+    assert unchecked.detector is None and unchecked.read(faint).digit in range(10)
+    client = TestClient(create_app(ModelCatalog(tmp_path / "none", digit_check=False)), base_url="http://127.0.0.1")
+    body = client.post("/api/predict", content=png(faint)).json()
+    assert body["not_digit"] is False and body["digit"] in range(10) and body["digit_score"] is None
+
+
+def test_serve_without_the_check_reads_a_refused_input_and_says_so(cli, monkeypatch, tmp_path, stand_in):
+    from starlette.testclient import TestClient
+
+    faint = np.zeros((28, 28), np.uint8)
+    faint[12:15, 12:15] = 255
+    said = []
+    checked = TestClient(serve_app(cli, monkeypatch, tmp_path / "none", stderr=said).app, base_url="http://127.0.0.1:8123")
+    assert checked.post("/api/predict", content=png(faint)).json()["not_digit"] is True
+    unchecked = TestClient(serve_app(cli, monkeypatch, tmp_path / "none", "--no-digit-check", stderr=said).app, base_url="http://127.0.0.1:8123")
+    body = unchecked.post("/api/predict", content=png(faint)).json()
+    assert body["not_digit"] is False and body["digit"] in range(10)
+    assert 'not a digit" check' not in said[0] and 'no "not a digit" check' in said[1]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import copy_run, png, uvicorn_server
+from helpers import copy_run, png, serve_app, uvicorn_server
 
 HOST = "testserver"  # Starlette's TestClient's host name
 
@@ -230,27 +230,12 @@ def test_the_origin_must_name_the_served_port(shared_runs):
         assert client.post("/api/predict", content=b"", headers={"origin": origin}).status_code == status, origin
 
 
-def _serve_app(cli, monkeypatch, runs, *args):
-    """The app `mnist serve` would run with these options (uvicorn is not started)."""
-    import uvicorn
-
-    import mnist_toolkit.cli.serve as command
-
-    served = {}
-    monkeypatch.setattr(uvicorn.Server, "run", lambda self: served.update(config=self.config))
-    monkeypatch.setattr(uvicorn.Config, "configure_logging", lambda self: None)  # its handlers would outlive the test's stderr
-    monkeypatch.setattr(command, "_log_to_stderr", lambda: None)
-    result = cli("serve", "--runs-dir", runs, "--port", "8123", *args)
-    assert result.exit_code == 0, result.stderr
-    return served["config"]
-
-
 def test_listening_on_every_address_still_checks_host_and_origin(cli, monkeypatch, shared_runs):
     from starlette.testclient import TestClient
 
     from mnist_toolkit.serving.security import machine_names
 
-    config = _serve_app(cli, monkeypatch, shared_runs, "--host", "0.0.0.0", "--allow-host", "Digits.Example")
+    config = serve_app(cli, monkeypatch, shared_runs, "--host", "0.0.0.0", "--allow-host", "Digits.Example")
     client = TestClient(config.app)
     names = machine_names()
     assert {"127.0.0.1", "localhost", "::1", socket.gethostname().lower()} <= set(names)

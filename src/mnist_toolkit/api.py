@@ -76,13 +76,16 @@ def find_model(source: PathLike | None = None, runs_dir: PathLike = "runs") -> M
     return locate(path, None, Path(runs_dir)) if as_run else locate(None, path, Path(runs_dir))
 
 
-def load_model(source: PathLike | None = None, engine: str = "auto", runs_dir: PathLike = "runs", threads: int | None = None) -> Model:
+def load_model(source: PathLike | None = None, engine: str = "auto", runs_dir: PathLike = "runs", threads: int | None = None,
+               not_a_digit: bool = True) -> Model:  # fmt: skip
     """A trained model, ready to read images.
 
     Args:
         source: see `find_model`.
         engine: "auto" (ONNX Runtime when an up-to-date ONNX model is there), "onnx" or "torch".
         threads: CPU threads for the engine (default: the engine's own choice).
+        not_a_digit: check every reading with the "not a digit" detector (`read` raises `NotADigit`
+            for ink that does not look like a digit); False reads everything as a digit.
 
     Raises:
         CheckpointError, ModelFileError: nothing loadable there.
@@ -90,7 +93,7 @@ def load_model(source: PathLike | None = None, engine: str = "auto", runs_dir: P
     """
     from .inference.loading import load_model as load
 
-    return load(find_model(source, runs_dir), engine, threads)
+    return load(find_model(source, runs_dir), engine, threads, not_a_digit)
 
 
 def evaluate(model: Model, images: np.ndarray | None = None, labels: np.ndarray | None = None,

@@ -27,6 +27,7 @@ RunOption = Annotated[Optional[Path], typer.Option("--run", help="A run folder (
 CheckpointOption = Annotated[Optional[Path], typer.Option("--checkpoint", help="A checkpoint (.pt) or an exported model (.onnx).", show_default=False)]
 RunsDirOption = Annotated[Path, typer.Option("--runs-dir", help="Where to look for the newest run.")]
 EngineOption = Annotated[str, typer.Option("--engine", help="auto (ONNX Runtime when an ONNX model of the checkpoint is there) | onnx | torch.")]
+NoDigitCheckOption = Annotated[bool, typer.Option("--no-digit-check", help="Read every image as a digit: no \"not a digit\" refusals.")]
 
 
 def _emit_json(document: Any) -> None:
@@ -73,8 +74,10 @@ def _resolve_data(data_dir: Optional[Path], console, verbose: bool):
     return source
 
 
-def _open_model(run: Optional[Path], checkpoint: Optional[Path], runs_dir: Path, engine: str, console=None, verbose: bool = False):
-    """The model --checkpoint, --run, the newest run or the package's pretrained model names, on `engine`.
+def _open_model(run: Optional[Path], checkpoint: Optional[Path], runs_dir: Path, engine: str, console=None, verbose: bool = False,
+                digit_check: bool = True):  # fmt: skip
+    """The model --checkpoint, --run, the newest run or the package's pretrained model names, on `engine`;
+    with `digit_check`, its readings are checked by the "not a digit" detector.
 
     Always says which model and engine answer (on `console`, stderr for the commands), so that a new
     run taking over as the default never goes unnoticed.
@@ -85,7 +88,7 @@ def _open_model(run: Optional[Path], checkpoint: Optional[Path], runs_dir: Path,
     if console is not None and export_under_way(choice, engine):  # load_model waits for it: say why nothing happens
         console.print(f"Waiting for the ONNX export after training ({choice.onnx.name}; --engine torch does not wait)...",
                       soft_wrap=True, markup=False, highlight=False)  # fmt: skip
-    loaded = load_model(choice, engine)
+    loaded = load_model(choice, engine, not_a_digit=digit_check)
     if console is not None:
         if loaded.origin == "pretrained":
             what = "the pretrained model in the package" + (f" (no run under {runs_dir})" if run is None and checkpoint is None else "")
@@ -94,6 +97,7 @@ def _open_model(run: Optional[Path], checkpoint: Optional[Path], runs_dir: Path,
         accuracy = f", test accuracy {loaded.test_accuracy:.2f}%" if loaded.test_accuracy is not None else ""
         # no temperature: the percentages are the network's own (too low after label smoothing, e.g.)
         uncalibrated = ", confidence uncalibrated (no temperature fitted; train with --val-size)" if loaded.calibration is None else ""
-        line = f"Model: {what} on the {loaded.engine} engine{accuracy}{uncalibrated}" + (f" ({loaded.note})" if loaded.note else "")
+        unchecked = ', no "not a digit" check' if not digit_check else ""
+        line = f"Model: {what} on the {loaded.engine} engine{accuracy}{uncalibrated}{unchecked}" + (f" ({loaded.note})" if loaded.note else "")
         console.print(line, soft_wrap=True, markup=False, highlight=False)  # one line, however long the path
     return loaded

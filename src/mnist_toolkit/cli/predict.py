@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from . import app
-from .options import CheckpointOption, EngineOption, JsonOption, RunOption, RunsDirOption, VerboseOption, _JsonListWriter, _open_model
+from .options import CheckpointOption, EngineOption, JsonOption, NoDigitCheckOption, RunOption, RunsDirOption, VerboseOption, _JsonListWriter, _open_model
 
 
 @app.command()
@@ -23,6 +23,7 @@ def predict(
     save_preprocessed: Annotated[Optional[Path], typer.Option(help="Write each 28x28 model input as PNG into this folder.", show_default=False)] = None,
     number: Annotated[bool, typer.Option("--number", help="Read every digit of each image, left to right (a written number).")] = False,
     engine: EngineOption = "auto",
+    no_digit_check: NoDigitCheckOption = False,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -33,11 +34,11 @@ def predict(
     from ..reporting.evaluation import PredictionsReport
 
     console = make_console(json_output)
-    loaded = _open_model(run, checkpoint, runs_dir, engine, make_console(True), verbose)
+    loaded = _open_model(run, checkpoint, runs_dir, engine, make_console(True), verbose, digit_check=not no_digit_check)
     model = {"engine": loaded.engine, "model": str(loaded.path), "origin": loaded.origin}
     report, listing = (None, _JsonListWriter()) if json_output else (PredictionsReport(show=show, number=number), None)
     several, cut, saved_names = [], set(), {}
-    total = failed = missing = 0
+    total = failed = missing = refused = 0
     for rows in predict_in_batches(loaded.predictor, paths, number=number, top_k=top_k, detector=loaded.detector):  # each batch rendered, then let go
         several += [row.file for row in rows if row.prepared is not None and row.prepared.digits_seen > 1]
         cut |= {row.file for row in rows for part in (row.parts or []) if part.prepared is not None and part.prepared.cut_from > 1}
@@ -50,6 +51,7 @@ def predict(
         total += len(rows)
         failed += sum(1 for row in rows if row.error)
         missing += sum(1 for row in rows if row.error and row.error.endswith(MISSING))
+        refused += sum(1 for row in rows if row.refused_as_not_a_digit)
     if listing is not None:
         listing.close()
     if several:
@@ -62,4 +64,7 @@ def predict(
         where = "their error fields" if json_output else "the table"
         hint = {failed: "check the file names (folders are searched for images; quote glob patterns)",
                 0: "use images of a single digit in a common format"}.get(missing, "check the file names, and use images of a single digit in a common format")  # fmt: skip
+        if refused:
+            anyway = "if a refused image does hold a digit, --no-digit-check reads it anyway"
+            hint = anyway if refused == failed else f"{hint}; {anyway}"
         raise ImageError(f"{failed} of {total} input(s) could not be read; see {where}", hint=hint)

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from . import app
-from .options import CheckpointOption, EngineOption, RunOption, RunsDirOption
+from .options import CheckpointOption, EngineOption, NoDigitCheckOption, RunOption, RunsDirOption
 
 AllowHostOption = Annotated[Optional[list[str]], typer.Option(
     "--allow-host", show_default=False, metavar="NAME",
@@ -29,6 +29,7 @@ def serve(
     allow_host: AllowHostOption = None,
     open_browser: Annotated[bool, typer.Option("--open", help="Open the page in the default browser.")] = False,
     engine: EngineOption = "auto",
+    no_digit_check: NoDigitCheckOption = False,
 ) -> None:
     """Serve a page to draw digits on (prediction, probabilities, the 28x28 input, feature maps, saliency) and a JSON API."""
     import uvicorn
@@ -45,14 +46,15 @@ def serve(
     if any(not name or "*" in name or "/" in name for name in extra):
         raise ConfigError(f"--allow-host takes a host name or address, not {next(n for n in extra if not n or '*' in n or '/' in n)!r}")
     pinned = locate(run, checkpoint, runs_dir) if (run is not None or checkpoint is not None) else None
-    catalog = ModelCatalog(runs_dir, default=SELECTED_ID if pinned else None, engine=engine, pinned=pinned)
+    catalog = ModelCatalog(runs_dir, default=SELECTED_ID if pinned else None, engine=engine, pinned=pinned, digit_check=not no_digit_check)
     entries = catalog.entries()
     default = catalog.entry(None)
     catalog.model(default.id)  # load (and check) the default model before listening
     url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
     limits = ServerLimits()
+    unchecked = "" if not no_digit_check else '; no "not a digit" check'
     print(f"Serving {url}  (model: {default.label}; {len(entries)} model(s) to pick from; "
-          f"{limits.readings} reading(s) at once; Ctrl-C stops)", file=sys.stderr)  # fmt: skip
+          f"{limits.readings} reading(s) at once{unchecked}; Ctrl-C stops)", file=sys.stderr)  # fmt: skip
     if host not in LOOPBACK_HOSTS:
         print(f"Warning: listening on {host}, not only on this machine: anyone who can reach it can use the API.", file=sys.stderr)
     if open_browser:

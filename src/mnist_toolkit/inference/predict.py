@@ -45,6 +45,13 @@ class PredictionRow:
         return self.reading.confidence if self.reading and self.reading.is_digit else None
 
     @property
+    def refused_as_not_a_digit(self) -> bool:
+        """The detector refused this input (or, with --number, one of its digits) as not a digit."""
+        if self.parts is not None:
+            return any(part.refused_as_not_a_digit for part in self.parts)
+        return bool(self.reading and not self.reading.is_digit)
+
+    @property
     def top_k(self) -> list[dict]:
         return self.reading.top_k if self.reading else []
 
@@ -60,12 +67,12 @@ class PredictionRow:
             digits = [{"digit": part.digit, "confidence": part.confidence, "top_k": part.top_k,
                        "box": list(part.prepared.box) if part.prepared and part.prepared.box else None,
                        "digit_score": part.reading.digit_score if part.reading else None,
-                       "not_digit": bool(part.reading and not part.reading.is_digit)} for part in self.parts]  # fmt: skip
+                       "not_digit": part.refused_as_not_a_digit} for part in self.parts]  # fmt: skip
             return {"file": self.file, "number": number.number if number else None,
                     "confidence": number.confidence if number else None, "digits": digits, "error": self.error}  # fmt: skip
         return {"file": self.file, "digit": self.digit, "confidence": self.confidence, "top_k": self.top_k,
                 "digit_score": self.reading.digit_score if self.reading else None,
-                "not_digit": bool(self.reading and not self.reading.is_digit), "error": self.error}  # fmt: skip
+                "not_digit": self.refused_as_not_a_digit, "error": self.error}  # fmt: skip
 
 
 def expand_inputs(items: list[str]) -> list[str]:

@@ -76,13 +76,14 @@ class ModelCatalog:
             pretrained model).
         engine: auto | onnx | torch, as for `mnist predict`.
         pinned: the ModelChoice given with --run/--checkpoint (listed as "selected").
+        digit_check: check readings with the "not a digit" detector (False: --no-digit-check).
     """
 
     #: Seconds a scan of the runs folder is reused (a new run shows up after at most this long).
     LISTING_SECONDS = 2.0
 
-    def __init__(self, runs_dir: Path, default: str | None = None, engine: str = "auto", pinned=None) -> None:
-        self.runs_dir, self.engine = Path(runs_dir), engine
+    def __init__(self, runs_dir: Path, default: str | None = None, engine: str = "auto", pinned=None, digit_check: bool = True) -> None:
+        self.runs_dir, self.engine, self.digit_check = Path(runs_dir), engine, digit_check
         self._pinned = pinned
         self._loaded: dict[tuple, object] = {}
         self._explainers: dict[tuple, tuple] = {}
@@ -196,7 +197,7 @@ class ModelCatalog:
     def _load(self, entry: CatalogEntry):
         from ..inference.loading import load_model
 
-        return self._cached(entry, self._loaded, lambda: load_model(entry.choice, self.engine))
+        return self._cached(entry, self._loaded, lambda: load_model(entry.choice, self.engine, not_a_digit=self.digit_check))
 
     def explainer(self, entry: CatalogEntry):
         """(torch module, normalisation, lock) of an entry: feature maps and saliency need torch, and
