@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
 
 def png(array: np.ndarray) -> bytes:
@@ -106,3 +106,14 @@ def serve_app(cli, monkeypatch, runs, *args, stderr: list | None = None):
     if stderr is not None:
         stderr.append(result.stderr)
     return served["config"]
+
+
+def drawn_star(size: int = 240) -> np.ndarray:
+    """A five-pointed star drawn in pen on lit, slightly noisy paper."""
+    image = Image.new("L", (size, size), 235)
+    angles = np.arange(11) * np.pi / 5 - np.pi / 2
+    radius = np.where(np.arange(11) % 2 == 0, 0.4, 0.16) * size
+    points = [(size / 2 + r * np.cos(a), size / 2 + r * np.sin(a)) for r, a in zip(radius, angles)]
+    ImageDraw.Draw(image).line(points, fill=30, width=size // 40, joint="curve")
+    pixels = np.asarray(image, np.float64) * np.linspace(1.0, 0.85, size)[None, :]
+    return pixels + np.random.default_rng(0).normal(0, 3, pixels.shape)

@@ -8,6 +8,7 @@ A screenshot of the page under test is saved to test-output/serve-page.png.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from contextlib import contextmanager
@@ -17,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import uvicorn_server
+from helpers import drawn_star, uvicorn_server
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 OUTPUT = Path(os.environ.get("MNIST_TEST_OUTPUT", Path(__file__).resolve().parent.parent / "test-output"))
@@ -325,3 +326,20 @@ def test_the_saliency_map_says_what_it_shows(page):
     expect(page.get_by_test_id("saliency-method")).to_contain_text("integrated gradients")
     assert page.get_by_test_id("saliency").get_attribute("src").startswith("data:image/png;base64,")
     assert "strokes" in page.get_by_test_id("saliency-caption").text_content()
+
+
+def test_a_non_digit_is_said_and_can_be_read_anyway(page, tmp_path):
+    """An uploaded star: "not a digit" with the reason and how to read it anyway; unticking "refuse
+    non-digits" asks again and shows the digit the network reads in it."""
+    from playwright.sync_api import expect
+
+    star = tmp_path / "star.png"
+    Image.fromarray(drawn_star().clip(0, 255).astype(np.uint8)).save(star)
+    page.get_by_test_id("upload").set_input_files(str(star))
+    expect(page.get_by_test_id("prediction")).to_have_text("not a digit")
+    expect(page.get_by_test_id("confidence")).to_contain_text('untick "refuse non-digits"')
+    page.get_by_test_id("digit-check-switch").uncheck()
+    expect(page.get_by_test_id("prediction")).to_have_text(re.compile(r"^[0-9]$"))
+    expect(page.get_by_test_id("confidence")).to_contain_text("sure")
+    page.get_by_test_id("digit-check-switch").check()
+    expect(page.get_by_test_id("prediction")).to_have_text("not a digit")

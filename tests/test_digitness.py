@@ -10,23 +10,12 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import png
-from PIL import Image, ImageDraw
+from helpers import drawn_star, png
+from PIL import Image
 
 from mnist_toolkit.inference import digitness
 
 pytestmark = pytest.mark.skipif(digitness.shipped_detector() is None, reason="the package ships no detector")
-
-
-def _star(size: int = 240) -> np.ndarray:
-    """A five-pointed star drawn in pen on lit, slightly noisy paper."""
-    image = Image.new("L", (size, size), 235)
-    angles = np.arange(11) * np.pi / 5 - np.pi / 2
-    radius = np.where(np.arange(11) % 2 == 0, 0.4, 0.16) * size
-    points = [(size / 2 + r * np.cos(a), size / 2 + r * np.sin(a)) for r, a in zip(radius, angles)]
-    ImageDraw.Draw(image).line(points, fill=30, width=size // 40, joint="curve")
-    pixels = np.asarray(image, np.float64) * np.linspace(1.0, 0.85, size)[None, :]
-    return pixels + np.random.default_rng(0).normal(0, 3, pixels.shape)
 
 
 def _textured_blank(size: int = 240) -> np.ndarray:
@@ -49,7 +38,7 @@ def _digit_on_paper(digit: np.ndarray) -> np.ndarray:
 def images(tmp_path_factory, mnist_test):
     folder = tmp_path_factory.mktemp("digitness")
     paths = {"star": folder / "star.png", "blank": folder / "blank.png", "seven": folder / "seven.png"}
-    paths["star"].write_bytes(png(_star()))
+    paths["star"].write_bytes(png(drawn_star()))
     paths["blank"].write_bytes(png(_textured_blank()))
     paths["seven"].write_bytes(png(_digit_on_paper(mnist_test.images[0])))  # the first test digit: a 7
     return paths

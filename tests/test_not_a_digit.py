@@ -150,3 +150,20 @@ def test_serve_without_the_check_reads_a_refused_input_and_says_so(cli, monkeypa
     body = unchecked.post("/api/predict", content=png(faint)).json()
     assert body["not_digit"] is False and body["digit"] in range(10)
     assert 'not a digit" check' not in said[0] and 'no "not a digit" check' in said[1]
+
+
+def test_the_web_api_reads_without_the_check_when_asked(tmp_path, stand_in):
+    from starlette.testclient import TestClient
+
+    from mnist_toolkit.serving.app import create_app
+    from mnist_toolkit.serving.catalog import ModelCatalog
+
+    client = TestClient(create_app(ModelCatalog(tmp_path / "none")), base_url="http://127.0.0.1")
+    faint = np.zeros((28, 28), np.uint8)
+    faint[12:15, 12:15] = 255
+    for query in ("", "?digit_check=true", "?digit_check=yes"):
+        assert client.post("/api/predict" + query, content=png(faint)).json()["not_digit"] is True, query
+    body = client.post("/api/predict?digit_check=false", content=png(faint)).json()
+    assert body["not_digit"] is False and body["digit"] in range(10) and body["digit_score"] is None and "error" not in body
+    number = client.post("/api/predict?number=true&digit_check=0", content=png(faint)).json()
+    assert number["number"] is not None and number["digits"][0]["not_digit"] is False

@@ -80,11 +80,11 @@ class Model:
         """(N, 28, 28) uint8 prepared digits (or one (28, 28) digit) -> (N, 10) calibrated probabilities."""
         return self.predictor.predict_proba(_digits(images), batch_size)
 
-    def readings(self, images: np.ndarray, boxes: list | None = None, top_k: int = 3) -> list[Reading]:
+    def readings(self, images: np.ndarray, boxes: list | None = None, top_k: int = 3, check: bool = True) -> list[Reading]:
         """One `Reading` per (N, 28, 28) uint8 prepared input, calibrated and checked by `detector`
-        (a refused one has `refusal` set and keeps its best guess)."""
+        (a refused one has `refusal` set and keeps its best guess); with `check` False, not checked."""
         images = _digits(images)
-        return read_inputs(self.predictor, images, boxes or [None] * len(images), top_k, self.detector)
+        return read_inputs(self.predictor, images, boxes or [None] * len(images), top_k, self.detector if check else None)
 
     def read(self, image: ImageLike, top_k: int = 3) -> Reading:
         """The digit in an image (the one with the most ink when there are several).

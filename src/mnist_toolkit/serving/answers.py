@@ -43,16 +43,17 @@ def _prepare_upload(data: bytes, number: bool) -> list:
         raise RequestError(400, f"cannot decode the image ({type(exc).__name__})") from None
 
 
-def predict_image(catalog: ModelCatalog, data: bytes, model_id: str | None, number: bool, top_k: int) -> dict:
+def predict_image(catalog: ModelCatalog, data: bytes, model_id: str | None, number: bool, top_k: int, digit_check: bool = True) -> dict:
     """The API's answer for one image: what `mnist predict` (or `--number`) reads in it.
 
     Ink that is not a digit (a star, a letter, a photo of a thing) is answered with 200, `digit` (or
     `number`) null, `not_digit` true and `error` saying so, the best guesses kept in `top_k` and
     `probabilities`: the request was fine, and the page shows the input it refused while you draw.
+    With `digit_check` False (`?digit_check=false`), everything is read as a digit.
     """
     entry, loaded = catalog.model(model_id)
     parts = _prepare_upload(data, number)
-    found = loaded.readings(np.stack([p.image for p in parts]), [p.box for p in parts], top_k)
+    found = loaded.readings(np.stack([p.image for p in parts]), [p.box for p in parts], top_k, check=digit_check)
     answers = [reading_json(reading) for reading in found]
     first = max(range(len(parts)), key=lambda i: int(parts[i].image.sum())) if not number else 0
     document = {**answers[first], "model": entry.id, "engine": loaded.engine}

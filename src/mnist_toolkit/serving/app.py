@@ -103,8 +103,9 @@ async def read_image(request: Request, limits: ServerLimits | None = None) -> by
     return body
 
 
-def _flag(request: Request, name: str) -> bool:
-    return request.query_params.get(name, "false").lower() in ("1", "true", "yes", "on")
+def _flag(request: Request, name: str, default: bool = False) -> bool:
+    raw = request.query_params.get(name)
+    return default if raw is None else raw.lower() in ("1", "true", "yes", "on")
 
 
 def _top_k(request: Request) -> int:
@@ -151,10 +152,11 @@ async def models(request: Request) -> Response:
 
 async def predict(request: Request) -> Response:
     top_k, number, model = _top_k(request), _flag(request, "number"), request.query_params.get("model")
+    digit_check = _flag(request, "digit_check", default=True)
     gate = _gate(request)
     with gate.admit():
         data = await read_image(request, gate.limits)
-        document = await run_in_threadpool(gate.run, predict_image, _catalog(request), data, model, number, top_k)
+        document = await run_in_threadpool(gate.run, predict_image, _catalog(request), data, model, number, top_k, digit_check)
     return JSONResponse(document)
 
 

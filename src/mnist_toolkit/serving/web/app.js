@@ -5,6 +5,7 @@ const canvas = document.getElementById("canvas");
 const ctx = canvas.getContext("2d");
 const modelPicker = document.getElementById("model");
 const numberSwitch = document.getElementById("number");
+const digitCheckSwitch = document.getElementById("digit-check");
 const errorLine = document.getElementById("error");
 let drawing = false;
 let drawn = false;
@@ -103,6 +104,7 @@ async function send(blob) {
   const query = new URLSearchParams(); // top_k: the server's default
   if (modelPicker.value) query.set("model", modelPicker.value);
   if (numberSwitch.checked) query.set("number", "true");
+  if (!digitCheckSwitch.checked) query.set("digit_check", "false");
   try {
     const response = await fetch("/api/predict?" + query, { method: "POST", body: blob, headers: { "Content-Type": "application/octet-stream" } });
     const answer = await response.json().catch(() => ({ error: response.status + " " + response.statusText }));
@@ -136,7 +138,7 @@ function show(answer) {
   const number = answer.number !== undefined;
   if (answer.not_digit) {  // ink that does not look like a digit: say so, keep showing what was seen
     document.getElementById("prediction").textContent = "not a digit";
-    document.getElementById("confidence").textContent = answer.error || "";
+    document.getElementById("confidence").textContent = (answer.error || "") + " (untick \"refuse non-digits\" to read it anyway)";
   } else {
     document.getElementById("prediction").textContent = number ? answer.number : String(answer.digit);
     document.getElementById("confidence").textContent = percent(answer.confidence) + " sure";
@@ -288,6 +290,7 @@ canvas.addEventListener("drop", (event) => {
 document.getElementById("clear").addEventListener("click", clearCanvas);
 modelPicker.addEventListener("change", () => { if (lastImage) send(lastImage); });
 numberSwitch.addEventListener("change", () => { if (lastImage) send(lastImage); });
+digitCheckSwitch.addEventListener("change", () => { if (lastImage) send(lastImage); });
 
 // The model list; when it cannot be had (the server down, or an error answer), the page says so instead
 // of leaving the picker silently empty.
