@@ -341,5 +341,10 @@ def test_a_non_digit_is_said_and_can_be_read_anyway(page, tmp_path):
     page.get_by_test_id("digit-check-switch").uncheck()
     expect(page.get_by_test_id("prediction")).to_have_text(re.compile(r"^[0-9]$"))
     expect(page.get_by_test_id("confidence")).to_contain_text("sure")
+    expect(page.get_by_test_id("prediction")).not_to_have_class(re.compile("refused"))  # a digit at full size again
     page.get_by_test_id("digit-check-switch").check()
     expect(page.get_by_test_id("prediction")).to_have_text("not a digit")
+    expect(page.get_by_test_id("prediction")).to_have_class(re.compile("refused"))  # smaller: the reason fits beside it
+    page.get_by_test_id("clear").click()
+    expect(page.get_by_test_id("prediction")).to_have_text("?")
+    expect(page.get_by_test_id("prediction")).not_to_have_class(re.compile("refused"))

@@ -31,6 +31,7 @@ function clearCanvas() {
   lastImage = null;
   lastAnswer = null;
   shownDigit = 0;
+  document.getElementById("prediction").classList.remove("refused");
   document.getElementById("prediction").textContent = "?";
   document.getElementById("confidence").textContent = "";
   document.getElementById("probabilities").innerHTML = "";
@@ -127,6 +128,7 @@ async function send(blob) {
 
 function showError(message) {
   errorLine.textContent = message;
+  document.getElementById("prediction").classList.remove("refused");
   document.getElementById("prediction").textContent = "?";
   document.getElementById("confidence").textContent = "";
 }
@@ -136,6 +138,7 @@ function showError(message) {
 function show(answer) {
   lastAnswer = answer;
   const number = answer.number !== undefined;
+  document.getElementById("prediction").classList.toggle("refused", Boolean(answer.not_digit));
   if (answer.not_digit) {  // ink that does not look like a digit: say so, keep showing what was seen
     document.getElementById("prediction").textContent = "not a digit";
     document.getElementById("confidence").textContent = (answer.error || "") + " (untick \"refuse non-digits\" to read it anyway)";
