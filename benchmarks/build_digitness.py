@@ -120,7 +120,7 @@ NOT_A_DIGIT = 10
 #: The network: three 3x3 conv blocks (28 -> 14 -> 7 -> 3) and a small head; 247 KB as ONNX.
 CHANNELS, HIDDEN, DROPOUT = (16, 32, 64), 64, 0.3
 #: Networks trained alike from seeds SEED, SEED + 1, ..., their log-odds averaged: one network's
-#: threshold rests on the three lowest-scoring of some 1,070 development digits and moves with its
+#: threshold rests on the three lowest-scoring of the 1,171 development real-world digits and moves with its
 #: seed (measured, 2026-12-03: the seen kinds' fresh images refused 80.6-90.6 % over six single
 #: networks at their own thresholds); three averaged are steadier and refuse more (docs/benchmarks.md).
 MEMBERS = 3

@@ -333,6 +333,11 @@ def test_a_non_digit_is_said_and_can_be_read_anyway(page, tmp_path):
     non-digits" asks again and shows the digit the network reads in it."""
     from playwright.sync_api import expect
 
+    from mnist_toolkit.inference.digitness import shipped_detector
+
+    if shipped_detector() is None:
+        pytest.skip("the package ships no detector")
+
     star = tmp_path / "star.png"
     Image.fromarray(drawn_star().clip(0, 255).astype(np.uint8)).save(star)
     page.get_by_test_id("upload").set_input_files(str(star))
@@ -348,3 +353,22 @@ def test_a_non_digit_is_said_and_can_be_read_anyway(page, tmp_path):
     page.get_by_test_id("clear").click()
     expect(page.get_by_test_id("prediction")).to_have_text("?")
     expect(page.get_by_test_id("prediction")).not_to_have_class(re.compile("refused"))
+
+
+def test_a_server_without_the_check_starts_the_switch_unticked(browser, shared_runs, tmp_path):
+    """`mnist serve --no-digit-check`: the page's "refuse non-digits" starts unticked, and a star is read."""
+    from playwright.sync_api import expect
+
+    from mnist_toolkit.serving.catalog import ModelCatalog
+
+    star = tmp_path / "star.png"
+    Image.fromarray(drawn_star().clip(0, 255).astype(np.uint8)).save(star)
+    with _serving(ModelCatalog(shared_runs, default="pretrained", digit_check=False)) as url:
+        context = browser.new_context(viewport={"width": 1200, "height": 800})
+        page = context.new_page()
+        page.goto(url)
+        page.wait_for_selector("[data-testid=model-picker] option", state="attached")
+        expect(page.get_by_test_id("digit-check-switch")).not_to_be_checked()
+        page.get_by_test_id("upload").set_input_files(str(star))
+        expect(page.get_by_test_id("prediction")).to_have_text(re.compile(r"^[0-9]$"))
+        context.close()

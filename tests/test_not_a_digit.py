@@ -107,7 +107,11 @@ def test_no_digit_check_reads_a_refused_input_as_a_digit_and_the_hint_says_so(cl
     assert refused.exit_code == 1
     assert "Hint: if a refused image does hold a digit, --no-digit-check reads it anyway" in refused.stderr
     missing = cli("predict", tmp_path / "dot.png", tmp_path / "gone.png", "--runs-dir", tmp_path / "none")
-    assert "check the file names" in missing.stderr and "--no-digit-check reads it anyway" in missing.stderr
+    assert "Hint: check the file names (folders" in missing.stderr and "--no-digit-check reads it anyway" in missing.stderr
+    assert "single digit in a common format" not in missing.stderr  # the missing file is all that is wrong besides the refusal
+    (tmp_path / "text.png").write_bytes(b"not an image")
+    broken = cli("predict", tmp_path / "dot.png", tmp_path / "text.png", "--runs-dir", tmp_path / "none")
+    assert "Hint: use images of a single digit in a common format; if a refused image" in broken.stderr
     unreadable = cli("predict", tmp_path / "gone.png", "--runs-dir", tmp_path / "none")
     assert "--no-digit-check" not in unreadable.stderr  # only when something was refused as not a digit
     read = cli("predict", tmp_path / "dot.png", "--runs-dir", tmp_path / "none", "--no-digit-check", "--json")
@@ -118,6 +122,9 @@ def test_no_digit_check_reads_a_refused_input_as_a_digit_and_the_hint_says_so(cl
     number = cli("predict", "--number", tmp_path / "dot.png", "--runs-dir", tmp_path / "none", "--json")
     assert number.exit_code == 1 and json.loads(number.stdout)[0]["digits"][0]["not_digit"] is True
     assert "--no-digit-check reads it anyway" in number.stderr
+    number = cli("predict", "--number", tmp_path / "dot.png", "--runs-dir", tmp_path / "none", "--json", "--no-digit-check")
+    (row,) = json.loads(number.stdout)
+    assert number.exit_code == 0 and row["number"] is not None and row["digits"][0]["not_digit"] is False
 
 
 def test_the_python_api_and_the_server_can_read_without_the_check(tmp_path, stand_in):
@@ -149,6 +156,8 @@ def test_serve_without_the_check_reads_a_refused_input_and_says_so(cli, monkeypa
     unchecked = TestClient(serve_app(cli, monkeypatch, tmp_path / "none", "--no-digit-check", stderr=said).app, base_url="http://127.0.0.1:8123")
     body = unchecked.post("/api/predict", content=png(faint)).json()
     assert body["not_digit"] is False and body["digit"] in range(10)
+    assert unchecked.post("/api/predict?digit_check=true", content=png(faint)).json()["not_digit"] is True  # a request may still ask
+    assert unchecked.get("/api/models").json()["digit_check"] == {"default": False, "available": True}  # the page starts unticked
     assert 'not a digit" check' not in said[0] and 'no "not a digit" check' in said[1]
 
 
@@ -163,6 +172,11 @@ def test_the_web_api_reads_without_the_check_when_asked(tmp_path, stand_in):
     faint[12:15, 12:15] = 255
     for query in ("", "?digit_check=true", "?digit_check=yes"):
         assert client.post("/api/predict" + query, content=png(faint)).json()["not_digit"] is True, query
+    for odd in ("", "tru", "enabled"):  # an unknown value is an error, not silently "off"
+        answer = client.post(f"/api/predict?digit_check={odd}", content=png(faint))
+        assert answer.status_code == 400 and "digit_check must be true or false" in answer.json()["error"], odd
+    assert client.get("/api/models").json()["digit_check"] == {"default": True, "available": True}
+    assert client.post("/api/predict?number=maybe", content=png(faint)).status_code == 400  # the same rule for every switch
     body = client.post("/api/predict?digit_check=false", content=png(faint)).json()
     assert body["not_digit"] is False and body["digit"] in range(10) and body["digit_score"] is None and "error" not in body
     number = client.post("/api/predict?number=true&digit_check=0", content=png(faint)).json()

@@ -62,9 +62,14 @@ def predict(
         console.print(report.render())
     if failed:
         where = "their error fields" if json_output else "the table"
-        hint = {failed: "check the file names (folders are searched for images; quote glob patterns)",
-                0: "use images of a single digit in a common format"}.get(missing, "check the file names, and use images of a single digit in a common format")  # fmt: skip
+        others = failed - refused  # failures other than "not a digit": missing files, unreadable images, no digit found
+        if not others:
+            hint = ""
+        elif missing == others:
+            hint = "check the file names (folders are searched for images; quote glob patterns)"
+        else:
+            hint = "check the file names, and use images of a single digit in a common format" if missing else "use images of a single digit in a common format"
         if refused:
             anyway = "if a refused image does hold a digit, --no-digit-check reads it anyway"
-            hint = anyway if refused == failed else f"{hint}; {anyway}"
+            hint = f"{hint}; {anyway}" if hint else anyway
         raise ImageError(f"{failed} of {total} input(s) could not be read; see {where}", hint=hint)

@@ -52,7 +52,7 @@ def serve(
     catalog.model(default.id)  # load (and check) the default model before listening
     url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
     limits = ServerLimits()
-    unchecked = "" if not no_digit_check else '; no "not a digit" check'
+    unchecked = "" if not no_digit_check else '; no "not a digit" check unless a request asks'
     print(f"Serving {url}  (model: {default.label}; {len(entries)} model(s) to pick from; "
           f"{limits.readings} reading(s) at once{unchecked}; Ctrl-C stops)", file=sys.stderr)  # fmt: skip
     if host not in LOOPBACK_HOSTS:

@@ -104,8 +104,15 @@ async def read_image(request: Request, limits: ServerLimits | None = None) -> by
 
 
 def _flag(request: Request, name: str, default: bool = False) -> bool:
+    """A yes/no query parameter: 1/true/yes/on or 0/false/no/off (any case); `default` when absent."""
     raw = request.query_params.get(name)
-    return default if raw is None else raw.lower() in ("1", "true", "yes", "on")
+    if raw is None:
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise RequestError(400, f"{name} must be true or false, not {raw[:20]!r}")
 
 
 def _top_k(request: Request) -> int:
@@ -143,7 +150,11 @@ def _listing(catalog: ModelCatalog) -> dict:
         error = catalog.usable(entry)
         models.append({"id": entry.id, "label": entry.label, "test_accuracy": entry.test_accuracy, "default": entry.id == default,
                        "usable": error is None, "error": error})  # fmt: skip
-    return {"default": default, "models": models}
+    from ..inference.digitness import shipped_detector
+
+    # whether answers are checked for "not a digit" unless a request says otherwise, and whether they can be
+    check = {"default": catalog.digit_check, "available": shipped_detector() is not None}
+    return {"default": default, "models": models, "digit_check": check}
 
 
 async def models(request: Request) -> Response:
@@ -152,7 +163,7 @@ async def models(request: Request) -> Response:
 
 async def predict(request: Request) -> Response:
     top_k, number, model = _top_k(request), _flag(request, "number"), request.query_params.get("model")
-    digit_check = _flag(request, "digit_check", default=True)
+    digit_check = _flag(request, "digit_check", default=_catalog(request).digit_check)
     gate = _gate(request)
     with gate.admit():
         data = await read_image(request, gate.limits)

@@ -76,7 +76,8 @@ class ModelCatalog:
             pretrained model).
         engine: auto | onnx | torch, as for `mnist predict`.
         pinned: the ModelChoice given with --run/--checkpoint (listed as "selected").
-        digit_check: check readings with the "not a digit" detector (False: --no-digit-check).
+        digit_check: whether a request that does not say (`digit_check=`) is checked by the "not a digit"
+            detector (False: --no-digit-check); the models are loaded with it either way.
     """
 
     #: Seconds a scan of the runs folder is reused (a new run shows up after at most this long).
@@ -197,7 +198,7 @@ class ModelCatalog:
     def _load(self, entry: CatalogEntry):
         from ..inference.loading import load_model
 
-        return self._cached(entry, self._loaded, lambda: load_model(entry.choice, self.engine, not_a_digit=self.digit_check))
+        return self._cached(entry, self._loaded, lambda: load_model(entry.choice, self.engine))
 
     def explainer(self, entry: CatalogEntry):
         """(torch module, normalisation, lock) of an entry: feature maps and saliency need torch, and

@@ -6,6 +6,7 @@ const ctx = canvas.getContext("2d");
 const modelPicker = document.getElementById("model");
 const numberSwitch = document.getElementById("number");
 const digitCheckSwitch = document.getElementById("digit-check");
+let digitCheckSet = false; // the switch has been set from the server's default once
 const errorLine = document.getElementById("error");
 let drawing = false;
 let drawn = false;
@@ -105,7 +106,7 @@ async function send(blob) {
   const query = new URLSearchParams(); // top_k: the server's default
   if (modelPicker.value) query.set("model", modelPicker.value);
   if (numberSwitch.checked) query.set("number", "true");
-  if (!digitCheckSwitch.checked) query.set("digit_check", "false");
+  query.set("digit_check", digitCheckSwitch.checked ? "true" : "false");
   try {
     const response = await fetch("/api/predict?" + query, { method: "POST", body: blob, headers: { "Content-Type": "application/octet-stream" } });
     const answer = await response.json().catch(() => ({ error: response.status + " " + response.statusText }));
@@ -313,6 +314,13 @@ async function loadModels() {
     return;
   }
   banner.hidden = true;
+  const check = listing.digit_check || {};
+  if (!digitCheckSet) { // the server's default (mnist serve --no-digit-check: unticked), then the user's choice
+    digitCheckSwitch.checked = check.available !== false && check.default !== false;
+    digitCheckSet = true;
+  }
+  digitCheckSwitch.disabled = check.available === false;
+  digitCheckSwitch.parentElement.title = check.available === false ? "No \"not a digit\" detector in this installation" : "Untick to read anything as a digit";
   modelPicker.innerHTML = "";
   listing.models.forEach((m) => {
     const option = document.createElement("option");
