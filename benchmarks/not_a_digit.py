@@ -135,23 +135,23 @@ def targets(summary: dict, digits: dict) -> dict:
     realworld = {name: row for name, row in digits.items() if name != "MNIST test"}
     worst_lost = max(realworld.items(), key=lambda item: item[1]["points_lost"])
     worst_refused = max(realworld.items(), key=lambda item: item[1]["digits_refused_percent"])
+    never, letters, mnist = summary["never-seen kinds (held out)"], summary["never-seen letters"], digits["MNIST test"]
+    # name: (what it asks, the bound, at least (else at most), measured, its 95 % interval, the set)
     rows = {
-        "never-seen kinds refused": (f">= {NEVER_SEEN_REFUSED} %", summary["never-seen kinds (held out)"], True),
-        "never-seen letters refused": (f">= {NEVER_SEEN_LETTERS_REFUSED} %", summary["never-seen letters"], True),
-        "real-world accuracy lost (worst set)": (f"<= {POINTS_LOST} points", {"points_lost": worst_lost[1]["points_lost"]}, False, worst_lost[0]),
-        "real-world digits refused (worst set)": (f"<= {DIGITS_REFUSED} %", worst_refused[1], False, worst_refused[0]),
-        "MNIST test digits refused": (f"<= {DIGITS_REFUSED} %", digits["MNIST test"], False),
-    }
+        "never-seen kinds refused": (f">= {NEVER_SEEN_REFUSED} %", NEVER_SEEN_REFUSED, True, never["refused_percent"], never["refused_ci95"], None),
+        "never-seen letters refused": (f">= {NEVER_SEEN_LETTERS_REFUSED} %", NEVER_SEEN_LETTERS_REFUSED, True, letters["refused_percent"], letters["refused_ci95"], None),
+        "real-world accuracy lost (worst set)": (f"<= {POINTS_LOST} points", POINTS_LOST, False, worst_lost[1]["points_lost"], None, worst_lost[0]),
+        "real-world digits refused (worst set)": (f"<= {DIGITS_REFUSED} %", DIGITS_REFUSED, False, worst_refused[1]["digits_refused_percent"],
+                                                  worst_refused[1]["digits_refused_ci95"], worst_refused[0]),
+        "MNIST test digits refused": (f"<= {DIGITS_REFUSED} %", DIGITS_REFUSED, False, mnist["digits_refused_percent"], mnist["digits_refused_ci95"], None),
+    }  # fmt: skip
     out = {}
-    for name, (wanted, row, at_least, *where) in rows.items():
-        bound = float(wanted.split()[1])
-        measured = next(row[key] for key in ("refused_percent", "digits_refused_percent", "points_lost") if key in row)
+    for name, (wanted, bound, at_least, measured, interval, where) in rows.items():
         out[name] = {"target": wanted, "measured": measured, "met": bool(measured >= bound if at_least else measured <= bound)}
-        interval = row.get("refused_ci95", row.get("digits_refused_ci95"))
         if interval:
             out[name]["ci95"] = interval
         if where:
-            out[name]["set"] = where[0]
+            out[name]["set"] = where
     return out
 
 
