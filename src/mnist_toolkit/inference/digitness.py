@@ -8,8 +8,9 @@ its card `digitness.json`: how it was built, the threshold and how it was chosen
 `benchmarks/not_a_digit.py` measured. Below the issue's goal on kinds of non-digits never seen in
 training (benchmarks/results/not_a_digit.json, 2026-12-03: 82 % of 21 kinds refused, 73.5 % of the
 three measured only once, target 90 %; letters never seen 85 %, target 80 %; a lightning bolt, which at
-28x28 is an open 4, 4 %; photos of faces, single objects and fruit 54-61 %), at a cost to real digits of 0.00 % of the MNIST test digits and at most 0.30 % of a
-real-world test set's (3 of 996 thick digits filling a 64 px box). When the package has no detector files,
+28x28 is an open 4, 4 %; photos of faces, single objects and fruit 53-61 %), at a cost to real digits
+of 0.00 % of the MNIST test digits and at most 0.30 % of a real-world test set's (3 of 996 thick
+digits filling a 64 px box). When the package has no detector files,
 `shipped_detector()` is None and every input is read as a digit.
 """
 
