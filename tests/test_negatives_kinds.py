@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import negatives  # noqa: E402
 
 
-@pytest.mark.parametrize("group", ["LATE_HELD_OUT", "FRESH_HELD_OUT", "FRESH_HELD_OUT_2"])
+@pytest.mark.parametrize("group", ["LATE_HELD_OUT", "FRESH_HELD_OUT", "FRESH_HELD_OUT_2", "FRESH_HELD_OUT_3"])
 def test_the_kinds_summed_apart_are_held_out_kinds(group):
     names = getattr(negatives, group)
     assert names and len(set(names)) == len(names)
@@ -22,7 +22,7 @@ def test_the_kinds_summed_apart_are_held_out_kinds(group):
         assert name in negatives.KINDS and negatives.KINDS[name].training is False, name
 
 
-@pytest.mark.parametrize("name", negatives.FRESH_HELD_OUT + negatives.FRESH_HELD_OUT_2)
+@pytest.mark.parametrize("name", negatives.FRESH_HELD_OUT + negatives.FRESH_HELD_OUT_2 + negatives.FRESH_HELD_OUT_3)
 def test_a_fresh_kind_draws_a_repeatable_image(name):
     (first, tag), = negatives.images(name, 1, seed=5, start=3)
     (again, tag_again), = negatives.images(name, 1, seed=5, start=3)
