@@ -31,6 +31,13 @@ negatives apart (measured: a binary head refused 5 points fewer of the never-see
   cut from a number is a digit to the detector too. The development sets come from the same builders
   (with the held-out digits), the test sets too (with the test digits): the reported cost to real
   digits is measured on images like these, not on users' own.
+- Context networks (since 2026-12-03, `CONTEXT_MEMBERS`): three more small networks read the context
+  view the reading makes of each digit (`mnist_toolkit.reading.context`: the image around the chosen
+  ink, 32x32), which the 28x28 cannot see: paper around a written digit, a table or a wall around a
+  thing cut from a photo. Digits: the views of the digits on paper and of the real-world digits, and
+  MNIST digits as they are (their own view, as the reading gives an MNIST-style image); not digits: the
+  views of the training kinds' images. Their mean log-odds are added to the 28x28 networks'
+  (`CONTEXT_WEIGHT`), in the same ONNX graph, which then takes a second input, `context`.
 - Threshold: the largest that refuses at most DEV_REFUSAL of the digits of each development group:
   the MNIST validation part, and the real-world sets of `realworld_sets.py` built from those same
   5,000 held-out digits with seed DEV_SEED (never the test split; the reported numbers use the test
@@ -77,6 +84,9 @@ from realworld_sets import SETS  # noqa: E402
 
 from mnist_toolkit.data.source import load_split, resolve_source  # noqa: E402
 from mnist_toolkit.files import atomic_write_bytes, write_json  # noqa: E402
+from mnist_toolkit.inference.digitness import CONTEXT_INPUT as CONTEXT_NAME  # noqa: E402
+from mnist_toolkit.reading.context import SIDE as CONTEXT_SIDE  # noqa: E402
+from mnist_toolkit.reading.context import context_of_inputs  # noqa: E402
 from mnist_toolkit.reading.prepare import ImageError, fit_digit, prepare, prepare_number_bytes, prepare_bytes  # noqa: E402
 
 SEED = 0
@@ -124,6 +134,13 @@ CHANNELS, HIDDEN, DROPOUT = (16, 32, 64), 64, 0.3
 #: seed (measured, 2026-12-03: the seen kinds' fresh images refused 80.6-90.6 % over six single
 #: networks at their own thresholds); three averaged are steadier and refuse more (docs/benchmarks.md).
 MEMBERS = 3
+#: The context networks (since 2026-12-03): small binary classifiers of the context view
+#: (`reading.context`: the image around the chosen ink, 32x32), trained on the digits read from images
+#: (on paper, real-world sets) and MNIST_CONTEXT_COUNT MNIST digits as they are, against the training
+#: kinds; CONTEXT_MEMBERS of them, their mean log-odds added to the 28x28 networks' with CONTEXT_WEIGHT.
+#: Chosen on development data (docs/benchmarks.md): weight 1.0 and 0.5 alike, 2.0 and more worse.
+CONTEXT_MEMBERS, CONTEXT_WEIGHT, MNIST_CONTEXT_COUNT = 3, 1.0, 2_000
+CONTEXT_EPOCHS, CONTEXT_BATCH = 12, 128
 OPSET = 18
 INPUT_NAME, OUTPUT_NAME = "images", "digit_probability"
 OUT_DIR = ROOT / "src" / "mnist_toolkit" / "pretrained"
@@ -134,7 +151,7 @@ WARP, WARP_TURN, WARP_SLANT, WARP_SCALE = True, 0.2, 0.3, 0.1
 #: Kinds whose images may be turned and mirrored in training (letters may not).
 TURNABLE_GROUPS = {"shapes", "scribbles", "textures"}
 #: Raised whenever this file's own image generators change: a cached copy of the images is then stale.
-DATA_VERSION = 5
+DATA_VERSION = 6
 #: The working scale of varied digits: pixels per pixel of the 28x28 grid.
 WORK = 4
 
@@ -238,15 +255,16 @@ def on_paper(ink: np.ndarray, rng: np.random.Generator) -> Image.Image:
     return negatives.on_paper(cover, rng)
 
 
-def read(image) -> np.ndarray | None:
-    """The 28x28 input `prepare` makes of an image, or None when it finds no digit there."""
+def read(image) -> tuple[np.ndarray, np.ndarray] | None:
+    """(the 28x28 input `prepare` makes of an image, its context view), or None when it finds no digit."""
     try:
-        return prepare(image).image
+        prepared = prepare(image)
     except ImageError:
         return None
+    return prepared.image, prepared.context
 
 
-def _on_paper_chunk(digits: np.ndarray, first: int) -> list[np.ndarray | None]:
+def _on_paper_chunk(digits: np.ndarray, first: int) -> list[tuple[np.ndarray, np.ndarray] | None]:
     """Digits `first`, `first + 1`, ... varied or redrawn, written on paper and read by `prepare`
     (None: refused); each from its own generator, so chunks can be made in any process."""
     out = []
@@ -262,43 +280,41 @@ def _on_paper_chunk(digits: np.ndarray, first: int) -> list[np.ndarray | None]:
 _TRAINING_DIGITS: tuple[np.ndarray, np.ndarray] | None = None
 
 
-def _realworld_chunk(name: str, chunk: int, count: int) -> list[tuple[np.ndarray, int]]:
+def _realworld_chunk(name: str, chunk: int, count: int) -> list[tuple[np.ndarray, np.ndarray, int]]:
     """Chunk `chunk` of a real-world set built from the training digits with its own seeded generator
-    and read by `prepare`: (28x28, label) for each digit read, the reading's refusals and numbers cut
-    into another count of digits than written left out."""
+    and read by `prepare`: (28x28, context view, label) for each digit read, the reading's refusals and
+    numbers cut into another count of digits than written left out."""
     rng = np.random.default_rng([SEED, REALWORLD_STREAM, list(SETS).index(name), chunk])
     out = []
     for record in read_realworld(name, count, rng, *_TRAINING_DIGITS):
         label = str(record["label"])
         if record["digits"] is not None and len(record["digits"]) == len(label):
-            out += [(digit, int(value)) for digit, value in zip(record["digits"], label)]
+            out += [(digit, context, int(value)) for digit, context, value in zip(record["digits"], record["contexts"], label)]
     return out
 
 
-def _negatives_chunk(kind: str, seed: int, start: int, count: int) -> list[tuple[np.ndarray | None, str]]:
-    """Images `start` .. of a kind read by `prepare`: (28x28 or None when refused, tag)."""
+def _negatives_chunk(kind: str, seed: int, start: int, count: int) -> list[tuple[tuple[np.ndarray, np.ndarray] | None, str]]:
+    """Images `start` .. of a kind read by `prepare`: ((28x28, context view) or None when refused, tag)."""
     return [(read(image), tag) for image, tag in negatives.images(kind, count, seed, start)]
 
 
-def _pictures_chunk(cache: Path, split: str, start: int, count: int) -> list[tuple[np.ndarray | None, str]]:
-    """Scenes `start` .. of real pictures read by `prepare`: (28x28 or None when refused, tag)."""
+def _pictures_chunk(cache: Path, split: str, start: int, count: int) -> list[tuple[tuple[np.ndarray, np.ndarray] | None, str]]:
+    """Scenes `start` .. of real pictures read by `prepare`: ((28x28, context view) or None when refused, tag)."""
     return [(read(image), tag) for image, tag in pictures.images(cache, split, count, SEED, start)]
 
 
 def read_realworld(name: str, count: int, seed, images: np.ndarray, labels: np.ndarray) -> list[dict]:
     """A real-world set built from these digits, read as `mnist predict` reads it: one record per
-    sample, {"label": str, "digits": [28x28 uint8, ...] or None when the reading refused it}."""
+    sample, {"label": str, "digits": [28x28 uint8, ...] or None when the reading refused it,
+    "contexts": their context views or None}."""
     samples = SETS[name](seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed), images, labels, count)
     records = []
     for sample in samples:
         try:
-            if name == "numbers":
-                digits = [p.image for p in prepare_number_bytes(sample.data)]
-            else:
-                digits = [prepare_bytes(sample.data).image]
+            parts = prepare_number_bytes(sample.data) if name == "numbers" else [prepare_bytes(sample.data)]
         except ImageError:
-            digits = None
-        records.append({"label": sample.label, "digits": digits})
+            parts = None
+        records.append({"label": sample.label, "digits": [p.image for p in parts] if parts else None, "contexts": [p.context for p in parts] if parts else None})
     return records
 
 
@@ -318,26 +334,46 @@ def build_network(widths: tuple[int, ...] = CHANNELS, hidden: int = HIDDEN):
     return nn.Sequential(*layers, *head)
 
 
-def deployable(networks):
-    """The networks as shipped, one model: (B, 28, 28) uint8 -> (B,) probability of a digit, scaling
-    inside. Each network's log-odds of a digit (any of the ten against "not a digit") are averaged."""
+def build_context_network():
+    """(B, 1, 32, 32) float in [0, 1] -> (B,) log-odds that the view is around a digit."""
+    from torch import nn
+
+    layers, channels_in = [], 1
+    for channels in CHANNELS:
+        layers += [nn.Conv2d(channels_in, channels, 3, padding=1), nn.BatchNorm2d(channels), nn.ReLU(), nn.MaxPool2d(2)]
+        channels_in = channels
+    side = CONTEXT_SIDE // 2 ** len(CHANNELS)
+    head = [nn.Flatten(), nn.Dropout(DROPOUT), nn.Linear(channels_in * side * side, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, 1), nn.Flatten(0)]
+    return nn.Sequential(*layers, *head)
+
+
+def deployable(networks, context_networks=()):
+    """The networks as shipped, one model: (B, 28, 28) uint8 [and (B, 32, 32) uint8 context views] ->
+    (B,) probability of a digit, scaling inside. Each network's log-odds of a digit (any of the ten
+    against "not a digit") are averaged; the context networks' mean log-odds are added with
+    CONTEXT_WEIGHT."""
     import torch
     from torch import nn
 
     class Deployable(nn.Module):
-        def __init__(self, members):
+        def __init__(self, members, context_members):
             super().__init__()
             self.members = nn.ModuleList(members)
+            self.context_members = nn.ModuleList(context_members)
 
-        def forward(self, images):  # (B, 28, 28) uint8
+        def forward(self, images, context=None):  # (B, 28, 28) uint8, (B, 32, 32) uint8
             x = images.to(torch.float32).unsqueeze(1) / 255.0  # (B, 1, 28, 28)
             log_odds = []
             for member in self.members:
                 logits = member(x)  # (B, 11)
                 log_odds.append(torch.logsumexp(logits[:, :NOT_A_DIGIT], dim=1) - logits[:, NOT_A_DIGIT])
-            return torch.sigmoid(torch.stack(log_odds).mean(dim=0))  # (B,)
+            total = torch.stack(log_odds).mean(dim=0)
+            if len(self.context_members):
+                c = context.to(torch.float32).unsqueeze(1) / 255.0  # (B, 1, 32, 32)
+                total = total + CONTEXT_WEIGHT * torch.stack([member(c) for member in self.context_members]).mean(dim=0)
+            return torch.sigmoid(total)  # (B,)
 
-    return Deployable(networks).eval()
+    return Deployable(networks, context_networks).eval()
 
 
 def _dihedral(batch, turnable):
@@ -370,6 +406,16 @@ def _warped(batch, generator):
     x = batch.to(torch.float32).unsqueeze(1)  # (N, 1, 28, 28)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False).squeeze(1).round().clamp(0, 255).to(torch.uint8)
+
+
+def _step(optimizer, loss, schedule=None) -> float:
+    """One optimizer step on `loss` (and the schedule's); the loss as a number."""
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    if schedule is not None:
+        schedule.step()
+    return loss.item()
 
 
 def train(pos: dict[str, tuple[np.ndarray, np.ndarray]], neg: tuple[np.ndarray, np.ndarray], threads: int, progress,
@@ -413,37 +459,68 @@ def train(pos: dict[str, tuple[np.ndarray, np.ndarray]], neg: tuple[np.ndarray, 
         total = 0.0
         for start in range(0, len(order) - BATCH_SIZE + 1, BATCH_SIZE):
             batch = order[start : start + BATCH_SIZE]
-            loss = loss_fn(network(x[batch]), y[batch])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            total += loss.item() * len(batch)
+            total += _step(optimizer, loss_fn(network(x[batch]), y[batch]), schedule) * len(batch)
         progress(f"network {seed - SEED + 1}, epoch {epoch + 1}/{EPOCHS}: loss {total / len(order):.4f}")
     return network.eval()
 
 
-def score(model, images: np.ndarray) -> np.ndarray:
-    """(N, 28, 28) uint8 -> (N,) probability of a digit, with the deployable torch model."""
+def train_context(views: np.ndarray, is_digit: np.ndarray, threads: int, progress, seed: int = SEED):
+    """One context network: weighted binary cross-entropy (the classes weigh alike), AdamW, views
+    mirrored at random (a view has no handedness)."""
+    import torch
+
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+    network = build_context_network()
+    optimizer = torch.optim.AdamW(network.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
+    x = torch.from_numpy(views).to(torch.float32).unsqueeze(1) / 255.0
+    y = torch.from_numpy(is_digit.astype(np.float32))
+    positives = float(y.sum())
+    weight = torch.where(y > 0, (len(y) - positives) / max(positives, 1.0), 1.0)
+    generator = torch.Generator().manual_seed(seed)
+    for epoch in range(CONTEXT_EPOCHS):
+        network.train()
+        order = torch.randperm(len(y), generator=generator)
+        total = 0.0
+        for start in range(0, len(order), CONTEXT_BATCH):
+            batch = order[start : start + CONTEXT_BATCH]
+            xb = x[batch]
+            flip = torch.rand(len(batch), generator=generator) < 0.5
+            xb = torch.where(flip[:, None, None, None], xb.flip(-1), xb)
+            loss = (torch.nn.functional.binary_cross_entropy_with_logits(network(xb), y[batch], reduction="none") * weight[batch]).mean()
+            total += _step(optimizer, loss) * len(batch)
+        progress(f"context network {seed - SEED + 1}, epoch {epoch + 1}/{CONTEXT_EPOCHS}: loss {total / len(y):.4f}")
+    return network.eval()
+
+
+def score(model, images: np.ndarray, contexts: np.ndarray | None = None) -> np.ndarray:
+    """(N, 28, 28) uint8 [and (N, 32, 32) context views] -> (N,) probability of a digit, with the
+    deployable torch model."""
     import torch
 
     if len(images) == 0:
         return np.zeros(0, np.float32)
     with torch.no_grad():
-        return np.concatenate([model(torch.from_numpy(images[i : i + 2048])).numpy() for i in range(0, len(images), 2048)])
+        return np.concatenate([model(torch.from_numpy(images[i : i + 2048]), None if contexts is None else torch.from_numpy(contexts[i : i + 2048])).numpy()
+                               for i in range(0, len(images), 2048)])  # fmt: skip
 
 
 def export_onnx(model) -> bytes:
-    """The deployable model as ONNX (opset OPSET), batch dimension dynamic, without debug metadata."""
+    """The deployable model as ONNX (opset OPSET), batch dimension dynamic, without debug metadata;
+    with context networks, its second input is the context views."""
     import onnx
     import torch
 
-    example = torch.zeros((2, 28, 28), dtype=torch.uint8)
+    example = (torch.zeros((2, 28, 28), dtype=torch.uint8),)
+    names = [INPUT_NAME]
+    if len(model.context_members):
+        example += (torch.zeros((2, CONTEXT_SIDE, CONTEXT_SIDE), dtype=torch.uint8),)
+        names.append(CONTEXT_NAME)
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, (example,), buffer, dynamo=False, opset_version=OPSET, input_names=[INPUT_NAME],
-                          output_names=[OUTPUT_NAME], dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}})  # fmt: skip
+        torch.onnx.export(model, example, buffer, dynamo=False, opset_version=OPSET, input_names=names, output_names=[OUTPUT_NAME],
+                          dynamic_axes={**{name: {0: "batch"} for name in names}, OUTPUT_NAME: {0: "batch"}})  # fmt: skip
     proto = onnx.load_from_string(buffer.getvalue())
     for node in proto.graph.node:  # no stack traces or names of this machine in the file
         del node.metadata_props[:]
@@ -513,32 +590,37 @@ def generate(workers: int, progress, pictures_count: int = 0, pictures_cache: Pa
         dev = {name: pool.submit(read_realworld, name, count, DEV_SEED, val_x, val_y) for name, count in DEV_COUNTS.items()}
         realworld = [pool.submit(_realworld_chunk, name, i // CHUNK_REALWORLD, min(CHUNK_REALWORLD, count - i))
                      for name, count in REALWORLD_COUNTS.items() for i in range(0, count, CHUNK_REALWORLD)]  # fmt: skip
-        read_ = [image for future in paper for image in future.result()]
-        kept = [i for i, image in enumerate(read_) if image is not None]
-        data["pos/paper"], data["poslab/paper"] = np.stack([read_[i] for i in kept]), train_y[on_paper[kept]]
+        read_ = [item for future in paper for item in future.result()]
+        kept = [i for i, item in enumerate(read_) if item is not None]
+        data["pos/paper"], data["poslab/paper"] = np.stack([read_[i][0] for i in kept]), train_y[on_paper[kept]]
+        data["posctx/paper"] = np.stack([read_[i][1] for i in kept])
         progress(f"{PAPER_COUNT:,} digits on paper read ({PAPER_COUNT - len(kept)} refused by the reading)")
         read_ = [item for future in realworld for item in future.result()]
-        data["pos/realworld"], data["poslab/realworld"] = np.stack([d for d, _ in read_]), np.array([v for _, v in read_], np.uint8)
+        data["pos/realworld"], data["poslab/realworld"] = np.stack([d for d, _, _ in read_]), np.array([v for _, _, v in read_], np.uint8)
+        data["posctx/realworld"] = np.stack([c for _, c, _ in read_])
         progress(f"{sum(REALWORLD_COUNTS.values()):,} real-world samples read: {len(read_):,} digits")
         for number, kind in enumerate(training_kinds):
             for prefix, futures in (("neg", negs[kind]), ("seen", [seen[kind]])):
                 read_ = [item for future in futures for item in future.result()]
                 images = [image for image, _ in read_ if image is not None]
-                data[f"{prefix}/{number}"] = np.stack(images) if images else np.zeros((0, 28, 28), np.uint8)
+                data[f"{prefix}/{number}"] = np.stack([i for i, _ in images]) if images else np.zeros((0, 28, 28), np.uint8)
+                data[f"{prefix}ctx/{number}"] = np.stack([c for _, c in images]) if images else np.zeros((0, CONTEXT_SIDE, CONTEXT_SIDE), np.uint8)
                 data[f"{prefix}meta/{number}"] = np.array([len(read_), len(read_) - len(images)])
         progress(f"negatives of {len(training_kinds)} training kinds read")
         for prefix, futures in (("negpics", pics), ("seenpics", pics_seen)) if pictures_count else ():
             read_ = [item for future in futures for item in future.result()]
             images = [image for image, _ in read_ if image is not None]
-            data[prefix] = np.stack(images) if images else np.zeros((0, 28, 28), np.uint8)
+            data[prefix] = np.stack([i for i, _ in images]) if images else np.zeros((0, 28, 28), np.uint8)
+            data[f"{prefix}ctx"] = np.stack([c for _, c in images]) if images else np.zeros((0, CONTEXT_SIDE, CONTEXT_SIDE), np.uint8)
             data[f"{prefix}meta"] = np.array([len(read_), len(read_) - len(images)])
         if pictures_count:
             progress(f"{pictures_count + PICTURES_CHECK:,} real pictures read")
-        data[f"dev/{MNIST_DEV}"] = val_x
+        data[f"dev/{MNIST_DEV}"], data[f"devctx/{MNIST_DEV}"] = val_x, context_of_inputs(val_x)
         for name, future in dev.items():
             records = future.result()
             digits = [d for r in records if r["digits"] for d in r["digits"]]
             data[f"dev/{name}"] = np.stack(digits) if digits else np.zeros((0, 28, 28), np.uint8)
+            data[f"devctx/{name}"] = np.stack([c for r in records if r["contexts"] for c in r["contexts"]]) if digits else np.zeros((0, CONTEXT_SIDE, CONTEXT_SIDE), np.uint8)
             data[f"devmeta/{name}"] = np.array([len(records), sum(r["digits"] is None for r in records)])
         progress("development sets read")
     return data
@@ -554,11 +636,13 @@ def main() -> None:
                         help=f"the conv blocks' widths (default {','.join(map(str, CHANNELS))}; the shipped build)")
     parser.add_argument("--hidden", type=int, default=HIDDEN, help=f"the head's width (default {HIDDEN}; the shipped build)")
     parser.add_argument("--members", type=int, default=MEMBERS, help=f"networks trained alike and averaged (default {MEMBERS}; the shipped build)")
+    parser.add_argument("--context-members", type=int, default=CONTEXT_MEMBERS,
+                        help=f"context networks (default {CONTEXT_MEMBERS}; the shipped build; 0: the 28x28 networks alone)")
     parser.add_argument("--pictures-cache", type=Path, help="where pictures.py keeps the unpacked Debian pictures (default: the user's cache folder)")
     parser.add_argument("--out-dir", type=Path, default=OUT_DIR, help="where digitness.onnx and digitness.json are written")
     args = parser.parse_args()
-    if (args.pictures or args.channels != CHANNELS or args.hidden != HIDDEN or args.members != MEMBERS) and args.out_dir == OUT_DIR:
-        parser.error("an experiment (--pictures, --channels, --hidden, --members) needs --out-dir: the default is the shipped detector")
+    if (args.pictures or args.channels != CHANNELS or args.hidden != HIDDEN or args.members != MEMBERS or args.context_members != CONTEXT_MEMBERS) and args.out_dir == OUT_DIR:
+        parser.error("an experiment (--pictures, --channels, --hidden, --members, --context-members) needs --out-dir: the default is the shipped detector")
     started = time.perf_counter()
 
     def progress(what: str) -> None:
@@ -597,33 +681,40 @@ def main() -> None:
     turnable = np.concatenate(turnable)
     networks = [train(pos, (np.concatenate(neg_parts), turnable), args.threads, progress, args.channels, args.hidden, SEED + member)
                 for member in range(args.members)]  # fmt: skip
-    model = deployable(networks)
+    mnist_views = context_of_inputs(data["pos/mnist"][np.random.default_rng(SEED).choice(len(data["pos/mnist"]), MNIST_CONTEXT_COUNT, replace=False)])
+    digit_views = [data["posctx/paper"], data["posctx/realworld"], mnist_views]
+    other_views = [data[f"negctx/{i}"] for i in range(len(training_kinds))] + ([data["negpicsctx"]] if args.pictures else [])
+    views = np.concatenate(digit_views + other_views)
+    view_is_digit = np.concatenate([np.ones(sum(len(v) for v in digit_views), bool), np.zeros(sum(len(v) for v in other_views), bool)])
+    context_networks = [train_context(views, view_is_digit, args.threads, progress, SEED + member) for member in range(args.context_members)]
+    model = deployable(networks, context_networks)
     trained_s = time.perf_counter() - started - generated_s
 
     dev = {key.split("/", 1)[1]: data[key] for key in data if key.startswith("dev/")}
-    dev_scores = {name: score(model, images) for name, images in dev.items()}
+    dev_scores = {name: score(model, images, data[f"devctx/{name}"]) for name, images in dev.items()}
     threshold, per_group = choose_threshold(dev_scores)
     payload = export_onnx(model)
     options = ort.SessionOptions()
     options.log_severity_level = 3
     session = ort.InferenceSession(payload, sess_options=options, providers=["CPUExecutionProvider"])
-    (inp,), (out,) = session.get_inputs(), session.get_outputs()
+    inp, (out,) = session.get_inputs()[0], session.get_outputs()
     if inp.type != "tensor(uint8)" or list(inp.shape)[1:] != [28, 28] or out.type != "tensor(float)":
         raise SystemExit(f"the exported model reads {inp.type} {inp.shape} -> {out.type} {out.shape}, not (batch, 28, 28) uint8 -> (batch,) float")
-    check = dev[MNIST_DEV][:1000]
-    difference = float(np.abs(session.run(None, {INPUT_NAME: check})[0].reshape(-1) - score(model, check)).max())
+    check, check_views = dev[MNIST_DEV][:1000], data[f"devctx/{MNIST_DEV}"][:1000]
+    feeds = {INPUT_NAME: check, **({CONTEXT_NAME: check_views} if args.context_members else {})}
+    difference = float(np.abs(session.run(None, feeds)[0].reshape(-1) - score(model, check, check_views if args.context_members else None)).max())
     if difference > 1e-4:
         raise SystemExit(f"ONNX Runtime and torch disagree by {difference:.2e} on the validation digits")
 
     seen = {}
     for i, kind in enumerate(training_kinds):
         drawn, refused = (int(v) for v in data[f"seenmeta/{i}"])
-        refused_by_detector = int((score(model, data[f"seen/{i}"]) < threshold).sum())
+        refused_by_detector = int((score(model, data[f"seen/{i}"], data[f"seenctx/{i}"]) < threshold).sum())
         seen[kind.name] = {"images": drawn, "refused_by_reading": refused, "refused_by_detector": refused_by_detector,
                            "refused_percent": round(100.0 * (refused + refused_by_detector) / drawn, 2)}  # fmt: skip
     if args.pictures:
         drawn, refused = (int(v) for v in data["seenpicsmeta"])
-        refused_by_detector = int((score(model, data["seenpics"]) < threshold).sum())
+        refused_by_detector = int((score(model, data["seenpics"], data["seenpicsctx"]) < threshold).sum())
         seen["real pictures of things (check stamps)"] = {"images": drawn, "refused_by_reading": refused, "refused_by_detector": refused_by_detector,
                                                           "refused_percent": round(100.0 * (refused + refused_by_detector) / drawn, 2)}  # fmt: skip
     dev_report = {}
@@ -645,7 +736,8 @@ def main() -> None:
         "name": NAME,
         "what": "probability that a prepared 28x28 MNIST-style input holds a digit; below the threshold it is not a digit",
         "command": "python benchmarks/build_digitness.py",
-        "input": f"{INPUT_NAME}: (batch, 28, 28) uint8, white on black, as the reading prepares it",
+        "input": f"{INPUT_NAME}: (batch, 28, 28) uint8, white on black, as the reading prepares it"
+                 + (f"; {CONTEXT_NAME}: (batch, {CONTEXT_SIDE}, {CONTEXT_SIDE}) uint8, the image around the ink (mnist_toolkit.reading.context)" if args.context_members else ""),
         "output": f"{OUTPUT_NAME}: (batch,) float32 in [0, 1]",
         "threshold": {
             "value": round(threshold, 6),
@@ -660,15 +752,21 @@ def main() -> None:
         "network": {"layers": f"{args.members} networks trained alike (seeds {SEED}..{SEED + args.members - 1}), each {len(args.channels)} x (conv 3x3, "
                               f"batch norm, ReLU, max pool 2) with {list(args.channels)} channels, dropout {DROPOUT}, linear {args.hidden}, ReLU, "
                               "linear 11 (the ten digits and not a digit); the output is the sigmoid of the networks' mean log-odds of a digit "
-                              "(logsumexp of the ten digits' logits minus not a digit's)",
-                    "members": args.members,
-                    "parameters": int(sum(p.numel() for network in networks for p in network.parameters())), "onnx_bytes": len(payload), "opset": OPSET,
+                              "(logsumexp of the ten digits' logits minus not a digit's)"
+                              + (f", plus {CONTEXT_WEIGHT} times the mean log-odds of {args.context_members} context networks (seeds {SEED}..{SEED + args.context_members - 1}; "
+                                 f"the same conv blocks over the {CONTEXT_SIDE}x{CONTEXT_SIDE} context view, linear {HIDDEN}, ReLU, linear 1)" if args.context_members else ""),
+                    "members": args.members, "context_members": args.context_members, "context_weight": CONTEXT_WEIGHT if args.context_members else None,
+                    "parameters": int(sum(p.numel() for network in [*networks, *context_networks] for p in network.parameters())), "onnx_bytes": len(payload), "opset": OPSET,
                     "onnx_max_difference_from_torch": difference},  # fmt: skip
         "training": {
             "seed": SEED, "epochs": EPOCHS, "images_per_epoch": EPOCH_SIZE, "half_digits": True, "batch_size": BATCH_SIZE,
             "optimizer": f"AdamW lr {LEARNING_RATE} one-cycle, weight decay {WEIGHT_DECAY}", "loss": "cross-entropy over 11 classes",
             "digits": {name: len(images) for name, (images, _) in pos.items()},
             "digit_mix": POSITIVE_MIX,
+            "context_networks": {"epochs": CONTEXT_EPOCHS, "batch_size": CONTEXT_BATCH, "optimizer": f"AdamW lr {LEARNING_RATE}, weight decay {WEIGHT_DECAY}",
+                                 "loss": "binary cross-entropy, the classes weighted alike; views mirrored at random",
+                                 "digits": f"the views of the digits on paper and of the real-world digits, and of {MNIST_CONTEXT_COUNT} MNIST digits as they are",
+                                 "not_digits": "the views of the training kinds' images"} if args.context_members else None,
             "digit_sources": {
                 "mnist": "the 55,000 MNIST training digits not held out, as they are",
                 "varied": "slanted (+-0.4), widened or narrowed (0.6-1.25), turned (+-0.2 rad), strokes thickened (to +2 px) or thinned, fitted to 28x28 as the reading fits a digit",

@@ -81,12 +81,12 @@ def wilson(successes: int, trials: int, z: float = Z95) -> list[float]:
     return [round(100.0 * max(0.0, float(centre - half)), 2), round(100.0 * min(1.0, float(centre + half)), 2)]
 
 
-def _noise_as_number(count: int) -> list[list[np.ndarray] | None]:
-    """Noise images read as a number: the 28x28 of each digit found, or None when none is."""
+def _noise_as_number(count: int) -> list[list[tuple[np.ndarray, np.ndarray]] | None]:
+    """Noise images read as a number: (the 28x28, its context view) of each digit found, or None when none is."""
     out = []
     for image, _ in negatives.images("noise", count, EVAL_SEED):
         try:
-            out.append([p.image for p in prepare_number(image)])
+            out.append([(p.image, p.context) for p in prepare_number(image)])
         except ImageError:
             out.append(None)
     return out
@@ -97,9 +97,11 @@ def measure_negatives(results: dict, detector, model) -> dict:
     table = {}
     for name, read_ in results.items():
         kind = negatives.KINDS[name]
-        images = np.stack([image for image, _ in read_ if image is not None]) if any(i is not None for i, _ in read_) else np.zeros((0, 28, 28), np.uint8)
-        tags = [tag for image, tag in read_ if image is not None]
-        accepted = detector.is_digit(images) if len(images) else np.zeros(0, bool)
+        kept = [item for item, _ in read_ if item is not None]
+        images = np.stack([image for image, _ in kept]) if kept else np.zeros((0, 28, 28), np.uint8)
+        contexts = np.stack([view for _, view in kept]) if kept else None
+        tags = [tag for item, tag in read_ if item is not None]
+        accepted = detector.is_digit(images, contexts) if len(images) else np.zeros(0, bool)
         confident = model.predict_proba(images).max(axis=1) >= CONFIDENT if len(images) else np.zeros(0, bool)
         by_tag = defaultdict(lambda: [0, 0])
         for image, tag in read_:
@@ -159,8 +161,11 @@ def measure_digits(name: str, records: list[dict], detector, model) -> dict:
     """Accuracy before and after the detector, and the share of digits it refuses, on one set."""
     flat = [d for r in records if r["digits"] for d in r["digits"]]
     images = np.stack(flat) if flat else np.zeros((0, 28, 28), np.uint8)
+    read_ = [r for r in records if r["digits"]]
+    # the views around each digit; none for MNIST's own 28x28 digits (the detector takes each as an image of its own)
+    contexts = np.stack([c for r in read_ for c in r["contexts"]]) if read_ and all(r.get("contexts") for r in read_) else None
     answers = model.predict_proba(images).argmax(axis=1) if len(images) else np.zeros(0, int)
-    accepted = detector.is_digit(images) if len(images) else np.zeros(0, bool)
+    accepted = detector.is_digit(images, contexts) if len(images) else np.zeros(0, bool)
     right_before = right_after = at = 0
     numbers_refused = 0
     for r in records:
@@ -208,23 +213,24 @@ def main() -> None:
         kinds = measure_negatives({name: [item for f in futures for item in f.result()] for name, futures in negs.items()}, detector, model)
         digits = {name: measure_digits(name, future.result(), detector, model) for name, future in sets.items()}
         as_number = noise.result()
-    mnist = [{"label": str(label), "digits": [image]} for image, label in zip(test.images, test.labels)]
+    mnist = [{"label": str(label), "digits": [image], "contexts": None} for image, label in zip(test.images, test.labels)]
     digits["MNIST test"] = measure_digits("MNIST test", mnist, detector, model)
     gave = [n for n in as_number if n]
-    accepted_numbers = sum(bool(detector.is_digit(np.stack(n)).any()) for n in gave)
+    accepted_numbers = sum(bool(detector.is_digit(np.stack([i for i, _ in n]), np.stack([c for _, c in n])).any()) for n in gave)
 
-    late, fresh, fresh_2 = negatives.LATE_HELD_OUT, negatives.FRESH_HELD_OUT, negatives.FRESH_HELD_OUT_2
+    late, fresh, fresh_2, fresh_3 = negatives.LATE_HELD_OUT, negatives.FRESH_HELD_OUT, negatives.FRESH_HELD_OUT_2, negatives.FRESH_HELD_OUT_3
     summary = {
         "seen kinds (training)": _pooled(kinds, lambda name, row: row["role"].startswith("seen")),
         "never-seen kinds (held out)": _pooled(kinds, lambda name, row: row["role"].startswith("never")),
         "never-seen letters": _pooled(kinds, lambda name, row: row["role"].startswith("never") and row["group"] == "letters"),
         "never-seen kinds but letters": _pooled(kinds, lambda name, row: row["role"].startswith("never") and row["group"] != "letters"),
-        "never-seen kinds measured before the last training kinds were added": _pooled(kinds, lambda name, row: row["role"].startswith("never") and name not in late + fresh + fresh_2),
+        "never-seen kinds measured before the last training kinds were added": _pooled(kinds, lambda name, row: row["role"].startswith("never") and name not in late + fresh + fresh_2 + fresh_3),
         "never-seen kinds added after (fresh)": _pooled(kinds, lambda name, row: name in late),
-        "never-seen kinds but those added on 2026-12-03": _pooled(kinds, lambda name, row: row["role"].startswith("never") and name not in fresh + fresh_2),
-        "never-seen kinds added on 2026-12-03 (measured once)": _pooled(kinds, lambda name, row: name in fresh),
-        "never-seen kinds but the second set of 2026-12-03": _pooled(kinds, lambda name, row: row["role"].startswith("never") and name not in fresh_2),
-        "never-seen kinds of the second set of 2026-12-03 (measured once)": _pooled(kinds, lambda name, row: name in fresh_2),
+        "never-seen kinds but those added on 2026-12-03": _pooled(kinds, lambda name, row: row["role"].startswith("never") and name not in fresh + fresh_2 + fresh_3),
+        "never-seen kinds added on 2026-12-03 (first set)": _pooled(kinds, lambda name, row: name in fresh),
+        "never-seen kinds of the second set of 2026-12-03": _pooled(kinds, lambda name, row: name in fresh_2),
+        "never-seen kinds but the third set of 2026-12-03": _pooled(kinds, lambda name, row: row["role"].startswith("never") and name not in fresh_3),
+        "never-seen kinds of the third set of 2026-12-03 (measured once)": _pooled(kinds, lambda name, row: name in fresh_3),
         "never-seen kinds but the lightning bolt (an open 4 at 28x28)": _pooled(kinds, lambda name, row: row["role"].startswith("never") and name != "lightning bolt"),
         "real digits refused, worst set (percent)": max(row["digits_refused_percent"] for row in digits.values()),
         "real-world accuracy lost, worst set (points)": max(row["points_lost"] for name, row in digits.items() if name != "MNIST test"),

@@ -1,5 +1,6 @@
 """The detector's build (benchmarks/build_digitness.py): the shipped model is one ONNX graph that
-averages its networks' log-odds of a digit, and a single network keeps its own probability."""
+averages its networks' log-odds of a digit and adds its context networks', and a single network keeps
+its own probability."""
 
 from __future__ import annotations
 
@@ -49,4 +50,35 @@ def test_real_world_positives_keep_their_digits_labels(mnist_test, monkeypatch):
     for name in ("form boxes, 64 px", "tight crops, thick strokes"):
         read = build._realworld_chunk(name, 0, 3)
         assert len(read) >= 2
-        assert all(label == 7 and digit.shape == (28, 28) and digit.dtype == np.uint8 for digit, label in read)
+        assert all(label == 7 and digit.shape == (28, 28) and digit.dtype == np.uint8 for digit, _, label in read)
+        assert all(view.shape == (32, 32) and view.dtype == np.uint8 for _, view, _ in read)
+
+
+def test_the_context_networks_add_their_mean_log_odds_in_the_same_onnx_graph():
+    import onnxruntime as ort
+    import torch
+
+    torch.manual_seed(0)
+    networks = [build.build_network().eval() for _ in range(2)]
+    context_networks = [build.build_context_network().eval() for _ in range(2)]
+    for network in networks + context_networks:
+        with torch.no_grad():
+            network[-2 if network in context_networks else -1].weight.mul_(20)
+    generator = torch.Generator().manual_seed(1)
+    images = torch.randint(0, 256, (5, 28, 28), dtype=torch.uint8, generator=generator)
+    views = torch.randint(0, 256, (5, 32, 32), dtype=torch.uint8, generator=generator)
+    with torch.no_grad():
+        x, c = images.to(torch.float32).unsqueeze(1) / 255, views.to(torch.float32).unsqueeze(1) / 255
+        image_log_odds = torch.stack([torch.logsumexp(z[:, :10], dim=1) - z[:, 10] for z in (n(x) for n in networks)]).mean(dim=0)
+        context_log_odds = torch.stack([n(c) for n in context_networks]).mean(dim=0)
+        expected = torch.sigmoid(image_log_odds + build.CONTEXT_WEIGHT * context_log_odds).numpy()
+        model = build.deployable(networks, context_networks)
+        both = model(images, views).numpy()
+        images_only = build.deployable(networks)(images).numpy()
+    np.testing.assert_allclose(both, expected, rtol=1e-5, atol=1e-7)
+    assert np.abs(both - images_only).max() > 1e-3  # the views count
+
+    session = ort.InferenceSession(build.export_onnx(model), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == [build.INPUT_NAME, build.CONTEXT_NAME]
+    (output,) = session.run(None, {build.INPUT_NAME: images.numpy(), build.CONTEXT_NAME: views.numpy()})
+    np.testing.assert_allclose(output, both, atol=1e-5)

@@ -19,7 +19,7 @@ class Refuses:
 
     threshold = 0.5
 
-    def scores(self, images):
+    def scores(self, images, contexts=None):
         ink = np.asarray(images).reshape(len(images), -1).mean(axis=1) / 255
         return np.where(ink > 0.05, 0.9, 0.1).astype(np.float32)
 

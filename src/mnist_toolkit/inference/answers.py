@@ -109,9 +109,10 @@ def readings(probabilities: np.ndarray, inputs: list[np.ndarray], boxes: list, t
     return result
 
 
-def read_inputs(predictor, images: np.ndarray, boxes: list, top_k: int = 3, detector=None) -> list[Reading]:
+def read_inputs(predictor, images: np.ndarray, boxes: list, top_k: int = 3, detector=None, contexts=None) -> list[Reading]:
     """Read (N, 28, 28) uint8 prepared inputs: `predictor.predict_proba` (calibrated), and, with a
-    `detector` (`digitness.DigitnessDetector`), each input checked to be a digit at all."""
+    `detector` (`digitness.DigitnessDetector`), each input checked to be a digit at all (given the
+    inputs' `contexts`, their `Prepared.context` views, when there are)."""
     images = np.asarray(images)
-    scores = detector.scores(images) if detector is not None and len(images) else None
+    scores = detector.scores(images, contexts) if detector is not None and len(images) else None
     return readings(predictor.predict_proba(images), list(images), boxes, top_k, scores, detector.threshold if detector is not None else None)

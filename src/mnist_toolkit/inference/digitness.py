@@ -1,8 +1,9 @@
 """Is it a digit at all? The shipped "not a digit" detector, on ONNX Runtime and numpy alone (no torch).
 
 Three small classifiers over the 28x28 MNIST-style input the reading prepares (the very input a digit
-model sees), averaged into one ONNX model, so it serves the pretrained model and every user's run
-alike. It is built by `benchmarks/build_digitness.py` (MNIST training digits and real-world digits
+model sees) and, since the second build of 2026-12-03, three over the context view the reading makes
+beside it (`reading.context`: the image around the ink, which the 28x28 cannot see), one ONNX model
+with two inputs, so it serves the pretrained model and every user's run alike. It is built by `benchmarks/build_digitness.py` (MNIST training digits and real-world digits
 against drawn shapes, doodles, scribbles, textures and letters) into `pretrained/digitness.onnx` with
 its card `digitness.json`: how it was built, the threshold and how it was chosen, and what
 `benchmarks/not_a_digit.py` measured. Below the issue's goal on kinds of non-digits never seen in
@@ -23,6 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelFileError
+from ..reading.context import SIDE as CONTEXT_SIDE
+from ..reading.context import context_of_inputs
 
 DETECTOR_DIR = Path(__file__).parent.parent / "pretrained"
 DETECTOR_NAME = "digitness"
@@ -31,11 +34,16 @@ _HINT = "reinstall the package, or rebuild the detector with benchmarks/build_di
 BATCH_SIZE = 1024
 
 
+#: The name of the optional second input of a detector: the context view (`reading.context`).
+CONTEXT_INPUT = "context"
+
+
 class DigitnessDetector:
     """The probability that a prepared 28x28 input holds a digit, and the refusal threshold.
 
     Args:
-        path: the `.onnx` file, (B, 28, 28) uint8 -> (B,) or (B, 1) probabilities.
+        path: the `.onnx` file, (B, 28, 28) uint8 -> (B,) or (B, 1) probabilities; it may take a
+            second input named `CONTEXT_INPUT`, (B, 32, 32) uint8, the view around each input's ink.
         threshold: inputs scoring below it are not digits.
         card: what the card says about the detector (how it was built, measured numbers).
 
@@ -58,24 +66,40 @@ class DigitnessDetector:
         except Exception as exc:  # onnxruntime raises its own Fail / InvalidProtobuf / InvalidGraph types
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise ModelFileError(f"{self.path}: not a readable ONNX model ({first[:160]})", hint=_HINT) from None
-        inputs = self.session.get_inputs()
-        if len(inputs) != 1 or inputs[0].type != "tensor(uint8)" or list(inputs[0].shape)[1:] != [28, 28]:
-            found = ", ".join(f"{i.name} {i.type} {i.shape}" for i in inputs)
-            raise ModelFileError(f"{self.path}: expects input ({found}), not (batch, 28, 28) uint8", hint=_HINT)
-        self.input_name = inputs[0].name
+        inputs = {i.name: i for i in self.session.get_inputs()}
+        context = inputs.pop(CONTEXT_INPUT, None)
+        (image,) = inputs.values() if len(inputs) == 1 else (None,)
+        if (image is None or image.type != "tensor(uint8)" or list(image.shape)[1:] != [28, 28]
+                or (context is not None and (context.type != "tensor(uint8)" or list(context.shape)[1:] != [CONTEXT_SIDE, CONTEXT_SIDE]))):  # fmt: skip
+            found = ", ".join(f"{i.name} {i.type} {i.shape}" for i in self.session.get_inputs())
+            raise ModelFileError(f"{self.path}: expects input ({found}), not (batch, 28, 28) uint8 [and {CONTEXT_INPUT} (batch, {CONTEXT_SIDE}, {CONTEXT_SIDE}) uint8]", hint=_HINT)
+        self.input_name = image.name
+        self.reads_context = context is not None
 
-    def scores(self, images: np.ndarray) -> np.ndarray:
-        """(N, 28, 28) uint8 prepared inputs (or one (28, 28)) -> (N,) float32 probability of a digit."""
+    def scores(self, images: np.ndarray, contexts: np.ndarray | None = None) -> np.ndarray:
+        """(N, 28, 28) uint8 prepared inputs (or one (28, 28)) -> (N,) float32 probability of a digit.
+
+        `contexts`: their (N, 32, 32) context views (`Prepared.context`; an array, or a list in which
+        None stands for no view), for a detector that reads them; an input without one is taken as an
+        image of its own (as the reading takes an MNIST-style image).
+        """
         images = np.ascontiguousarray(images, dtype=np.uint8)
         if images.ndim == 2:
             images = images[None]
-        parts = [self.session.run(None, {self.input_name: images[start : start + BATCH_SIZE]})[0].reshape(-1)
+        feeds = {self.input_name: images}
+        if self.reads_context:
+            if contexts is None:
+                contexts = context_of_inputs(images)
+            elif any(c is None for c in contexts):  # a list: inputs without a view are images of their own
+                contexts = [c if c is not None else context_of_inputs(image[None])[0] for c, image in zip(contexts, images)]
+            feeds[CONTEXT_INPUT] = np.ascontiguousarray(np.asarray(contexts), dtype=np.uint8).reshape(len(images), CONTEXT_SIDE, CONTEXT_SIDE)
+        parts = [self.session.run(None, {name: value[start : start + BATCH_SIZE] for name, value in feeds.items()})[0].reshape(-1)
                  for start in range(0, len(images), BATCH_SIZE)]  # fmt: skip
         return np.concatenate(parts).astype(np.float32) if parts else np.empty(0, np.float32)
 
-    def is_digit(self, images: np.ndarray) -> np.ndarray:
+    def is_digit(self, images: np.ndarray, contexts: np.ndarray | None = None) -> np.ndarray:
         """(N, 28, 28) uint8 -> (N,) bool: True where the input holds a digit (score >= threshold)."""
-        return self.scores(images) >= self.threshold
+        return self.scores(images, contexts) >= self.threshold
 
 
 def load_detector(path: str | Path) -> DigitnessDetector:

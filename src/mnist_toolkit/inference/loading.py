@@ -80,11 +80,13 @@ class Model:
         """(N, 28, 28) uint8 prepared digits (or one (28, 28) digit) -> (N, 10) calibrated probabilities."""
         return self.predictor.predict_proba(_digits(images), batch_size)
 
-    def readings(self, images: np.ndarray, boxes: list | None = None, top_k: int = 3, check: bool = True) -> list[Reading]:
+    def readings(self, images: np.ndarray, boxes: list | None = None, top_k: int = 3, check: bool = True, contexts: list | None = None) -> list[Reading]:
         """One `Reading` per (N, 28, 28) uint8 prepared input, calibrated and checked by `detector`
-        (a refused one has `refusal` set and keeps its best guess); with `check` False, not checked."""
+        (a refused one has `refusal` set and keeps its best guess); with `check` False, not checked.
+        `contexts`: the inputs' `Prepared.context` views, when they come from images (the detector
+        sees what lies around the ink); without, each input is taken as an image of its own."""
         images = _digits(images)
-        return read_inputs(self.predictor, images, boxes or [None] * len(images), top_k, self.detector if check else None)
+        return read_inputs(self.predictor, images, boxes or [None] * len(images), top_k, self.detector if check else None, contexts)
 
     def read(self, image: ImageLike, top_k: int = 3) -> Reading:
         """The digit in an image (the one with the most ink when there are several).
@@ -96,7 +98,7 @@ class Model:
         """
         name = _name(image)
         prepared = prepare(open_image(image), name)
-        reading = self.readings(prepared.image[None], [prepared.box], top_k)[0]
+        reading = self.readings(prepared.image[None], [prepared.box], top_k, contexts=[prepared.context])[0]
         if reading.refusal is not None:
             raise NotADigit(f"{name}: {reading.refusal}", reading)
         return reading
@@ -110,7 +112,7 @@ class Model:
         """
         name = _name(image)
         parts = prepare_number(open_image(image), name)
-        read = NumberReading(self.readings(np.stack([part.image for part in parts]), [p.box for p in parts], top_k))
+        read = NumberReading(self.readings(np.stack([part.image for part in parts]), [p.box for p in parts], top_k, contexts=[p.context for p in parts]))
         if read.refusal is not None:
             raise NotADigit(f"{name}: {read.refusal}", read)
         return read

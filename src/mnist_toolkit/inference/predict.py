@@ -163,7 +163,7 @@ def predict_rows(model, rows: list[PredictionRow], top_k: int = 3, detector=None
     if not ready:
         return rows
     batch = np.stack([row.prepared.image for row in ready])  # (B, 28, 28) uint8
-    for row, reading in zip(ready, read_inputs(model, batch, [row.prepared.box for row in ready], top_k, detector)):
+    for row, reading in zip(ready, read_inputs(model, batch, [row.prepared.box for row in ready], top_k, detector, [row.prepared.context for row in ready])):
         row.reading = reading
     for row in rows:
         read = row.number_reading() if row.parts is not None else row.reading

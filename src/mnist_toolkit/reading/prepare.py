@@ -128,6 +128,7 @@ class Prepared:
     box: tuple[int, int, int, int] | None = None  # (left, top, right, bottom) of the digit in the source image
     digits_seen: int = 1  # digit-sized ink groups in a row in the image (more than 1: a number?)
     cut_from: int = 1  # more than 1: its ink touched other digits' and was cut into this many digits
+    context: np.ndarray | None = None  # (32, 32) uint8: the image around the digit (`context.context_view`)
 
 
 def decode(data: bytes, name: str = "<image>"):
@@ -500,11 +501,22 @@ def _locate(gray: np.ndarray):
 
 def _prepared(found, labels, group, image, seen: int, factor: int) -> Prepared:
     """The Prepared of one group; its box in the pixels of `image`, read reduced by `factor`."""
+    from .context import context_view
+
     ink, (left, top, right, bottom) = digit_ink(found, labels, group)
     field = fit_digit(ink)
     width, height = image.size
     box = (left * factor, top * factor, min(width, right * factor), min(height, bottom * factor))
-    return Prepared((field * 255).round().astype(np.uint8), found.dark_ink, False, image.size, box, seen, group.cut_from)
+    context = context_view(image, box, found.dark_ink)
+    return Prepared((field * 255).round().astype(np.uint8), found.dark_ink, False, image.size, box, seen, group.cut_from, context)
+
+
+def _passthrough(gray: np.ndarray, image) -> Prepared:
+    """An image that is already an MNIST-style input, as it is."""
+    from .context import context_view
+
+    height, width = gray.shape
+    return Prepared((gray * 255).round().astype(np.uint8), False, True, image.size, (0, 0, width, height), context=context_view(image, (0, 0, *image.size), False))
 
 
 def _gray(image) -> tuple[np.ndarray, int]:
@@ -567,8 +579,7 @@ def prepare(image, name: str = "<image>") -> Prepared:
     try:
         gray, factor = _gray(image)
         if is_mnist_style(gray):
-            height, width = gray.shape
-            return Prepared((gray * 255).round().astype(np.uint8), False, True, image.size, (0, 0, width, height))
+            return _passthrough(gray, image)
         found, labels, groups = _locate(gray)
         main = max(groups, key=lambda g: g.mass)
         return _prepared(found, labels, main, image, len(groups), factor)

@@ -53,7 +53,7 @@ def predict_image(catalog: ModelCatalog, data: bytes, model_id: str | None, numb
     """
     entry, loaded = catalog.model(model_id)
     parts = _prepare_upload(data, number)
-    found = loaded.readings(np.stack([p.image for p in parts]), [p.box for p in parts], top_k, check=digit_check)
+    found = loaded.readings(np.stack([p.image for p in parts]), [p.box for p in parts], top_k, check=digit_check, contexts=[p.context for p in parts])
     answers = [reading_json(reading) for reading in found]
     first = max(range(len(parts)), key=lambda i: int(parts[i].image.sum())) if not number else 0
     document = {**answers[first], "model": entry.id, "engine": loaded.engine}
