@@ -734,7 +734,8 @@ def main() -> None:
         negative_counts["real pictures of things (training stamps)"] = {"drawn": drawn, "refused_by_reading": refused, "trained_on": drawn - refused}
     card = {
         "name": NAME,
-        "what": "probability that a prepared 28x28 MNIST-style input holds a digit; below the threshold it is not a digit",
+        "what": "probability that a prepared 28x28 MNIST-style input holds a digit" + (", given the context view around its ink" if args.context_members else "")
+                + "; below the threshold it is not a digit",
         "command": "python benchmarks/build_digitness.py",
         "input": f"{INPUT_NAME}: (batch, 28, 28) uint8, white on black, as the reading prepares it"
                  + (f"; {CONTEXT_NAME}: (batch, {CONTEXT_SIDE}, {CONTEXT_SIDE}) uint8, the image around the ink (mnist_toolkit.reading.context)" if args.context_members else ""),

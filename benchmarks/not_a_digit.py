@@ -216,7 +216,8 @@ def main() -> None:
     mnist = [{"label": str(label), "digits": [image], "contexts": None} for image, label in zip(test.images, test.labels)]
     digits["MNIST test"] = measure_digits("MNIST test", mnist, detector, model)
     gave = [n for n in as_number if n]
-    accepted_numbers = sum(bool(detector.is_digit(np.stack([i for i, _ in n]), np.stack([c for _, c in n])).any()) for n in gave)
+    # a number is given only when every digit of it is accepted (as `mnist predict --number` answers)
+    accepted_numbers = sum(bool(detector.is_digit(np.stack([i for i, _ in n]), np.stack([c for _, c in n])).all()) for n in gave)
 
     late, fresh, fresh_2, fresh_3 = negatives.LATE_HELD_OUT, negatives.FRESH_HELD_OUT, negatives.FRESH_HELD_OUT_2, negatives.FRESH_HELD_OUT_3
     summary = {

@@ -103,7 +103,7 @@ def readings(probabilities: np.ndarray, inputs: list[np.ndarray], boxes: list, t
         likeliest = ranked(p, top_k)
         refusal = None
         if score is not None and threshold is not None and score < threshold:
-            refusal = (f"not a digit: it does not look like a handwritten digit (digit score {score:.2f}, under {threshold:.2f}; "
+            refusal = (f"not a digit: it does not look like a handwritten digit (digit score {score:.3f}, under {threshold:.3f}; "
                        f"best guess {likeliest[0]['digit']} at {100 * likeliest[0]['p']:.0f}%)")  # fmt: skip
         result.append(Reading(likeliest[0]["digit"], likeliest[0]["p"], p, likeliest, tuple(box) if box else None, image, score, refusal))
     return result

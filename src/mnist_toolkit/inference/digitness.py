@@ -99,7 +99,8 @@ class DigitnessDetector:
         return np.concatenate(parts).astype(np.float32) if parts else np.empty(0, np.float32)
 
     def is_digit(self, images: np.ndarray, contexts: np.ndarray | None = None) -> np.ndarray:
-        """(N, 28, 28) uint8 -> (N,) bool: True where the input holds a digit (score >= threshold)."""
+        """(N, 28, 28) uint8 [and their context views, as for `scores`] -> (N,) bool: True where the
+        input holds a digit (score >= threshold)."""
         return self.scores(images, contexts) >= self.threshold
 
 

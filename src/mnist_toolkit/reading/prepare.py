@@ -507,7 +507,7 @@ def _prepared(found, labels, group, image, seen: int, factor: int) -> Prepared:
     field = fit_digit(ink)
     width, height = image.size
     box = (left * factor, top * factor, min(width, right * factor), min(height, bottom * factor))
-    context = context_view(image, box, found.dark_ink)
+    context = context_view(found.gray, (left, top, right, bottom), found.dark_ink)
     return Prepared((field * 255).round().astype(np.uint8), found.dark_ink, False, image.size, box, seen, group.cut_from, context)
 
 
@@ -516,7 +516,7 @@ def _passthrough(gray: np.ndarray, image) -> Prepared:
     from .context import context_view
 
     height, width = gray.shape
-    return Prepared((gray * 255).round().astype(np.uint8), False, True, image.size, (0, 0, width, height), context=context_view(image, (0, 0, *image.size), False))
+    return Prepared((gray * 255).round().astype(np.uint8), False, True, image.size, (0, 0, width, height), context=context_view(gray, (0, 0, width, height), False))
 
 
 def _gray(image) -> tuple[np.ndarray, int]:
