@@ -28,6 +28,7 @@ import numpy as np
 
 from . import image_ops
 from ..errors import MnistError
+from .context import context_view
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
@@ -501,8 +502,6 @@ def _locate(gray: np.ndarray):
 
 def _prepared(found, labels, group, image, seen: int, factor: int) -> Prepared:
     """The Prepared of one group; its box in the pixels of `image`, read reduced by `factor`."""
-    from .context import context_view
-
     ink, (left, top, right, bottom) = digit_ink(found, labels, group)
     field = fit_digit(ink)
     width, height = image.size
@@ -513,8 +512,6 @@ def _prepared(found, labels, group, image, seen: int, factor: int) -> Prepared:
 
 def _passthrough(gray: np.ndarray, image) -> Prepared:
     """An image that is already an MNIST-style input, as it is."""
-    from .context import context_view
-
     height, width = gray.shape
     return Prepared((gray * 255).round().astype(np.uint8), False, True, image.size, (0, 0, width, height), context=context_view(gray, (0, 0, width, height), False))
 
