@@ -1262,6 +1262,84 @@ def photo_car(rng):
     return _maybe_jpeg(image, rng), "car"
 
 
+# --- added 2026-12-03, fourth set -------------------------------------------------------------------
+# Three more held-out kinds, written and committed before any detector was measured on them
+# (`FRESH_HELD_OUT_4`, summed apart): every other never-seen kind has been measured at least once.
+
+#: Held-out kinds of the fourth set of 2026-12-03.
+FRESH_HELD_OUT_4 = ("handwritten words (two to four letters)", "light bulb", "photo: a potted plant")
+
+#: Short words written with the rounded-script letters (`SCRIPT_LETTERS`): no digit-like letter in them.
+WORDS = ("Amen", "Hew", "Anne", "Mew", "new", "men", "ewe", "Wen", "me", "we", "He", "Ax", "HAM", "MAN", "HAW", "NAW")
+
+
+@_kind("handwritten words (two to four letters)", "letters", False)
+def handwritten_words(rng):
+    """A short word joined up in the rounded script of style B: its letters side by side, each a
+    little jittered, all drawn with one pen and one slant."""
+    word = str(rng.choice(WORDS))
+    step = 1.0 / len(word)
+    paths = []
+    for i, letter in enumerate(word):
+        small = letter.islower()
+        for path in SCRIPT_LETTERS[letter]:
+            path = np.asarray(path, np.float64) + rng.normal(0, 0.035, (len(path), 2))
+            path[:, 0] = (i + 0.1 + 0.8 * path[:, 0]) * step
+            path[:, 1] = 0.35 + (0.45 if small else 0.3) * path[:, 1] * (1.0 if small else 0.95) + (0.0 if small else -0.13)
+            paths.append(_catmull_rom(path, 10))
+    image, _ = _drawn(rng, paths, angle_range=0.12, wobble=0.005)
+    return image, word
+
+
+@_kind("light bulb", "shapes", False)
+def light_bulb(rng):
+    """A light bulb: a round glass narrowing to a neck, a threaded base, sometimes rays around it."""
+    t = np.linspace(0.72 * np.pi, 2.28 * np.pi, 40)
+    glass = np.stack([0.5 + 0.3 * np.cos(t), 0.38 + 0.3 * np.sin(t)], axis=1)
+    neck_left, neck_right = glass[0], glass[-1]
+    paths = [np.vstack([[0.4, 0.8], neck_left, glass[1:-1], neck_right, [0.6, 0.8]]),
+             np.array([[0.4, 0.8], [0.6, 0.8]]), np.array([[0.41, 0.86], [0.59, 0.86]]), np.array([[0.42, 0.92], [0.58, 0.92]]),
+             np.array([[0.46, 0.98], [0.54, 0.98]])]  # fmt: skip
+    if rng.random() < 0.5:
+        for angle in np.linspace(-0.9 * np.pi, -0.1 * np.pi, 5):
+            paths.append(np.array([[0.5 + 0.38 * np.cos(angle), 0.38 + 0.38 * np.sin(angle)], [0.5 + 0.48 * np.cos(angle), 0.38 + 0.48 * np.sin(angle)]]))
+    if rng.random() < 0.4:  # the filament
+        paths.append(np.array([[0.45, 0.78], [0.45, 0.5], [0.48, 0.42], [0.52, 0.5], [0.55, 0.42], [0.55, 0.78]]))
+    return _drawn(rng, paths, angle_range=0.3)
+
+
+@_kind("photo: a potted plant", "photos", False)
+def photo_plant(rng):
+    """A flower pot (a trapezoid with a rim) on a table or floor, green leaves fanning out above it,
+    in front of a wall."""
+    width, height = frame_size(rng)
+    pixels = _background(rng, width, height)
+    floor = int(height * rng.uniform(0.65, 0.9))
+    pixels[floor:] = _background(rng, width, height)[floor:] * rng.uniform(0.5, 0.9)
+    s = min(width, height) * rng.uniform(0.3, 0.5)
+    cx = width * rng.uniform(0.3, 0.7)
+    top = floor - s * 0.6
+
+    def pot(d):
+        d.polygon([(cx - s * 0.35, top), (cx + s * 0.35, top), (cx + s * 0.25, floor), (cx - s * 0.25, floor)], fill=255)
+        d.rectangle((cx - s * 0.4, top - s * 0.1, cx + s * 0.4, top), fill=255)
+
+    _paint(pixels, _mask(width, height, pot), np.array([rng.uniform(120, 220), rng.uniform(50, 120), rng.uniform(20, 80)]), rng)
+    leaves = int(rng.integers(4, 10))
+    for _ in range(leaves):
+        angle = rng.uniform(-2.6, -0.5)
+        length = s * rng.uniform(0.5, 1.1)
+        tip = (cx + np.cos(angle) * length, top - s * 0.1 + np.sin(angle) * length)
+        mid = ((cx + tip[0]) / 2, (top - s * 0.1 + tip[1]) / 2)
+        half = length * rng.uniform(0.12, 0.22)
+        normal = (-np.sin(angle) * half, np.cos(angle) * half)
+        leaf = [(cx, top - s * 0.1), (mid[0] + normal[0], mid[1] + normal[1]), tip, (mid[0] - normal[0], mid[1] - normal[1])]
+        _paint(pixels, _mask(width, height, lambda d, leaf=leaf: d.polygon(leaf, fill=255)),
+               np.array([rng.uniform(10, 80), rng.uniform(80, 180), rng.uniform(10, 70)]), rng)  # fmt: skip
+    image = _colour_image(pixels).filter(ImageFilter.GaussianBlur(rng.uniform(0, 1.0)))
+    return _maybe_jpeg(image, rng), f"{leaves} leaves"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=8, help="images per kind")
