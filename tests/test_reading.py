@@ -324,6 +324,38 @@ def test_the_pieces_decide_only_near_a_tie():
     assert decide_polarity(page).dark_ink
 
 
+def _page_on_a_desk(shadow: float = 0.28) -> np.ndarray:
+    """A sheet of paper filling a photo (0.78, a soft shadow over one side), the desk along its top
+    (0.22), and a small dark ring of ink, a 0 about 5 % of the frame tall, at (330, 420)."""
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:600, 0:800].astype(np.float32)
+    page = 0.78 - shadow * np.exp(-(((x - 150) / 260) ** 2 + ((y - 450) / 220) ** 2))
+    page[:60] = 0.22
+    page[np.abs(np.hypot(y - 330, x - 420) - 14) < 2.0] -= 0.35
+    return np.clip(page + rng.normal(0, 0.01, page.shape), 0, 1).astype(np.float32)
+
+
+def test_a_page_with_the_desk_along_a_side_has_dark_ink(monkeypatch):
+    """The grey levels split fairly cleanly (0.76, under the two-class 0.8) and the tails took the sheet,
+    brighter than its blurred surroundings at the desk's edge, for light ink: the sheet was read (as an
+    8, confidently). A light class in one piece holding most of the vote is the paper."""
+    from mnist_toolkit.reading import ink
+
+    page = _page_on_a_desk()
+    threshold, separability = ink.otsu_threshold(page)
+    assert ink.PAGE_SEPARABILITY <= separability < ink.TWO_CLASS_SEPARABILITY
+    assert ink._light_vote(page > threshold) >= ink.PAGE_LIGHT_SHARE
+    assert ink.decide_polarity(page).dark_ink
+    found = ink.find_ink(page)
+    rows, columns = np.nonzero(found.mask)
+    assert found.dark_ink and {(r, c) for r, c in zip(rows, columns)} >= {(330, 406), (316, 420)}  # the ring is ink
+    prepared = prepare_bytes(png(page * 255))
+    assert prepared.image[14, 14] < 60 and prepared.image.max() > 200  # a ring with its hole, not a filled square
+
+    monkeypatch.setattr(ink, "PAGE_SEPARABILITY", 1.1)  # without the rule: the tails' answer, the sheet as light ink
+    assert not ink.decide_polarity(page).dark_ink
+
+
 def test_a_thick_tight_zero_is_read_as_zero(mnist_test):
     """The issue's case: a thick, blurred 0 filling a 64x64 box (it came out as a filled blob or a 1)."""
     from scipy import ndimage
