@@ -261,11 +261,17 @@ def test_a_wide_zero_in_a_row_is_not_cut():
 
 
 def test_predict_number_warns_when_touching_digits_were_cut(cli, tmp_path):
-    """`mnist predict --number` says when it cut touching digits apart, and its table is a number table."""
+    """`mnist predict --number` says when it cut touching digits apart, and its table is a number table.
+
+    The glyphs are printed and overlap, so each cut piece holds a sliver of its neighbour: the "not a
+    digit" detector (trained on handwriting) may refuse such a piece (the 0 of this "2025" scores
+    0.003, under the shipped detector's 0.006), which makes the whole number an error row. The cut
+    and its warning are the subject here, so the check is off; `--no-digit-check` is the way past.
+    """
     page, _ = _touching("2025", 6)
     image = tmp_path / "year.png"
     image.write_bytes(png(page))
-    result = cli("predict", "--run", "pretrained", "--number", image)
+    result = cli("predict", "--run", "pretrained", "--number", "--no-digit-check", image)
     assert result.exit_code == 0, result.stderr
     assert "touching digits were cut apart" in result.stderr and "year.png" in result.stderr
     assert "number" in result.stdout and "top-k" not in result.stdout
