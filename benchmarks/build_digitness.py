@@ -43,7 +43,7 @@ negatives apart (measured: a binary head refused 5 points fewer of the never-see
   5,000 held-out digits with seed DEV_SEED, about 1,000 digits a set (never the test split; the
   reported numbers use the test split, seed 0). Held-out negative kinds play no part in training or in the threshold.
 
-Everything is seeded. Reading some 16,000 generated images with `prepare` takes about 8 minutes on 2
+Everything is seeded. Reading some 22,000 generated images with `prepare` takes about 11 minutes on 2
 idle cores with --workers 2, training the six networks about 8 more (--cache DIR keeps the images for a
 rebuild).
 Writes src/mnist_toolkit/pretrained/digitness.onnx and digitness.json atomically, and prints the

@@ -88,8 +88,8 @@ PIECE_SHARE = 0.02
 #: surroundings where the desk begins, is a long light tail, and the sheet was read as light ink (an 8).
 #: Development split, 1,000 of each real-world set (2026-12-03): the rule decides 5 frames, all photos
 #: of a page with the desk along a side that the tails had read as light ink; the sticky notes on a
-#: desk, found as light ink on purpose (`segment.paper_patch`), split less cleanly (under 0.7) and keep
-#: the tails' answer.
+#: desk, found as light ink on purpose (`segment.paper_patch`), hold less of the vote or split less
+#: cleanly (under 0.7), and keep the tails' answer.
 PAGE_SEPARABILITY = 0.7
 PAGE_LIGHT_SHARE = 0.65
 
