@@ -23,6 +23,9 @@ is generated (`images(kind, count, seed)`).
 - Added on 2026-12-03, a third set: printed signs (& @ % § ¶ ? ! ...), an anchor, photos of a car on
   a street (held out, written before the detector that reads the context view was measured on them,
   `FRESH_HELD_OUT_3`).
+- Added on 2026-12-03, a fourth set: handwritten words, a light bulb, photos of a potted plant (held
+  out, `FRESH_HELD_OUT_4`); and a fifth: printed Armenian and Hebrew letters, a teacup, photos of a
+  bookshelf (held out, `FRESH_HELD_OUT_5`), each written before any detector was measured on it.
 
 Drawings are ink coverage rendered by `on_paper`: dark ink on light, unevenly lit, noisy paper, or
 light on dark (a board, an inverted scan), grey or colour, some JPEG; filled ones are sometimes shaded.
@@ -1338,6 +1341,74 @@ def photo_plant(rng):
                np.array([rng.uniform(10, 80), rng.uniform(80, 180), rng.uniform(10, 70)]), rng)  # fmt: skip
     image = _colour_image(pixels).filter(ImageFilter.GaussianBlur(rng.uniform(0, 1.0)))
     return _maybe_jpeg(image, rng), f"{leaves} leaves"
+
+
+
+# --- added 2026-12-03, fifth set --------------------------------------------------------------------
+# Three more held-out kinds, written and committed before any detector was measured on them
+# (`FRESH_HELD_OUT_5`, summed apart), and before the training glyphs of the sixth build were chosen.
+
+#: Held-out kinds of the fifth set of 2026-12-03.
+FRESH_HELD_OUT_5 = ("letters of Armenian and Hebrew scripts", "teacup", "photo: a bookshelf")
+
+#: The Armenian capitals and small letters and the Hebrew letters (no punctuation).
+ARMENIAN_HEBREW_BLOCKS = ((0x0531, 0x0556), (0x0561, 0x0587), (0x05D0, 0x05EA))
+
+#: Letters that look like a digit, by the rules of `DIGIT_LIKE_LETTERS`, that the rule of `glyphs`
+#: keeps, chosen from the plain drawings before any measurement: U shapes (Ս ս, an open 4), L shapes
+#: and hooks (Լ ւ յ, Hebrew ז י: a 1), q shapes (գ զ ց: a 9), 2 shapes (Չ Ջ Ձ չ ջ ձ), Ց (a 3 or an 8).
+ARMENIAN_HEBREW_LEFT_OUT = frozenset(map(ord, "ՍսԼւյգզցՉՋՁչջձՑזי"))
+
+
+@_kind("letters of Armenian and Hebrew scripts", "letters", False)
+def letters_armenian_hebrew(rng):
+    """A printed Armenian or Hebrew letter (DejaVu Sans and Serif faces), without bars, those the
+    pretrained digit model reads as a digit when drawn plainly (`glyphs`) and `ARMENIAN_HEBREW_LEFT_OUT`."""
+    return _printed_glyph(rng, glyphs(FONTS_A + FONTS_B, ARMENIAN_HEBREW_BLOCKS, ARMENIAN_HEBREW_LEFT_OUT))
+
+
+@_kind("teacup", "shapes", False)
+def teacup(rng):
+    """A teacup seen from the side: a bowl with a rim, a handle on one side, a saucer under it, and
+    sometimes steam rising."""
+    t = np.linspace(0, np.pi, 24)
+    bowl = np.stack([0.5 + 0.3 * np.cos(t), 0.45 + 0.3 * np.sin(t)], axis=1)  # the lower half of a round bowl
+    handle_t = np.linspace(-0.5 * np.pi, 0.5 * np.pi, 16)
+    side = 1.0 if rng.random() < 0.7 else -1.0
+    handle = np.stack([0.5 + side * (0.27 + 0.12 * np.cos(handle_t)), 0.58 + 0.1 * np.sin(handle_t)], axis=1)
+    paths = [np.vstack([[0.2, 0.45], [0.8, 0.45]]), bowl, handle, np.array([[0.1, 0.8], [0.9, 0.8]])]
+    if rng.random() < 0.5:
+        for x in (0.4, 0.55)[: int(rng.integers(1, 3))]:
+            y = np.linspace(0.38, 0.12, 12)
+            paths.append(np.stack([x + 0.04 * np.sin(y * 40), y], axis=1))
+    return _drawn(rng, paths, angle_range=0.2)
+
+
+@_kind("photo: a bookshelf", "photos", False)
+def photo_bookshelf(rng):
+    """Shelves of books: rows of upright spines of many colours and widths, some leaning, between
+    dark shelf boards, in a wall's light."""
+    width, height = frame_size(rng)
+    pixels = _background(rng, width, height) * rng.uniform(0.4, 0.8)
+    rows = int(rng.integers(1, 4))
+    row_height = height / rows
+    board = max(3.0, row_height * rng.uniform(0.06, 0.12))
+    books = 0
+    for row in range(rows):
+        bottom = (row + 1) * row_height - board
+        x = rng.uniform(-10, width * 0.1)
+        while x < width:
+            spine = rng.uniform(0.03, 0.09) * width
+            top = bottom - row_height * rng.uniform(0.55, 0.9)
+            lean = rng.uniform(-0.3, 0.3) * spine if rng.random() < 0.15 else 0.0
+            corners = [(x, bottom), (x + spine, bottom), (x + spine + lean, top), (x + lean, top)]
+            _paint(pixels, _mask(width, height, lambda d, c=corners: d.polygon(c, fill=255)), rng.uniform(20, 230, 3), rng)
+            books += 1
+            x += spine + rng.uniform(0, 0.02) * width
+        shelf = (0, bottom, width, bottom + board)
+        _paint(pixels, _mask(width, height, lambda d, s=shelf: d.rectangle(s, fill=255)), rng.uniform(40, 140, 3) * np.array([1.0, 0.8, 0.6]), rng)
+    image = _colour_image(pixels).filter(ImageFilter.GaussianBlur(rng.uniform(0, 1.0)))
+    return _maybe_jpeg(image, rng), f"{books} books on {rows} shelves"
 
 
 def main() -> None:
