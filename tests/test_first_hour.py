@@ -275,8 +275,11 @@ def test_compare_summary_shows_a_spread_only_over_several_seeds():
 # --------------------------------------------------------------------------- 7. shell completion
 
 
-def test_shell_completion_is_offered_and_completes_commands(cli):
+def test_shell_completion_is_offered_and_completes_commands(cli, monkeypatch):
     assert "--install-completion" in cli("--help").stdout
+    # The script for a named shell: without this, Typer asks the parent process which shell it is,
+    # and the test would fail when the suite is started by something other than a shell.
+    monkeypatch.setenv("_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION", "1")
     script = cli("--show-completion", "bash", prog_name="mnist")
     assert script.exit_code == 0 and "_mnist_completion" in script.stdout, script.output
     env = {"_MNIST_COMPLETE": "complete_bash", "COMP_WORDS": "mnist tr", "COMP_CWORD": "1"}
