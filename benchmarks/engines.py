@@ -16,7 +16,6 @@ Usage: poetry run python benchmarks/engines.py [--run RUN] [--rounds 5] [--out F
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import platform
