@@ -14,7 +14,8 @@ negatives apart (measured: a binary head refused 5 points fewer of the never-see
   ballpoint's stroke rather than MNIST's), and rendered on paper (as `negatives.on_paper` renders the
   negatives) and read by `prepare`, so that what the reading does to an image is no clue to digitness.
 - Negatives: the training kinds of `negatives.py` (shapes, doodles, scribbles, textures, letters of
-  font set A and of handwriting style A), each image read by `prepare`; an image it refuses ("no digit
+  font set A and of handwriting style A, since the sixth build printed glyphs of other scripts and
+  symbol blocks and more doodles), each image read by `prepare`; an image it refuses ("no digit
   found") has nothing to learn from. Shapes, scribbles and textures are also turned and mirrored
   (letters are not: a mirrored E is a 3). Every training image, digit or not, is warped a little.
   (Digits mirrored, turned or overlaid as extra negatives were tried and left out: they cost real
@@ -43,7 +44,7 @@ negatives apart (measured: a binary head refused 5 points fewer of the never-see
   5,000 held-out digits with seed DEV_SEED, about 1,000 digits a set (never the test split; the
   reported numbers use the test split, seed 0). Held-out negative kinds play no part in training or in the threshold.
 
-Everything is seeded. Reading some 22,000 generated images with `prepare` takes about 11 minutes on 2
+Everything is seeded. Reading some 23,000 generated images with `prepare` takes about 12 minutes on 2
 idle cores with --workers 2, training the six networks about 8 more (--cache DIR keeps the images for a
 rebuild).
 Writes src/mnist_toolkit/pretrained/digitness.onnx and digitness.json atomically, and prints the

@@ -56,3 +56,20 @@ def test_the_armenian_and_hebrew_letters_leave_out_the_listed_digit_like_ones_an
 def test_the_handwritten_words_use_only_letters_the_script_style_draws():
     assert all(letter in negatives.SCRIPT_LETTERS for word in negatives.WORDS for letter in word)
     assert all(2 <= len(word) <= 4 for word in negatives.WORDS)
+
+
+def test_the_training_glyphs_share_no_character_or_face_with_a_held_out_glyph_kind():
+    training = {character for _, blocks in negatives.TRAINING_GLYPH_BLOCKS for character, _ in negatives.glyphs(negatives.FONTS_A, blocks)}
+    assert len(training) > 300
+    held_out_blocks = negatives.GEORGIAN_LAO_BLOCKS + negatives.ARMENIAN_HEBREW_BLOCKS + ((0x0370, 0x03FF), (0x0400, 0x04FF), (0x0080, 0x00FF), (0x20A0, 0x20CF))
+    assert not [c for c in training if any(low <= ord(c) <= high for low, high in held_out_blocks)]
+    assert not training & set(negatives.SIGNS + negatives.OTHER_SCRIPT_LETTERS + "".join(negatives.LETTERS))
+    assert not set(negatives.FONTS_A) & set(negatives.FONTS_B)
+
+
+@pytest.mark.parametrize("name", ["printed glyphs of other scripts and symbol blocks", "more doodles (key, leaf, kite, bird, candle, book, fork, tent, crown)"])
+def test_the_sixth_builds_training_kinds_are_training_kinds_and_repeatable(name):
+    assert negatives.KINDS[name].training is True
+    (first, tag), = negatives.images(name, 1, seed=5, start=3)
+    (again, tag_again), = negatives.images(name, 1, seed=5, start=3)
+    assert tag == tag_again and np.array_equal(np.asarray(first), np.asarray(again))
