@@ -20,12 +20,17 @@ negatives apart (measured: a binary head refused 5 points fewer of the never-see
   (letters are not: a mirrored E is a 3). Every training image, digit or not, is warped a little.
   (Digits mirrored, turned or overlaid as extra negatives were tried and left out: they cost real
   digits more than they gained.)
-- With `--pictures N` (not in the shipped build): also N real pictures of things (`pictures.py`:
-  Debian's Tux Paint stamps, photographs and clip art of animals, food, plants, objects, vehicles and
-  people, set on real photographs, walls or paper, and pieces of photographs alone), each read by
-  `prepare`. Four fifths of the stamps are trained on, the other fifth makes fresh check images.
-  Tried with 4,000 (2026-12-02, and again 2026-12-03 with the real-world digits and a wider network):
-  worse on the development data (docs/benchmarks.md).
+- Real pictures of things (`pictures.py`), since the seventh build (2026-12-03) for the context
+  networks only: 4,000 scenes of the Open Clip Art Library's stamps (Debian's `openclipart-png`, a
+  public domain dedication; animals, food, people, containers, tools and other things, without
+  digits, letters, signs and the subjects of the held-out kinds) set on walls and paper, each read by
+  `prepare`; four fifths of the stamps are trained on, the other fifth makes fresh check images. The
+  28x28 networks do not learn them (they are those of the build without pictures): with them too
+  (`--pictures-for both`, tried with Tux Paint's stamps on 2026-12-02 and 2026-12-03) the development
+  data were worse, the drawn kinds given up for the pictures. `--pictures-source tuxpaint` (Tux
+  Paint's stamps on KDE's wallpapers, GPL-2 or later, so not used for the shipped model) and
+  `--pictures 0` remain as experiments. The build fetches the package with `apt-get download` (a
+  Debian or Ubuntu machine), as it takes the DejaVu fonts from the system.
 - Real-world digits (since 2026-12-03): the sets of `realworld_sets.py` built from the 55,000 training
   digits (`REALWORLD_COUNTS`, their own seed stream) and read by `prepare` as `mnist predict` reads
   them, so that what the reading makes of a thick digit filling a form's box, a tight crop or a digit
@@ -45,12 +50,13 @@ negatives apart (measured: a binary head refused 5 points fewer of the never-see
   reported numbers use the test split, seed 0). Held-out negative kinds play no part in training or in the threshold.
 
 Everything is seeded. Reading some 23,000 generated images with `prepare` takes about 12 minutes on 2
-idle cores with --workers 2, training the six networks about 8 more (--cache DIR keeps the images for a
-rebuild).
+idle cores with --workers 2, the 4,300 pictures about 2 more, training the six networks about 8 more (--cache DIR keeps the images for a
+rebuild; the real pictures are kept in a file of their own, so that a pictures experiment reuses the rest).
 Writes src/mnist_toolkit/pretrained/digitness.onnx and digitness.json atomically, and prints the
 development measurements.
 
 Usage: poetry run python benchmarks/build_digitness.py [--threads 2] [--workers 2] [--cache DIR] [--out-dir DIR]
+       [--pictures N] [--pictures-for both|context] [--pictures-source openclipart|tuxpaint] (other than the defaults: experiments, with --out-dir)
 Measure it: poetry run python benchmarks/not_a_digit.py --update-card
 """
 
@@ -111,6 +117,11 @@ NEGATIVES_PER_KIND = 600
 SEEN_CHECK_PER_KIND = 100
 #: Fresh real pictures of the check stamps measured at build, when --pictures is given.
 PICTURES_CHECK = 300
+#: The shipped build's real pictures (since the seventh build, 2026-12-03): 4,000 scenes of the Open
+#: Clip Art stamps (public domain), learned by the context networks only.
+PICTURES = 4000
+PICTURES_SOURCE = "openclipart"
+PICTURES_FOR = "context"
 #: Images read per task of the process pool (real-world samples: fewer, some are 12-megapixel photos).
 CHUNK, CHUNK_REALWORLD = 200, 50
 #: Development sets: real-world sets built from the 5,000 held-out digits with this seed, this many
@@ -567,7 +578,7 @@ def _cache_key(extra: dict, pictures_cache: Path | None) -> str:
     return digest.hexdigest()[:16]
 
 
-def generate(workers: int, progress, pictures_count: int = 0, pictures_cache: Path | None = None) -> dict:
+def generate(workers: int, progress) -> dict:
     """Every image the build needs, as arrays: training digits and negatives, development groups.
 
     The slow part, reading thousands of images with `prepare`, runs in `workers` processes; every
@@ -594,10 +605,6 @@ def generate(workers: int, progress, pictures_count: int = 0, pictures_cache: Pa
         negs = {kind: [pool.submit(_negatives_chunk, kind, SEED, i, min(CHUNK, NEGATIVES_PER_KIND - i)) for i in range(0, NEGATIVES_PER_KIND, CHUNK)]
                 for kind in training_kinds}  # fmt: skip
         seen = {kind: pool.submit(_negatives_chunk, kind, SEED, NEGATIVES_PER_KIND, SEEN_CHECK_PER_KIND) for kind in training_kinds}
-        pics, pics_seen = [], []
-        if pictures_count:
-            pics = [pool.submit(_pictures_chunk, pictures_cache, "training", i, min(CHUNK, pictures_count - i)) for i in range(0, pictures_count, CHUNK)]
-            pics_seen = [pool.submit(_pictures_chunk, pictures_cache, "check", i, min(CHUNK, PICTURES_CHECK - i)) for i in range(0, PICTURES_CHECK, CHUNK)]
         dev = {name: [pool.submit(_dev_chunk, name, i // CHUNK_REALWORLD, min(CHUNK_REALWORLD, count - i)) for i in range(0, count, CHUNK_REALWORLD)]
                for name, count in DEV_COUNTS.items()}  # fmt: skip
         realworld = [pool.submit(_realworld_chunk, name, i // CHUNK_REALWORLD, min(CHUNK_REALWORLD, count - i))
@@ -619,14 +626,6 @@ def generate(workers: int, progress, pictures_count: int = 0, pictures_cache: Pa
                 data[f"{prefix}ctx/{number}"] = np.stack([c for _, c in images]) if images else np.zeros((0, CONTEXT_SIDE, CONTEXT_SIDE), np.uint8)
                 data[f"{prefix}meta/{number}"] = np.array([len(read_), len(read_) - len(images)])
         progress(f"negatives of {len(training_kinds)} training kinds read")
-        for prefix, futures in (("negpics", pics), ("seenpics", pics_seen)) if pictures_count else ():
-            read_ = [item for future in futures for item in future.result()]
-            images = [image for image, _ in read_ if image is not None]
-            data[prefix] = np.stack([i for i, _ in images]) if images else np.zeros((0, 28, 28), np.uint8)
-            data[f"{prefix}ctx"] = np.stack([c for _, c in images]) if images else np.zeros((0, CONTEXT_SIDE, CONTEXT_SIDE), np.uint8)
-            data[f"{prefix}meta"] = np.array([len(read_), len(read_) - len(images)])
-        if pictures_count:
-            progress(f"{pictures_count + PICTURES_CHECK:,} real pictures read")
         data[f"dev/{MNIST_DEV}"], data[f"devctx/{MNIST_DEV}"] = val_x, context_of_inputs(val_x)
         for name, futures in dev.items():
             records = [record for future in futures for record in future.result()]
@@ -638,23 +637,65 @@ def generate(workers: int, progress, pictures_count: int = 0, pictures_cache: Pa
     return data
 
 
+def generate_pictures(workers: int, progress, count: int, cache: Path) -> dict:
+    """`count` scenes of the training stamps and PICTURES_CHECK of the check stamps (`pictures.py`), read
+    by `prepare`, as arrays: "negpics" (and its views, "negpicsctx", and "negpicsmeta": drawn, refused
+    by the reading) and the same for "seenpics"."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    data = {}
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
+        parts = {"negpics": [pool.submit(_pictures_chunk, cache, "training", i, min(CHUNK, count - i)) for i in range(0, count, CHUNK)],
+                 "seenpics": [pool.submit(_pictures_chunk, cache, "check", i, min(CHUNK, PICTURES_CHECK - i)) for i in range(0, PICTURES_CHECK, CHUNK)]}  # fmt: skip
+        for prefix, futures in parts.items():
+            read_ = [item for future in futures for item in future.result()]
+            images = [image for image, _ in read_ if image is not None]
+            data[prefix] = np.stack([i for i, _ in images]) if images else np.zeros((0, 28, 28), np.uint8)
+            data[f"{prefix}ctx"] = np.stack([c for _, c in images]) if images else np.zeros((0, CONTEXT_SIDE, CONTEXT_SIDE), np.uint8)
+            data[f"{prefix}meta"] = np.array([len(read_), len(read_) - len(images)])
+    progress(f"{count + PICTURES_CHECK:,} real pictures read")
+    return data
+
+
+def _cached(path: Path | None, make, progress) -> dict:
+    """The arrays stored in `path` (.npz), or `make()`'s, then stored there (when a path is given)."""
+    if path is not None and path.is_file():
+        with np.load(path) as stored:
+            data = dict(stored)
+        progress(f"generated images read from the cache ({path.name})")
+        return data
+    data = make()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **data)
+        atomic_write_bytes(path, buffer.getvalue())
+    return data
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2, help="torch threads for training")
     parser.add_argument("--workers", type=int, default=2, help="processes reading the generated images")
     parser.add_argument("--cache", type=Path, help="keep the generated images in this folder, keyed by the generators' source")
-    parser.add_argument("--pictures", type=int, default=0, help="also train on this many real pictures of things (pictures.py; not in the shipped build)")
+    parser.add_argument("--pictures", type=int, default=PICTURES, help=f"also train on this many real pictures of things (pictures.py; default {PICTURES}, the shipped build; 0: none)")
     parser.add_argument("--channels", type=lambda text: tuple(int(v) for v in text.split(",")), default=CHANNELS,
                         help=f"the conv blocks' widths (default {','.join(map(str, CHANNELS))}; the shipped build)")
     parser.add_argument("--hidden", type=int, default=HIDDEN, help=f"the head's width (default {HIDDEN}; the shipped build)")
     parser.add_argument("--members", type=int, default=MEMBERS, help=f"networks trained alike and averaged (default {MEMBERS}; the shipped build)")
     parser.add_argument("--context-members", type=int, default=CONTEXT_MEMBERS,
                         help=f"context networks (default {CONTEXT_MEMBERS}; the shipped build; 0: the 28x28 networks alone)")
+    parser.add_argument("--pictures-for", choices=("both", "context"), default=PICTURES_FOR,
+                        help=f"which networks learn the real pictures: all (both) or only the context networks (context; default {PICTURES_FOR})")
+    parser.add_argument("--pictures-source", choices=sorted(pictures.SOURCES), default=PICTURES_SOURCE, help=f"whose pictures (pictures.SOURCES; default {PICTURES_SOURCE})")
     parser.add_argument("--pictures-cache", type=Path, help="where pictures.py keeps the unpacked Debian pictures (default: the user's cache folder)")
     parser.add_argument("--out-dir", type=Path, default=OUT_DIR, help="where digitness.onnx and digitness.json are written")
     args = parser.parse_args()
-    if (args.pictures or args.channels != CHANNELS or args.hidden != HIDDEN or args.members != MEMBERS or args.context_members != CONTEXT_MEMBERS) and args.out_dir == OUT_DIR:
-        parser.error("an experiment (--pictures, --channels, --hidden, --members, --context-members) needs --out-dir: the default is the shipped detector")
+    shipped = (args.pictures, args.pictures_for, args.pictures_source, args.channels, args.hidden, args.members, args.context_members) == (
+        PICTURES, PICTURES_FOR, PICTURES_SOURCE, CHANNELS, HIDDEN, MEMBERS, CONTEXT_MEMBERS)
+    if not shipped and args.out_dir == OUT_DIR:
+        parser.error("an experiment (--pictures*, --channels, --hidden, --members, --context-members) needs --out-dir: the default is the shipped detector")
     started = time.perf_counter()
 
     def progress(what: str) -> None:
@@ -665,21 +706,13 @@ def main() -> None:
 
     counts = {"VARIED": VARIED_COUNT, "REDRAWN": REDRAWN_COUNT, "PAPER": PAPER_COUNT, "NEG": NEGATIVES_PER_KIND,
               "SEEN": SEEN_CHECK_PER_KIND, "DEV": DEV_COUNTS, "REALWORLD": REALWORLD_COUNTS, "SEED": SEED, "DEV_SEED": DEV_SEED, "VERSION": DATA_VERSION}  # fmt: skip
-    pictures_cache = pictures.ensure(args.pictures_cache) if args.pictures else None
-    if args.pictures:
-        counts["PICTURES"] = [args.pictures, PICTURES_CHECK]
-    cached = args.cache / f"digitness-data-{_cache_key(counts, pictures_cache)}.npz" if args.cache else None
-    if cached is not None and cached.is_file():
-        with np.load(cached) as stored:
-            data = dict(stored)
-        progress(f"generated images read from the cache ({cached.name})")
-    else:
-        data = generate(args.workers, progress, args.pictures, pictures_cache)
-        if cached is not None:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            buffer = io.BytesIO()
-            np.savez_compressed(buffer, **data)
-            atomic_write_bytes(cached, buffer.getvalue())
+    cached = args.cache / f"digitness-data-{_cache_key(counts, None)}.npz" if args.cache else None
+    data = _cached(cached, lambda: generate(args.workers, progress), progress)
+    pictures_cache = pictures.ensure(args.pictures_cache, args.pictures_source) if args.pictures else None
+    if args.pictures:  # kept apart, so that a pictures experiment reuses the rest
+        key = _cache_key({"PICTURES": [args.pictures, PICTURES_CHECK], "SEED": SEED}, pictures_cache)
+        data |= _cached(args.cache / f"digitness-pictures-{key}.npz" if args.cache else None,
+                        lambda: generate_pictures(args.workers, progress, args.pictures, pictures_cache), progress)
     generated_s = time.perf_counter() - started
 
     kinds = list(negatives.KINDS.values())
@@ -687,7 +720,7 @@ def main() -> None:
     pos = {key.split("/", 1)[1]: (value, data["poslab/" + key.split("/", 1)[1]]) for key, value in data.items() if key.startswith("pos/")}
     neg_parts = [data[f"neg/{i}"] for i in range(len(training_kinds))]
     turnable = [np.full(len(part), kind.group in TURNABLE_GROUPS) for part, kind in zip(neg_parts, training_kinds)]
-    if args.pictures:
+    if args.pictures and args.pictures_for == "both":
         neg_parts.append(data["negpics"])
         turnable.append(np.full(len(data["negpics"]), True))
     turnable = np.concatenate(turnable)
@@ -780,7 +813,7 @@ def main() -> None:
             "context_networks": {"epochs": CONTEXT_EPOCHS, "batch_size": CONTEXT_BATCH, "optimizer": f"AdamW lr {LEARNING_RATE}, weight decay {WEIGHT_DECAY}",
                                  "loss": "binary cross-entropy, the classes weighted alike; views mirrored at random",
                                  "digits": f"the views of the digits on paper and of the real-world digits, and of {MNIST_CONTEXT_COUNT} MNIST digits as they are",
-                                 "not_digits": "the views of the training kinds' images"} if args.context_members else None,
+                                 "not_digits": "the views of the training kinds' images" + (" and of the real pictures" if args.pictures else "")} if args.context_members else None,
             "digit_sources": {
                 "mnist": "the 55,000 MNIST training digits not held out, as they are",
                 "varied": "slanted (+-0.4), widened or narrowed (0.6-1.25), turned (+-0.2 rad), strokes thickened (to +2 px) or thinned, fitted to 28x28 as the reading fits a digit",
@@ -797,7 +830,8 @@ def main() -> None:
                     "font_set_a_training": list(negatives.FONTS_A), "font_set_b_held_out": list(negatives.FONTS_B),
                     "handwritten": "drawn as strokes: style A straight polylines (training), style B rounded script with its own skeletons (held out); no handwriting font"},  # fmt: skip
         "development": {"digits": dev_report, "seen_kinds_fresh_images": seen},
-        **({"real_pictures": {"by": "benchmarks/pictures.py", "count": args.pictures, "packages": (pictures_cache / "packages.txt").read_text().split(),
+        **({"real_pictures": {"by": "benchmarks/pictures.py", "count": args.pictures, "learned_by": args.pictures_for, "source": args.pictures_source,
+                              "license": pictures.SOURCES[args.pictures_source].license, "packages": (pictures_cache / "packages.txt").read_text().split(),
                               "stamps": {"training": len(pictures.stamps(pictures_cache, "training")), "check": len(pictures.stamps(pictures_cache, "check"))},
                               "photographs": len(pictures.wallpapers(pictures_cache))}} if args.pictures else {}),  # fmt: skip
         "measured": {"by": "benchmarks/not_a_digit.py", "note": "run it to measure the test split and the held-out kinds"},

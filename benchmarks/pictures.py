@@ -7,7 +7,14 @@ This module adds real pictures, of kinds no generator draws: the photographs and
 people; its `symbols` folder, which holds letters and digits, is left out) set on real photographs
 (the wallpapers of Debian's `plasma-workspace-wallpapers`), on a wall or a table, or on paper.
 
-Neither package is committed: `ensure()` fetches them with `apt-get download` (a Debian or Ubuntu
+A second source (`--source openclipart`, since 2026-12-03): the Open Clip Art Library's PNGs
+(Debian's `openclipart-png`, a public domain dedication, where Tux Paint's stamps and KDE's
+wallpapers are GPL-2 or later), the folders of things only, without the stamps whose path names a
+digit, a letter, a sign or the subject of a held-out kind (`OPENCLIPART_LEFT_OUT`), set on walls and
+paper (it has no photographs). The rule is by name and folder, not by eye: a few of the 976 stamps
+kept still hold words (a milk carton) or an unlinked-image placeholder.
+
+No package is committed: `ensure()` fetches them with `apt-get download` (a Debian or Ubuntu
 machine) into a cache folder and unpacks the images only. Their pictures are used to train, never
 to measure the held-out kinds; scikit-image's photographs stay reserved for independent evaluation.
 
@@ -15,7 +22,7 @@ The stamps are split by a hash of their file name: four fifths for training (`sp
 one fifth kept for the build's check of fresh images (`split="check"`); a scene is seeded, so image
 `i` of a split with seed `s` is the same on every machine with the same package versions.
 
-Usage: poetry run python benchmarks/pictures.py [--cache DIR] [--preview DIR] [--count N]
+Usage: poetry run python benchmarks/pictures.py [--source tuxpaint|openclipart] [--cache DIR] [--preview DIR] [--count N]
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import sys
 import tempfile
 import zlib
 from functools import lru_cache
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,12 +45,44 @@ sys.path.insert(0, str(HERE))
 
 import negatives  # noqa: E402
 
-#: The Debian packages whose pictures are used, and what is taken from each.
-PACKAGES = ("tuxpaint-stamps-default", "plasma-workspace-wallpapers")
-STAMPS_DIR = "usr/share/tuxpaint/stamps"
-WALLPAPERS_DIR = "usr/share/wallpapers"
+@dataclass(frozen=True)
+class Source:
+    """Debian packages of pictures: where their stamps are (and which top folders of them are kept),
+    and where their photographs are (None: no photographs, scenes are set on walls and paper)."""
+
+    packages: tuple[str, ...]
+    stamps_dir: str
+    kept: tuple[str, ...] | None  # top folders of the stamps kept (None: all but LEFT_OUT)
+    wallpapers_dir: str | None
+    license: str
+    left_out_words: tuple[str, ...] = ()  # stamps whose path holds one of these are left out
+
+
+#: Open Clip Art stamps left out by their path: digits, letters, signs, cards and dice, and every
+#: subject of a held-out kind of `negatives.py` (a heart, a smiley, a flower, a house, a bulb, notes,
+#: scissors, an anchor, an envelope, a bicycle, a cup, a bolt, a face, fruit, a plant, a car, a chair
+#: or a lamp, books, windows), so that those kinds stay unseen.
+OPENCLIPART_LEFT_OUT = ("number", "digit", "letter", "alphabet", "text", "sign", "symbol", "aiga", "clock", "calendar", "card", "games", "dice",
+                        "sport", "religion", "heart", "valentine", "smil", "face", "head", "bodypart", "flower", "plant", "pot", "homes", "house",
+                        "bulb", "lamp", "music", "note", "scissor", "shear", "anchor", "envelope", "bicycle", "bike", "cup", "mug", "tea", "lightning",
+                        "bolt", "fruit", "apple", "vehicles", "car_", "furniture", "chair", "book", "shelf", "window", "star", "sun", "arrow", "cross",
+                        "check", "pantyhose")
+
+#: The picture sources. "tuxpaint": Tux Paint's stamps on KDE's wallpapers (both GPL-2 or later);
+#: "openclipart": the Open Clip Art Library's PNGs (a public domain dedication), the folders of
+#: things only (no signs and symbols, shapes, computer icons, education, logos, maps or unsorted
+#: ones, which hold letters, digits and the held-out kinds' shapes), on walls and paper.
+SOURCES = {
+    "tuxpaint": Source(("tuxpaint-stamps-default", "plasma-workspace-wallpapers"), "usr/share/tuxpaint/stamps", None, "usr/share/wallpapers",
+                       "GPL-2+ (both packages)"),
+    "openclipart": Source(("openclipart-png",), "usr/share/openclipart/png",
+                          ("animals", "buildings", "containers", "electronics", "food", "people", "plants", "recreation", "tools", "transportation"),
+                          None, "public domain dedication (Open Clip Art Library)", OPENCLIPART_LEFT_OUT),
+}  # fmt: skip
 #: Stamp folders left out: letters, digits and signs.
 LEFT_OUT = ("symbols",)
+#: Stamps larger than this are left out (a few clip-art PNGs are 100+ megapixels: slow to scale).
+MAX_STAMP_PIXELS = 16_000_000
 #: Odds of a scene's background: a real photograph, a wall or table, paper.
 BACKGROUNDS = {"photo": 0.45, "wall": 0.35, "paper": 0.2}
 #: Odds of a scene with no stamp at all: a piece of a real photograph.
@@ -50,37 +90,55 @@ PHOTO_ONLY_ODDS = 0.15
 GREY_ODDS = 0.25
 
 
-def default_cache() -> Path:
-    """Where the unpacked pictures are kept between builds: $XDG_CACHE_HOME/mnist-toolkit/pictures."""
+def default_cache(source: str = "tuxpaint") -> Path:
+    """Where the unpacked pictures are kept between builds: $XDG_CACHE_HOME/mnist-toolkit/pictures
+    (pictures-SOURCE for another source than Tux Paint's)."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "mnist-toolkit" / "pictures"
+    return Path(base) / "mnist-toolkit" / ("pictures" if source == "tuxpaint" else f"pictures-{source}")
 
 
-def ensure(cache: Path | None = None) -> Path:
+def _pixels(path: Path) -> int:
+    """Width times height, from the file's header."""
+    with Image.open(path) as image:
+        return image.width * image.height
+
+
+def kept_stamp(source: Source, relative: Path, pixels: int) -> bool:
+    """Whether a stamp (its path under the package's stamps folder, its size) is used: in a kept top
+    folder, its path naming none of the left-out words, not larger than MAX_STAMP_PIXELS."""
+    return ((source.kept is None or relative.parts[0] in source.kept) and pixels <= MAX_STAMP_PIXELS
+            and not any(word in relative.as_posix().lower() for word in source.left_out_words))  # fmt: skip
+
+
+def ensure(cache: Path | None = None, source: str = "tuxpaint") -> Path:
     """The folder holding the two packages' pictures, fetched and unpacked on first use.
 
     Raises:
         SystemExit: apt-get or dpkg-deb is missing or fails (not a Debian-like machine, no network).
     """
-    cache = cache or default_cache()
+    chosen = SOURCES[source]
+    cache = cache or default_cache(source)
     done = cache / "unpacked"
     if done.is_file():
         return cache
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache) as work:
         try:
-            subprocess.run(["apt-get", "download", *PACKAGES], cwd=work, check=True, capture_output=True, text=True)
+            subprocess.run(["apt-get", "download", *chosen.packages], cwd=work, check=True, capture_output=True, text=True)
             for deb in sorted(Path(work).glob("*.deb")):
                 subprocess.run(["dpkg-deb", "-x", str(deb), str(Path(work) / "x")], check=True, capture_output=True, text=True)
         except (OSError, subprocess.CalledProcessError) as exc:
             detail = getattr(exc, "stderr", "") or str(exc)
-            raise SystemExit(f"Error: cannot fetch {', '.join(PACKAGES)} with apt-get download: {detail.strip()[-300:]}") from None
+            raise SystemExit(f"Error: cannot fetch {', '.join(chosen.packages)} with apt-get download: {detail.strip()[-300:]}") from None
         versions = [deb.name for deb in sorted(Path(work).glob("*.deb"))]
         root = Path(work) / "x"
-        for source, target in ((root / STAMPS_DIR, cache / "stamps"), (root / WALLPAPERS_DIR, cache / "wallpapers")):
-            for path in sorted(source.rglob("*")):
-                if path.suffix.lower() in (".png", ".jpg", ".jpeg") and path.is_file():
-                    relative = path.relative_to(source)
+        parts = [(root / chosen.stamps_dir, cache / "stamps")] + ([(root / chosen.wallpapers_dir, cache / "wallpapers")] if chosen.wallpapers_dir else [])
+        for folder, target in parts:
+            for path in sorted(folder.rglob("*")):
+                if path.suffix.lower() in (".png", ".jpg", ".jpeg") and path.is_file() and not path.is_symlink():
+                    relative = path.relative_to(folder)
+                    if target.name == "stamps" and not kept_stamp(chosen, relative, _pixels(path)):
+                        continue
                     (target / relative).parent.mkdir(parents=True, exist_ok=True)
                     path.replace(target / relative)
     (cache / "packages.txt").write_text("\n".join(versions) + "\n")
@@ -104,6 +162,8 @@ def stamps(cache: Path, split: str) -> tuple[Path, ...]:
 def wallpapers(cache: Path) -> tuple[Path, ...]:
     """One picture per wallpaper: its smallest image at least 1,000 px wide."""
     chosen = []
+    if not (cache / "wallpapers").is_dir():  # a source without photographs
+        return ()
     for folder in sorted(p for p in (cache / "wallpapers").iterdir() if p.is_dir()):
         images = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
         sized = []
@@ -149,10 +209,12 @@ def scene(rng: np.random.Generator, cache: Path, split: str = "training") -> tup
     """One picture: one to three stamps of `split` on a photograph, a wall or paper; or a piece of a
     photograph alone. Returns (image, tag: the stamps' file names or "photo")."""
     width, height = negatives.frame_size(rng)
-    if rng.random() < PHOTO_ONLY_ODDS:
+    photographs = bool(wallpapers(cache))
+    odds = BACKGROUNDS if photographs else {name: p for name, p in BACKGROUNDS.items() if name != "photo"}
+    if rng.random() < PHOTO_ONLY_ODDS and photographs:
         pixels, tag = _photo_crop(rng, cache, width, height), "photo"
     else:
-        background = rng.choice(list(BACKGROUNDS), p=list(BACKGROUNDS.values()))
+        background = rng.choice(list(odds), p=list(odds.values()) if photographs else np.array(list(odds.values())) / sum(odds.values()))
         if background == "photo":
             pixels = _photo_crop(rng, cache, width, height)
         elif background == "wall":
@@ -199,8 +261,9 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, help="where the unpacked pictures are kept (default: the user's cache folder)")
     parser.add_argument("--preview", type=Path, help="write a contact sheet of scenes here")
     parser.add_argument("--count", type=int, default=48)
+    parser.add_argument("--source", choices=sorted(SOURCES), default="tuxpaint")
     args = parser.parse_args()
-    cache = ensure(args.cache)
+    cache = ensure(args.cache, args.source)
     print(f"{len(stamps(cache, 'training'))} training stamps, {len(stamps(cache, 'check'))} check stamps, {len(wallpapers(cache))} photographs")
     print((cache / "packages.txt").read_text().strip())
     if args.preview:

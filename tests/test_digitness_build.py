@@ -82,3 +82,18 @@ def test_the_context_networks_add_their_mean_log_odds_in_the_same_onnx_graph():
     assert [i.name for i in session.get_inputs()] == [build.INPUT_NAME, build.CONTEXT_NAME]
     (output,) = session.run(None, {build.INPUT_NAME: images.numpy(), build.CONTEXT_NAME: views.numpy()})
     np.testing.assert_allclose(output, both, atol=1e-5)
+
+
+def test_generated_images_are_cached_once_and_read_back_unchanged(tmp_path):
+    calls = []
+
+    def make():
+        calls.append(1)
+        return {"neg/0": np.arange(12, dtype=np.uint8).reshape(3, 2, 2), "negmeta/0": np.array([3, 0])}
+
+    path = tmp_path / "cache" / "digitness-pictures-x.npz"
+    first = build._cached(path, make, progress=lambda what: None)
+    again = build._cached(path, make, progress=lambda what: None)
+    assert len(calls) == 1 and path.is_file()
+    assert first.keys() == again.keys() and all(np.array_equal(first[k], again[k]) for k in first)
+    assert len(build._cached(None, make, progress=lambda what: None)) == 2 and len(calls) == 2  # no path: made, not stored

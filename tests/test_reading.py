@@ -265,7 +265,7 @@ def test_predict_number_warns_when_touching_digits_were_cut(cli, tmp_path):
 
     The glyphs are printed and overlap, so each cut piece holds a sliver of its neighbour: the "not a
     digit" detector (trained on handwriting) may refuse such a piece (the 0 of this "2025" scores
-    0.0006, under the shipped detector's 0.011), which makes the whole number an error row. The cut
+    0.0002, under the shipped detector's 0.0066), which makes the whole number an error row. The cut
     and its warning are the subject here, so the check is off; `--no-digit-check` is the way past.
     """
     page, _ = _touching("2025", 6)
