@@ -32,6 +32,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import warnings
 import zlib
 from functools import lru_cache
 from dataclasses import dataclass
@@ -98,9 +99,11 @@ def default_cache(source: str = "tuxpaint") -> Path:
 
 
 def _pixels(path: Path) -> int:
-    """Width times height, from the file's header."""
-    with Image.open(path) as image:
-        return image.width * image.height
+    """Width times height, from the file's header (no warning for the huge ones: they are left out)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with Image.open(path) as image:
+            return image.width * image.height
 
 
 def kept_stamp(source: Source, relative: Path, pixels: int) -> bool:
