@@ -26,6 +26,8 @@ is generated (`images(kind, count, seed)`).
 - Added on 2026-12-03, a fourth set: handwritten words, a light bulb, photos of a potted plant (held
   out, `FRESH_HELD_OUT_4`); and a fifth: printed Armenian and Hebrew letters, a teacup, photos of a
   bookshelf (held out, `FRESH_HELD_OUT_5`), each written before any detector was measured on it.
+- Added on 2026-12-03 after the seventh build was measured, a sixth set: printed Lisu and Old Italic
+  letters, a cat's head, photos of a keyboard (held out, `FRESH_HELD_OUT_6`, not measured yet).
 - Added on 2026-12-03 for the sixth build, after the fifth set was committed: printed glyphs of other
   scripts and symbol blocks (Canadian syllabics, Tifinagh, N'Ko, Arabic letters, mathematical and
   technical signs, geometric shapes, arrows, hexagrams; DejaVu Sans faces) and more doodles (a key, a
@@ -1478,6 +1480,72 @@ def more_doodles(rng):
     paths = [np.asarray(path, np.float64) + rng.normal(0, 0.01, np.shape(path)) for path in MORE_DOODLES[name]]
     image, how = _drawn(rng, paths, angle_range=0.25, wobble=0.008)
     return image, f"{name}, {how}"
+
+
+
+# --- added 2026-12-03, sixth set ----------------------------------------------------------------------
+# Three more held-out kinds, written and committed after the seventh build was measured and before any
+# detector was measured on them (`FRESH_HELD_OUT_6`, summed apart): the fifth set has been measured
+# with three builds.
+
+#: Held-out kinds of the sixth set of 2026-12-03.
+FRESH_HELD_OUT_6 = ("letters of Lisu and Old Italic scripts", "cat's head", "photo: a keyboard")
+
+#: The Lisu letters and the Old Italic letters.
+LISU_OLD_ITALIC_BLOCKS = ((0xA4D0, 0xA4F7), (0x10300, 0x1031F))
+
+#: Letters that look like a digit, by the rules of `DIGIT_LIKE_LETTERS`, that the rule of `glyphs` keeps,
+#: chosen from the plain drawings before any measurement: Lisu's T, G and its turned form, J and its
+#: turned form, C and its turned form, L, turned E, U and its turned form (a 7, a 6 or 9, a 1, a 0, a 3,
+#: an open 4), and the Old Italic letters like an 8 (a barred box), a 0 (a crossed circle), a 9, a 3
+#: and a 4.
+LISU_OLD_ITALIC_LEFT_OUT = frozenset(map(ord, "\ua4d4\ua4d6\ua4d9\ua4da\ua4db\ua4e1\ua4e8\ua4e9\ua4f1\ua4f4\ua4f5"
+                                              "\U00010307\U00010308\U00010312\U00010314\U0001031d"))
+
+
+@_kind("letters of Lisu and Old Italic scripts", "letters", False)
+def letters_lisu_old_italic(rng):
+    """A printed Lisu or Old Italic letter (the DejaVu faces that hold them), without bars, those the
+    pretrained digit model reads as a digit when drawn plainly (`glyphs`) and `LISU_OLD_ITALIC_LEFT_OUT`."""
+    return _printed_glyph(rng, glyphs(FONTS_A + FONTS_B, LISU_OLD_ITALIC_BLOCKS, LISU_OLD_ITALIC_LEFT_OUT))
+
+
+@_kind("cat's head", "shapes", False)
+def cat_head(rng):
+    """A cat's head drawn from the front: a round face with two pointed ears, two eyes, a nose and
+    whiskers on each side."""
+    t = np.linspace(0.15 * np.pi, 0.85 * np.pi, 24)  # the face's outline below the ears
+    face = np.stack([0.5 + 0.38 * np.cos(t), 0.55 + 0.35 * np.sin(t)], axis=1)
+    outline = np.vstack([[0.14, 0.45], [0.12, 0.05], [0.35, 0.25], [0.65, 0.25], [0.88, 0.05], [0.86, 0.45], face[::-1][1:-1], [0.14, 0.45]])
+    paths = [outline, _circle(0.36, 0.5, 0.05, points=10), _circle(0.64, 0.5, 0.05, points=10),
+             np.array([[0.46, 0.62], [0.54, 0.62], [0.5, 0.67], [0.46, 0.62]])]
+    for side in (-1.0, 1.0):
+        for dy in (-0.04, 0.04):
+            paths.append(np.array([[0.5 + side * 0.12, 0.68 + dy / 2], [0.5 + side * 0.45, 0.66 + dy * 2]]))
+    return _drawn(rng, paths, angle_range=0.25)
+
+
+@_kind("photo: a keyboard", "photos", False)
+def photo_keyboard(rng):
+    """A computer keyboard seen from above, close: rows of rounded light or dark keys on a base of
+    another shade, lit from one side."""
+    width, height = frame_size(rng)
+    pixels = _background(rng, width, height)
+    base = rng.uniform(20, 90) if rng.random() < 0.6 else rng.uniform(170, 230)
+    key_shade = rng.uniform(180, 245) if base < 128 else rng.uniform(30, 90)
+    pixels[:] = pixels * 0.2 + base * 0.8
+    pitch = min(width, height) * rng.uniform(0.12, 0.3)
+    gap = pitch * rng.uniform(0.08, 0.18)
+    keys = 0
+    for row, top in enumerate(np.arange(-pitch * rng.uniform(0, 1), height, pitch)):
+        for left in np.arange(-pitch * (0.25 * row % 1 + rng.uniform(0, 0.5)), width, pitch):
+            box = (left + gap / 2, top + gap / 2, left + pitch - gap / 2, top + pitch - gap / 2)
+            _paint(pixels, _mask(width, height, lambda d, b=box: d.rounded_rectangle(b, radius=pitch * 0.12, fill=255)),
+                   np.full(3, key_shade) * rng.uniform(0.95, 1.05, 3), rng)  # fmt: skip
+            keys += 1
+    pixels *= _shading(rng, (height, width))[..., None] * 0.4 + 0.6
+    image = _colour_image(pixels).filter(ImageFilter.GaussianBlur(rng.uniform(0, 1.2)))
+    return _maybe_jpeg(image, rng), f"{keys} keys"
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import negatives  # noqa: E402
 
 
-@pytest.mark.parametrize("group", ["LATE_HELD_OUT", "FRESH_HELD_OUT", "FRESH_HELD_OUT_2", "FRESH_HELD_OUT_3", "FRESH_HELD_OUT_4", "FRESH_HELD_OUT_5"])
+@pytest.mark.parametrize("group", ["LATE_HELD_OUT", "FRESH_HELD_OUT", "FRESH_HELD_OUT_2", "FRESH_HELD_OUT_3", "FRESH_HELD_OUT_4", "FRESH_HELD_OUT_5", "FRESH_HELD_OUT_6"])
 def test_the_kinds_summed_apart_are_held_out_kinds(group):
     names = getattr(negatives, group)
     assert names and len(set(names)) == len(names)
@@ -22,7 +22,7 @@ def test_the_kinds_summed_apart_are_held_out_kinds(group):
         assert name in negatives.KINDS and negatives.KINDS[name].training is False, name
 
 
-@pytest.mark.parametrize("name", negatives.FRESH_HELD_OUT + negatives.FRESH_HELD_OUT_2 + negatives.FRESH_HELD_OUT_3 + negatives.FRESH_HELD_OUT_4 + negatives.FRESH_HELD_OUT_5)
+@pytest.mark.parametrize("name", negatives.FRESH_HELD_OUT + negatives.FRESH_HELD_OUT_2 + negatives.FRESH_HELD_OUT_3 + negatives.FRESH_HELD_OUT_4 + negatives.FRESH_HELD_OUT_5 + negatives.FRESH_HELD_OUT_6)
 def test_a_fresh_kind_draws_a_repeatable_image(name):
     (first, tag), = negatives.images(name, 1, seed=5, start=3)
     (again, tag_again), = negatives.images(name, 1, seed=5, start=3)
@@ -51,6 +51,12 @@ def test_the_armenian_and_hebrew_letters_leave_out_the_listed_digit_like_ones_an
     assert len(pool) > 50 and not pool & set(map(chr, negatives.ARMENIAN_HEBREW_LEFT_OUT))
     assert {"\u0531", "\u05d0"} <= pool  # Ա, א: an Armenian and a Hebrew letter kept
     assert "\u055e" not in pool  # the Armenian question mark: a sign, not a letter
+
+
+def test_the_lisu_and_old_italic_letters_leave_out_the_listed_digit_like_ones():
+    pool = {character for character, _ in negatives.glyphs(negatives.FONTS_A + negatives.FONTS_B, negatives.LISU_OLD_ITALIC_BLOCKS, negatives.LISU_OLD_ITALIC_LEFT_OUT)}
+    assert len(pool) > 20 and not pool & set(map(chr, negatives.LISU_OLD_ITALIC_LEFT_OUT))
+    assert {"\ua4d1", "\U0001030c"} <= pool  # a Lisu P, an Old Italic M: kept
 
 
 def test_the_handwritten_words_use_only_letters_the_script_style_draws():
