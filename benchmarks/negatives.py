@@ -1153,11 +1153,14 @@ GEORGIAN_LAO_BLOCKS = ((0x10A0, 0x10FF), (0x0E81, 0x0EDF))
 GEORGIAN_LEFT_OUT = frozenset(map(ord, "ბევზჰჳ"))
 
 
-@_kind("letters of Georgian and Lao scripts", "letters", False)
-def letters_georgian_lao(rng):
-    """A printed Georgian or Lao letter (DejaVu Sans faces, and DejaVu Serif for Georgian), without
-    those the pretrained digit model reads as a digit when drawn plainly (`glyphs`)."""
-    return _printed_glyph(rng, glyphs(FONTS_A + FONTS_B, GEORGIAN_LAO_BLOCKS, GEORGIAN_LEFT_OUT))
+def _printed_letters(name: str, blocks: tuple[tuple[int, int], ...], left_out: frozenset = frozenset()) -> None:
+    """Register a held-out kind of printed glyphs: one of `blocks` in a DejaVu Sans or Serif face (those
+    that hold it), without bars, those the pretrained digit model reads as a digit when drawn plainly
+    (`glyphs`) and `left_out`."""
+    _kind(name, "letters", False)(lambda rng: _printed_glyph(rng, glyphs(FONTS_A + FONTS_B, blocks, left_out)))
+
+
+_printed_letters("letters of Georgian and Lao scripts", GEORGIAN_LAO_BLOCKS, GEORGIAN_LEFT_OUT)
 
 
 @_kind("scissors", "shapes", False)
@@ -1222,10 +1225,7 @@ FRESH_HELD_OUT_3 = ("printed signs (& @ % § ¶ ? ! ...)", "anchor", "photo: a c
 SIGNS = "&@%§¶?!*~©®€£¥¢¤µ¬"
 
 
-@_kind("printed signs (& @ % § ¶ ? ! ...)", "letters", False)
-def printed_signs(rng):
-    """One printed sign of `SIGNS` in a DejaVu Sans or Serif face."""
-    return _printed_glyph(rng, glyphs(FONTS_A + FONTS_B, tuple((ord(c), ord(c)) for c in SIGNS)))
+_printed_letters("printed signs (& @ % § ¶ ? ! ...)", tuple((ord(c), ord(c)) for c in SIGNS))
 
 
 @_kind("anchor", "shapes", False)
@@ -1369,11 +1369,7 @@ ARMENIAN_HEBREW_BLOCKS = ((0x0531, 0x0556), (0x0561, 0x0587), (0x05D0, 0x05EA))
 ARMENIAN_HEBREW_LEFT_OUT = frozenset(map(ord, "ՍսԼւյգզցՉՋՁչջձՑזי"))
 
 
-@_kind("letters of Armenian and Hebrew scripts", "letters", False)
-def letters_armenian_hebrew(rng):
-    """A printed Armenian or Hebrew letter (DejaVu Sans and Serif faces), without bars, those the
-    pretrained digit model reads as a digit when drawn plainly (`glyphs`) and `ARMENIAN_HEBREW_LEFT_OUT`."""
-    return _printed_glyph(rng, glyphs(FONTS_A + FONTS_B, ARMENIAN_HEBREW_BLOCKS, ARMENIAN_HEBREW_LEFT_OUT))
+_printed_letters("letters of Armenian and Hebrew scripts", ARMENIAN_HEBREW_BLOCKS, ARMENIAN_HEBREW_LEFT_OUT)
 
 
 @_kind("teacup", "shapes", False)
@@ -1503,11 +1499,7 @@ LISU_OLD_ITALIC_LEFT_OUT = frozenset(map(ord, "\ua4d4\ua4d6\ua4d9\ua4da\ua4db\ua
                                               "\U00010307\U00010308\U00010312\U00010314\U0001031d"))
 
 
-@_kind("letters of Lisu and Old Italic scripts", "letters", False)
-def letters_lisu_old_italic(rng):
-    """A printed Lisu or Old Italic letter (the DejaVu faces that hold them), without bars, those the
-    pretrained digit model reads as a digit when drawn plainly (`glyphs`) and `LISU_OLD_ITALIC_LEFT_OUT`."""
-    return _printed_glyph(rng, glyphs(FONTS_A + FONTS_B, LISU_OLD_ITALIC_BLOCKS, LISU_OLD_ITALIC_LEFT_OUT))
+_printed_letters("letters of Lisu and Old Italic scripts", LISU_OLD_ITALIC_BLOCKS, LISU_OLD_ITALIC_LEFT_OUT)
 
 
 @_kind("cat's head", "shapes", False)
