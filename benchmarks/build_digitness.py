@@ -578,6 +578,16 @@ def _cache_key(extra: dict, pictures_cache: Path | None) -> str:
     return digest.hexdigest()[:16]
 
 
+def _stacked(futures) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The images of chunks of ((28x28, context view) or None, tag), as arrays: the 28x28 inputs, their
+    views, and (drawn, refused by the reading)."""
+    read_ = [item for future in futures for item in future.result()]
+    images = [image for image, _ in read_ if image is not None]
+    inputs = np.stack([i for i, _ in images]) if images else np.zeros((0, 28, 28), np.uint8)
+    views = np.stack([c for _, c in images]) if images else np.zeros((0, CONTEXT_SIDE, CONTEXT_SIDE), np.uint8)
+    return inputs, views, np.array([len(read_), len(read_) - len(images)])
+
+
 def generate(workers: int, progress) -> dict:
     """Every image the build needs, as arrays: training digits and negatives, development groups.
 
@@ -620,11 +630,7 @@ def generate(workers: int, progress) -> dict:
         progress(f"{sum(REALWORLD_COUNTS.values()):,} real-world samples read: {len(read_):,} digits")
         for number, kind in enumerate(training_kinds):
             for prefix, futures in (("neg", negs[kind]), ("seen", [seen[kind]])):
-                read_ = [item for future in futures for item in future.result()]
-                images = [image for image, _ in read_ if image is not None]
-                data[f"{prefix}/{number}"] = np.stack([i for i, _ in images]) if images else np.zeros((0, 28, 28), np.uint8)
-                data[f"{prefix}ctx/{number}"] = np.stack([c for _, c in images]) if images else np.zeros((0, CONTEXT_SIDE, CONTEXT_SIDE), np.uint8)
-                data[f"{prefix}meta/{number}"] = np.array([len(read_), len(read_) - len(images)])
+                data[f"{prefix}/{number}"], data[f"{prefix}ctx/{number}"], data[f"{prefix}meta/{number}"] = _stacked(futures)
         progress(f"negatives of {len(training_kinds)} training kinds read")
         data[f"dev/{MNIST_DEV}"], data[f"devctx/{MNIST_DEV}"] = val_x, context_of_inputs(val_x)
         for name, futures in dev.items():
@@ -649,11 +655,7 @@ def generate_pictures(workers: int, progress, count: int, cache: Path) -> dict:
         parts = {"negpics": [pool.submit(_pictures_chunk, cache, "training", i, min(CHUNK, count - i)) for i in range(0, count, CHUNK)],
                  "seenpics": [pool.submit(_pictures_chunk, cache, "check", i, min(CHUNK, PICTURES_CHECK - i)) for i in range(0, PICTURES_CHECK, CHUNK)]}  # fmt: skip
         for prefix, futures in parts.items():
-            read_ = [item for future in futures for item in future.result()]
-            images = [image for image, _ in read_ if image is not None]
-            data[prefix] = np.stack([i for i, _ in images]) if images else np.zeros((0, 28, 28), np.uint8)
-            data[f"{prefix}ctx"] = np.stack([c for _, c in images]) if images else np.zeros((0, CONTEXT_SIDE, CONTEXT_SIDE), np.uint8)
-            data[f"{prefix}meta"] = np.array([len(read_), len(read_) - len(images)])
+            data[prefix], data[f"{prefix}ctx"], data[f"{prefix}meta"] = _stacked(futures)
     progress(f"{count + PICTURES_CHECK:,} real pictures read")
     return data
 

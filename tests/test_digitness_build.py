@@ -97,3 +97,18 @@ def test_generated_images_are_cached_once_and_read_back_unchanged(tmp_path):
     assert len(calls) == 1 and path.is_file()
     assert first.keys() == again.keys() and all(np.array_equal(first[k], again[k]) for k in first)
     assert len(build._cached(None, make, progress=lambda what: None)) == 2 and len(calls) == 2  # no path: made, not stored
+
+
+def test_read_chunks_are_stacked_with_the_readings_refusals_counted():
+    from concurrent.futures import Future
+
+    done = Future()
+    done.set_result([((np.full((28, 28), 1, np.uint8), np.full((32, 32), 2, np.uint8)), "a"), (None, "b"),
+                     ((np.full((28, 28), 3, np.uint8), np.full((32, 32), 4, np.uint8)), "c")])  # fmt: skip
+    inputs, views, meta = build._stacked([done])
+    assert inputs.shape == (2, 28, 28) and views.shape == (2, 32, 32) and list(meta) == [3, 1]
+    assert inputs[1, 0, 0] == 3 and views[0, 0, 0] == 2
+    empty = Future()
+    empty.set_result([(None, "x")])
+    inputs, views, meta = build._stacked([empty])
+    assert inputs.shape == (0, 28, 28) and views.shape == (0, 32, 32) and list(meta) == [1, 1]
