@@ -13,10 +13,16 @@ negatives apart (measured: a binary head refused 5 points fewer of the never-see
   28x28 as the reading fits a digit (`fit_digit`), redrawn with an even pen along their skeleton (a
   ballpoint's stroke rather than MNIST's), and rendered on paper (as `negatives.on_paper` renders the
   negatives) and read by `prepare`, so that what the reading does to an image is no clue to digitness.
+  Since the ninth build (2026-12-03) also 2,500 digits printed on paper in the sans faces the training
+  letters use (`PRINTED_COUNT`): without them the eighth build refused 44 % of printed 1s; the serif
+  faces are a development check (0.2 % refused) and a measurement of `not_a_digit.py` (0.4 %).
 - Negatives: the training kinds of `negatives.py` (shapes, doodles, scribbles, textures, letters of
   font set A and of handwriting style A, since the sixth build printed glyphs of other scripts and
   symbol blocks and more doodles), each image read by `prepare`; an image it refuses ("no digit
-  found") has nothing to learn from. Shapes, scribbles and textures are also turned and mirrored
+  found") has nothing to learn from. Each kind is drawn 600 times, but since the eighth build
+  (2026-12-03) the printed glyphs 3,000 and the font set A letters 1,500 (`MORE_NEGATIVES`): with
+  five times the glyphs, the never-seen letters and signs went from 77.6 to 87.5 % refused (86.2 %
+  with the printed digits below). Shapes, scribbles and textures are also turned and mirrored
   (letters are not: a mirrored E is a 3). Every training image, digit or not, is warped a little.
   (Digits mirrored, turned or overlaid as extra negatives were tried and left out: they cost real
   digits more than they gained.)
@@ -104,6 +110,12 @@ VARIED_COUNT = 12_000  # varied and fitted to 28x28
 REDRAWN_COUNT = 8_000  # redrawn with an even pen along their skeleton
 PAPER_COUNT = 2_500  # rendered on paper and read by `prepare`
 PAPER_STREAM = 7  # the seed stream of the digits on paper
+#: Digits printed on paper as the glyphs and letters are (`negatives.printed_digits`; since the ninth
+#: build, 2026-12-03): in the sans faces (font set A) they are trained on, in the serif faces (font
+#: set B) PRINTED_CHECK of them (seed DEV_SEED) are a development check, never in the threshold. The
+#: eighth build, trained on five times the printed glyphs without them, refused 44 % of printed 1s and
+#: 73 % of serif 4s (not_a_digit.py's printed digits, seed 2).
+PRINTED_COUNT, PRINTED_CHECK = 2_500, 1_000
 #: Digits of the real-world sets (`realworld_sets.py`) built from the 55,000 training digits (never the
 #: held-out 5,000 the development sets use, never the test split), read by `prepare` as `mnist predict`
 #: reads them: what the reading makes of a digit in each setting the toolkit meets (a thick digit
@@ -113,6 +125,10 @@ REALWORLD_COUNTS = {"phone photos": 150, "tight crops, thick strokes": 700, "for
 REALWORLD_STREAM = 11
 #: Images drawn per training kind of negative (before the reading refuses some).
 NEGATIVES_PER_KIND = 600
+#: Training kinds drawn more often than that (since the eighth build, 2026-12-03): printed glyphs and
+#: letters come in far more shapes than a drawn star (some 2,000 glyphs), and the glyphs were the printed seen
+#: kind the seventh build refused least (74 % of their check images; random strokes 56 %).
+MORE_NEGATIVES = {"printed glyphs of other scripts and symbol blocks": 3000, "letters, font set A (DejaVu Sans)": 1500}
 #: Fresh images per training kind, measured at build ("seen kinds", not trained on).
 SEEN_CHECK_PER_KIND = 100
 #: Fresh real pictures of the check stamps measured at build, when --pictures is given.
@@ -138,7 +154,7 @@ DEV_REFUSAL = 0.002
 #: Training: balanced epochs of this many images (half digits), AdamW, one-cycle learning rate.
 EPOCHS, EPOCH_SIZE, BATCH_SIZE, LEARNING_RATE, WEIGHT_DECAY = 10, 32_000, 256, 2e-3, 1e-4
 #: Of each epoch's digits, the share drawn from each source (MNIST as it is, varied, redrawn, on paper).
-POSITIVE_MIX = {"mnist": 0.35, "varied": 0.25, "redrawn": 0.15, "paper": 0.1, "realworld": 0.15}
+POSITIVE_MIX = {"mnist": 0.3, "varied": 0.25, "redrawn": 0.15, "paper": 0.1, "realworld": 0.15, "printed": 0.05}
 #: The classes: the ten digits, and this one for "not a digit". Learning the digits' own classes makes
 #: the network describe what a digit looks like, not only what tells the drawn negatives apart.
 NOT_A_DIGIT = 10
@@ -166,7 +182,7 @@ WARP, WARP_TURN, WARP_SLANT, WARP_SCALE = True, 0.2, 0.3, 0.1
 #: Kinds whose images may be turned and mirrored in training (letters may not).
 TURNABLE_GROUPS = {"shapes", "scribbles", "textures"}
 #: Raised whenever this file's own image generators change: a cached copy of the images is then stale.
-DATA_VERSION = 6
+DATA_VERSION = 7
 #: The working scale of varied digits: pixels per pixel of the 28x28 grid.
 WORK = 4
 
@@ -294,6 +310,12 @@ def _on_paper_chunk(digits: np.ndarray, first: int) -> list[tuple[np.ndarray, np
 #: forks: its workers inherit them rather than receiving 43 MB with each task.
 _TRAINING_DIGITS: tuple[np.ndarray, np.ndarray] | None = None
 _DEV_DIGITS: tuple[np.ndarray, np.ndarray] | None = None
+
+
+def _printed_chunk(fonts: tuple[str, ...], seed: int, start: int, count: int) -> list[tuple[tuple[np.ndarray, np.ndarray] | None, int]]:
+    """Printed digits `start` .. (`negatives.printed_digits`) read by `prepare`: ((28x28, context view)
+    or None when refused, the digit)."""
+    return [(read(image), digit) for image, digit in negatives.printed_digits(fonts, count, seed, start)]
 
 
 def _realworld_chunk(name: str, chunk: int, count: int) -> list[tuple[np.ndarray, np.ndarray, int]]:
@@ -588,6 +610,15 @@ def _stacked(futures) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return inputs, views, np.array([len(read_), len(read_) - len(images)])
 
 
+def negatives_drawn(training_kinds: list[str]) -> dict[str, int]:
+    """Images drawn per training kind: NEGATIVES_PER_KIND, or MORE_NEGATIVES' count. A name in
+    MORE_NEGATIVES that is not a training kind is an error, not a kind silently drawn 600 times."""
+    unknown = sorted(set(MORE_NEGATIVES) - set(training_kinds))
+    if unknown:
+        raise ValueError(f"MORE_NEGATIVES names no training kind: {unknown}")
+    return {kind: MORE_NEGATIVES.get(kind, NEGATIVES_PER_KIND) for kind in training_kinds}
+
+
 def generate(workers: int, progress) -> dict:
     """Every image the build needs, as arrays: training digits and negatives, development groups.
 
@@ -612,9 +643,13 @@ def generate(workers: int, progress) -> dict:
     _TRAINING_DIGITS, _DEV_DIGITS = (train_x, train_y), (val_x, val_y)
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
         paper = [pool.submit(_on_paper_chunk, train_x[on_paper[i : i + CHUNK]], i) for i in range(0, PAPER_COUNT, CHUNK)]
-        negs = {kind: [pool.submit(_negatives_chunk, kind, SEED, i, min(CHUNK, NEGATIVES_PER_KIND - i)) for i in range(0, NEGATIVES_PER_KIND, CHUNK)]
-                for kind in training_kinds}  # fmt: skip
-        seen = {kind: pool.submit(_negatives_chunk, kind, SEED, NEGATIVES_PER_KIND, SEEN_CHECK_PER_KIND) for kind in training_kinds}
+        printed = {name: [pool.submit(_printed_chunk, fonts, seed, i, min(CHUNK, count - i)) for i in range(0, count, CHUNK)]
+                   for name, fonts, seed, count in (("printed", negatives.FONTS_A, SEED, PRINTED_COUNT),
+                                                    ("printedcheck", negatives.FONTS_B, DEV_SEED, PRINTED_CHECK))}  # fmt: skip
+        drawn = negatives_drawn(training_kinds)
+        negs = {kind: [pool.submit(_negatives_chunk, kind, SEED, i, min(CHUNK, count - i)) for i in range(0, count, CHUNK)]
+                for kind, count in drawn.items()}  # fmt: skip
+        seen = {kind: pool.submit(_negatives_chunk, kind, SEED, count, SEEN_CHECK_PER_KIND) for kind, count in drawn.items()}
         dev = {name: [pool.submit(_dev_chunk, name, i // CHUNK_REALWORLD, min(CHUNK_REALWORLD, count - i)) for i in range(0, count, CHUNK_REALWORLD)]
                for name, count in DEV_COUNTS.items()}  # fmt: skip
         realworld = [pool.submit(_realworld_chunk, name, i // CHUNK_REALWORLD, min(CHUNK_REALWORLD, count - i))
@@ -624,6 +659,14 @@ def generate(workers: int, progress) -> dict:
         data["pos/paper"], data["poslab/paper"] = np.stack([read_[i][0] for i in kept]), train_y[on_paper[kept]]
         data["posctx/paper"] = np.stack([read_[i][1] for i in kept])
         progress(f"{PAPER_COUNT:,} digits on paper read ({PAPER_COUNT - len(kept)} refused by the reading)")
+        for name, futures in printed.items():
+            read_ = [item for future in futures for item in future.result()]
+            kept = [(image, digit) for image, digit in read_ if image is not None]
+            prefix = ("pos/", "poslab/", "posctx/") if name == "printed" else ("", "lab/", "ctx/")
+            data[prefix[0] + name] = np.stack([image for (image, _), _ in kept])
+            data[prefix[1] + name] = np.array([digit for _, digit in kept], np.uint8)
+            data[prefix[2] + name] = np.stack([view for (_, view), _ in kept])
+        progress(f"{PRINTED_COUNT + PRINTED_CHECK:,} printed digits read")
         read_ = [item for future in realworld for item in future.result()]
         data["pos/realworld"], data["poslab/realworld"] = np.stack([d for d, _, _ in read_]), np.array([v for _, _, v in read_], np.uint8)
         data["posctx/realworld"] = np.stack([c for _, c, _ in read_])
@@ -706,8 +749,8 @@ def main() -> None:
     import onnxruntime as ort
     import torch
 
-    counts = {"VARIED": VARIED_COUNT, "REDRAWN": REDRAWN_COUNT, "PAPER": PAPER_COUNT, "NEG": NEGATIVES_PER_KIND,
-              "SEEN": SEEN_CHECK_PER_KIND, "DEV": DEV_COUNTS, "REALWORLD": REALWORLD_COUNTS, "SEED": SEED, "DEV_SEED": DEV_SEED, "VERSION": DATA_VERSION}  # fmt: skip
+    counts = {"VARIED": VARIED_COUNT, "REDRAWN": REDRAWN_COUNT, "PAPER": PAPER_COUNT, "NEG": NEGATIVES_PER_KIND, "MORE_NEG": MORE_NEGATIVES,
+              "PRINTED": [PRINTED_COUNT, PRINTED_CHECK], "SEEN": SEEN_CHECK_PER_KIND, "DEV": DEV_COUNTS, "REALWORLD": REALWORLD_COUNTS, "SEED": SEED, "DEV_SEED": DEV_SEED, "VERSION": DATA_VERSION}  # fmt: skip
     cached = args.cache / f"digitness-data-{_cache_key(counts, None)}.npz" if args.cache else None
     data = _cached(cached, lambda: generate(args.workers, progress), progress)
     pictures_cache = pictures.ensure(args.pictures_cache, args.pictures_source) if args.pictures else None
@@ -729,7 +772,7 @@ def main() -> None:
     networks = [train(pos, (np.concatenate(neg_parts), turnable), args.threads, progress, args.channels, args.hidden, SEED + member)
                 for member in range(args.members)]  # fmt: skip
     mnist_views = context_of_inputs(data["pos/mnist"][np.random.default_rng(SEED).choice(len(data["pos/mnist"]), MNIST_CONTEXT_COUNT, replace=False)])
-    digit_views = [data["posctx/paper"], data["posctx/realworld"], mnist_views]
+    digit_views = [data["posctx/paper"], data["posctx/realworld"], data["posctx/printed"], mnist_views]
     other_views = [data[f"negctx/{i}"] for i in range(len(training_kinds))] + ([data["negpicsctx"]] if args.pictures else [])
     views = np.concatenate(digit_views + other_views)
     view_is_digit = np.concatenate([np.ones(sum(len(v) for v in digit_views), bool), np.zeros(sum(len(v) for v in other_views), bool)])
@@ -771,6 +814,11 @@ def main() -> None:
                             "digits_scored": len(scores), "refused_by_detector": int((scores < threshold).sum()),
                             "refused_percent": round(100.0 * float((scores < threshold).mean()), 3),
                             "lowest_score": round(float(scores.min()), 5) if len(scores) else None}  # fmt: skip
+    refused = score(model, data["printedcheck"], data["ctx/printedcheck"]) < threshold
+    digits_printed = data["lab/printedcheck"]
+    printed_check = {"images": PRINTED_CHECK, "refused_by_reading": PRINTED_CHECK - len(refused), "refused_by_detector": int(refused.sum()),
+                     "refused_percent": round(100.0 * float(refused.mean()), 2),
+                     "refused_percent_per_digit": {str(d): round(100.0 * float(refused[digits_printed == d].mean()), 1) for d in range(10)}}  # fmt: skip
 
     negative_counts = {}
     for i, kind in enumerate(training_kinds):
@@ -814,13 +862,15 @@ def main() -> None:
             "digit_mix": POSITIVE_MIX,
             "context_networks": {"epochs": CONTEXT_EPOCHS, "batch_size": CONTEXT_BATCH, "optimizer": f"AdamW lr {LEARNING_RATE}, weight decay {WEIGHT_DECAY}",
                                  "loss": "binary cross-entropy, the classes weighted alike; views mirrored at random",
-                                 "digits": f"the views of the digits on paper and of the real-world digits, and of {MNIST_CONTEXT_COUNT} MNIST digits as they are",
+                                 "digits": f"the views of the digits on paper, of the printed digits and of the real-world digits, and of {MNIST_CONTEXT_COUNT} MNIST digits as they are",
                                  "not_digits": "the views of the training kinds' images" + (" and of the real pictures" if args.pictures else "")} if args.context_members else None,
             "digit_sources": {
                 "mnist": "the 55,000 MNIST training digits not held out, as they are",
                 "varied": "slanted (+-0.4), widened or narrowed (0.6-1.25), turned (+-0.2 rad), strokes thickened (to +2 px) or thinned, fitted to 28x28 as the reading fits a digit",
                 "redrawn": "the digit's skeleton redrawn with an even round pen 1.2-4 px wide, slanted and widened, fitted to 28x28",
                 "paper": "varied or redrawn digits written on a page (100-400 px, lit, noisy, some JPEG, a fifth light on dark) and read by prepare",
+                "printed": f"{PRINTED_COUNT:,} digits printed in the DejaVu Sans faces on paper as the glyph negatives are (negatives.printed_digits) and read by prepare; "
+                           f"{PRINTED_CHECK:,} in the serif faces are a development check, not in the threshold",
                 "realworld": f"the real-world sets of benchmarks/realworld_sets.py built from the 55,000 training digits (seed stream {REALWORLD_STREAM}; "
                              f"samples per set {REALWORLD_COUNTS}) and read by prepare as mnist predict reads them",
             },
@@ -831,7 +881,7 @@ def main() -> None:
         "letters": {"used": negatives.LETTERS, "left_out_as_digit_like": negatives.DIGIT_LIKE_LETTERS,
                     "font_set_a_training": list(negatives.FONTS_A), "font_set_b_held_out": list(negatives.FONTS_B),
                     "handwritten": "drawn as strokes: style A straight polylines (training), style B rounded script with its own skeletons (held out); no handwriting font"},  # fmt: skip
-        "development": {"digits": dev_report, "seen_kinds_fresh_images": seen},
+        "development": {"digits": dev_report, "printed_digits_serif_faces_check": printed_check, "seen_kinds_fresh_images": seen},
         **({"real_pictures": {"by": "benchmarks/pictures.py", "count": args.pictures, "learned_by": args.pictures_for, "source": args.pictures_source,
                               "license": pictures.SOURCES[args.pictures_source].license, "packages": (pictures_cache / "packages.txt").read_text().split(),
                               "stamps": {"training": len(pictures.stamps(pictures_cache, "training")), "check": len(pictures.stamps(pictures_cache, "check"))},
@@ -856,6 +906,7 @@ def main() -> None:
     progress(f"threshold {threshold:.5f}; ONNX {len(payload):,} bytes, {card['network']['parameters']:,} parameters")
     for name, row in dev_report.items():
         print(f"  digits   {name:32s} {row['digits_scored']:6d} scored  refused {row['refused_by_detector']:4d} ({row['refused_percent']:.2f} %)  by the reading {row['refused_by_reading']}")
+    print(f"  printed digits, serif faces (check)  {printed_check['images']:6d} images  refused {printed_check['refused_percent']:.2f} %  by digit {printed_check['refused_percent_per_digit']}")
     for name, row in seen.items():
         print(f"  seen     {name:48s} {row['images']:5d} images  refused {row['refused_percent']:6.2f} % (reading {row['refused_by_reading']}, detector {row['refused_by_detector']})")
 

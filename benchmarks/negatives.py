@@ -1540,6 +1540,24 @@ def photo_keyboard(rng):
     return _maybe_jpeg(image, rng), f"{keys} keys"
 
 
+# --- printed digits: not negatives, the digits a detector trained on printed glyphs must still take ---
+
+
+def printed_digits(fonts: tuple[str, ...], count: int, seed: int, start: int = 0) -> list[tuple[Image.Image, int]]:
+    """Images `start` .. `start + count - 1` of a digit printed on paper exactly as the letters and
+    glyphs are (`_print_on_paper`: a face of `fonts`, sometimes turned, lit, noisy), each from its own
+    generator: (image, the digit). The build learns them as digits (the sans faces) and checks them
+    (the serif faces), so that printing is no sign of "not a digit"."""
+    key = zlib.crc32(b"printed digits")
+    out = []
+    for i in range(start, start + count):
+        rng = np.random.default_rng([seed, key, i])
+        digit = int(rng.integers(10))
+        image, _ = _print_on_paper(rng, str(digit), str(rng.choice(fonts)))
+        out.append((image, digit))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=8, help="images per kind")

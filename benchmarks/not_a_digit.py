@@ -11,6 +11,10 @@
   reports them), and the 10,000 MNIST test digits: accuracy before (reading + pretrained classifier; a
   sample the reading refuses counts wrong) and after the detector (a refused digit counts wrong), points
   lost, and the share of digits refused. A number counts right when all its digits are, none refused.
+- Printed digits (since 2026-12-03, `negatives.printed_digits`, seed EVAL_SEED): digits printed on
+  paper as the glyph negatives are, in the sans faces the build trains on (fresh images) and in the
+  serif faces it never trains on, measured as the digit sets are; reported apart (`printed_digits`),
+  not in the issue's targets, which are the real-world sets'.
 - Noise read as a number (`prepare_number`): how many noise images still give a number.
 
 Every refused share comes with its 95 % Wilson interval (`wilson`): with 300 digits one image is 0.33 %,
@@ -44,7 +48,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import negatives  # noqa: E402
-from build_digitness import _negatives_chunk, read_realworld  # noqa: E402
+from build_digitness import _negatives_chunk, _printed_chunk, read_realworld  # noqa: E402
 from realworld_sets import SETS  # noqa: E402
 
 from mnist_toolkit.data.source import load_split, resolve_source  # noqa: E402
@@ -57,6 +61,8 @@ from mnist_toolkit.reading.prepare import ImageError, prepare_number  # noqa: E4
 EVAL_SEED = 2
 #: The real-world test sets: MNIST's test split with seed 0, as predict_realworld.py reports them.
 TEST_SEED = 0
+#: Printed digits per face set (`negatives.printed_digits`).
+PRINTED_COUNT = 1000
 #: An answer given with at least this calibrated confidence is a confident one.
 CONFIDENT = 0.9
 OUT = HERE / "results" / "not_a_digit.json"
@@ -186,6 +192,11 @@ def measure_digits(name: str, records: list[dict], detector, model) -> dict:
            "digits_refused_ci95": wilson(int((~accepted).sum()), len(images))}  # fmt: skip
     if name == "numbers":
         row["numbers_with_a_refused_digit"] = numbers_refused
+    labels = [r["label"] for r in records if r["digits"]]
+    if labels and all(len(label) == 1 for label in labels):  # one digit per image: which digits are refused
+        refused = ~accepted
+        row["digits_refused_percent_per_digit"] = {digit: round(100.0 * float(refused[[label == digit for label in labels]].mean()), 2)
+                                                   for digit in sorted(set(labels))}  # fmt: skip
     return row
 
 
@@ -208,11 +219,19 @@ def main() -> None:
         sets = {name: pool.submit(read_realworld, name, args.digit_count, TEST_SEED, test.images, test.labels) for name in SETS}
         negs = {name: [pool.submit(_negatives_chunk, name, EVAL_SEED, i, min(CHUNK, args.count - i)) for i in range(0, args.count, CHUNK)] for name in negatives.KINDS}
         noise = pool.submit(_noise_as_number, args.count)
+        printed = {name: [pool.submit(_printed_chunk, fonts, EVAL_SEED, i, min(CHUNK, PRINTED_COUNT - i)) for i in range(0, PRINTED_COUNT, CHUNK)]
+                   for name, fonts in (("printed digits, sans faces (trained on)", negatives.FONTS_A),
+                                       ("printed digits, serif faces (never trained on)", negatives.FONTS_B))}  # fmt: skip
         detector = load_detector(args.detector)  # after the workers are forked: they need neither
         model = load_model(pretrained_choice())
         kinds = measure_negatives({name: [item for f in futures for item in f.result()] for name, futures in negs.items()}, detector, model)
         digits = {name: measure_digits(name, future.result(), detector, model) for name, future in sets.items()}
         as_number = noise.result()
+        printed_digits = {}
+        for name, futures in printed.items():
+            records = [{"label": str(digit), "digits": None if read_ is None else [read_[0]], "contexts": None if read_ is None else [read_[1]]}
+                       for future in futures for read_, digit in future.result()]  # fmt: skip
+            printed_digits[name] = measure_digits(name, records, detector, model)
     mnist = [{"label": str(label), "digits": [image], "contexts": None} for image, label in zip(test.images, test.labels)]
     digits["MNIST test"] = measure_digits("MNIST test", mnist, detector, model)
     gave = [n for n in as_number if n]
@@ -252,7 +271,7 @@ def main() -> None:
         "classifier": "the pretrained model (calibrated predict_proba)",
         "confident": CONFIDENT, "count_per_kind": args.count, "negatives_seed": EVAL_SEED,
         "digit_sets": {"split": "test", "seed": TEST_SEED, "count": args.digit_count},
-        "summary": summary, "kinds": kinds, "digits": digits, "seconds": round(time.perf_counter() - started, 1),
+        "summary": summary, "kinds": kinds, "digits": digits, "printed_digits": printed_digits, "seconds": round(time.perf_counter() - started, 1),
     }  # fmt: skip
     write_json(args.out, result)
     if args.update_card:
@@ -261,7 +280,7 @@ def main() -> None:
         card["measured"] = {"by": "benchmarks/not_a_digit.py (results in benchmarks/results/not_a_digit.json)", "onnx_sha256": result["detector"]["onnx_sha256"],
                             "negatives": {"per_kind": args.count, "seed": EVAL_SEED}, "digit_sets": result["digit_sets"],
                             "summary": summary, "refused_percent_per_kind": {name: row["refused_percent"] for name, row in kinds.items()},
-                            "digits": {name: {k: row[k] for k in ("accuracy_before", "accuracy_after", "digits_refused_percent")} for name, row in digits.items()}}  # fmt: skip
+                            "digits": {name: {k: row[k] for k in ("accuracy_before", "accuracy_after", "digits_refused_percent")} for name, row in (digits | printed_digits).items()}}  # fmt: skip
         write_json(card_path, card)
 
     print(f"{'kind':50s} {'role':10s} {'images':>6s} {'reading':>8s} {'detector':>9s} {'refused':>8s} {'confident before/after':>23s}")
@@ -272,9 +291,10 @@ def main() -> None:
         if name != "targets":
             print(f"  {name}: {row}")
     print(f"{'digits':30s} {'samples':>7s} {'before':>7s} {'after':>7s} {'lost':>6s} {'refused':>8s}")
-    for name, row in digits.items():
+    for name, row in (digits | printed_digits).items():
         low, high = row["digits_refused_ci95"]
-        print(f"{name:30s} {row['samples']:7d} {row['accuracy_before']:6.2f}% {row['accuracy_after']:6.2f}% {row['points_lost']:6.2f} {row['digits_refused_percent']:7.2f}% ({low:.2f}-{high:.2f})")
+        print(f"{name:30s} {row['samples']:7d} {row['accuracy_before']:6.2f}% {row['accuracy_after']:6.2f}% {row['points_lost']:6.2f} {row['digits_refused_percent']:7.2f}% ({low:.2f}-{high:.2f})"
+              + (f"  by digit {row['digits_refused_percent_per_digit']}" if name in printed_digits else ""))
     for name, row in summary["targets"].items():
         interval = f" [95 %: {row['ci95'][0]:.2f}-{row['ci95'][1]:.2f}]" if "ci95" in row else ""
         print(f"target {name:40s} {row['target']:>12s}  measured {row['measured']:6.2f}{interval}{'  (' + row['set'] + ')' if 'set' in row else ''}  {'met' if row['met'] else 'NOT MET'}")

@@ -112,3 +112,21 @@ def test_read_chunks_are_stacked_with_the_readings_refusals_counted():
     empty.set_result([(None, "x")])
     inputs, views, meta = build._stacked([empty])
     assert inputs.shape == (0, 28, 28) and views.shape == (0, 32, 32) and list(meta) == [1, 1]
+
+
+def test_kinds_drawn_more_often_are_training_kinds_and_a_typo_is_an_error(monkeypatch):
+    training = [name for name, kind in build.negatives.KINDS.items() if kind.training]
+    drawn = build.negatives_drawn(training)
+    assert set(drawn) == set(training)
+    assert set(build.MORE_NEGATIVES) <= set(training)
+    for name, count in drawn.items():
+        assert count == build.MORE_NEGATIVES.get(name, build.NEGATIVES_PER_KIND)
+    assert drawn["printed glyphs of other scripts and symbol blocks"] > build.NEGATIVES_PER_KIND
+    held_out = next(name for name, kind in build.negatives.KINDS.items() if not kind.training)
+    monkeypatch.setitem(build.MORE_NEGATIVES, held_out, 1000)  # a held-out kind must never be drawn for training
+    try:
+        build.negatives_drawn(training)
+    except ValueError as error:
+        assert held_out in str(error)
+    else:
+        raise AssertionError("a kind that is not a training kind was accepted")

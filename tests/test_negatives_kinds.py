@@ -79,3 +79,20 @@ def test_the_sixth_builds_training_kinds_are_training_kinds_and_repeatable(name)
     (first, tag), = negatives.images(name, 1, seed=5, start=3)
     (again, tag_again), = negatives.images(name, 1, seed=5, start=3)
     assert tag == tag_again and np.array_equal(np.asarray(first), np.asarray(again))
+
+
+def test_printed_digits_are_repeatable_and_hold_the_digit_they_are_labelled():
+    """The build's printed positives: each image is drawn again the same, and the pretrained model,
+    reading it as `mnist predict` does, reads the labelled digit (a label off by one would teach the
+    detector that printed digits are not digits)."""
+    from mnist_toolkit import load_model
+    from mnist_toolkit.reading.prepare import prepare
+
+    drawn = negatives.printed_digits(negatives.FONTS_B, 30, seed=5)
+    again = negatives.printed_digits(negatives.FONTS_B, 1, seed=5, start=7)
+    assert again[0][1] == drawn[7][1] and np.array_equal(np.asarray(again[0][0]), np.asarray(drawn[7][0]))
+    digits = np.array([digit for _, digit in drawn])
+    assert len(set(digits.tolist())) >= 8  # every digit, not one
+    model = load_model(Path(negatives.__file__).parents[1] / "src" / "mnist_toolkit" / "pretrained" / "robust.onnx", not_a_digit=False)
+    read = model.predict_proba(np.stack([prepare(image).image for image, _ in drawn])).argmax(axis=1)
+    assert (read == digits).mean() >= 0.9

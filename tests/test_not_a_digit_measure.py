@@ -62,3 +62,30 @@ def test_targets_judge_the_measured_share_and_carry_its_interval():
     assert out["real-world digits refused (worst set)"]["met"] is False
     assert out["real-world accuracy lost (worst set)"]["met"] is False
     assert np.isclose(out["MNIST test digits refused"]["measured"], 0.0)
+
+
+class _StandIn:
+    """A detector refusing inputs whose first pixel is 1, a model answering the second pixel."""
+
+    def is_digit(self, images, contexts):
+        return images[:, 0, 0] != 1
+
+    def predict_proba(self, images):
+        return np.eye(10)[images[:, 0, 1]]
+
+
+def test_digit_sets_of_single_digits_report_which_digits_are_refused():
+    def record(label: str, refused: bool, answer: int) -> dict:
+        image = np.zeros((28, 28), np.uint8)
+        image[0, 0], image[0, 1] = int(refused), answer
+        return {"label": label, "digits": [image], "contexts": None}
+
+    records = [record("1", True, 1), record("1", False, 1), record("4", False, 4), record("4", False, 9),
+               {"label": "7", "digits": None, "contexts": None}]  # the reading refused the 7: not scored
+    row = measure.measure_digits("printed", records, _StandIn(), _StandIn())
+    assert row["digits_refused_percent_per_digit"] == {"1": 50.0, "4": 0.0}
+    assert row["digits_refused"] == 1 and row["digits_scored"] == 4
+    assert row["accuracy_before"] == 60.0 and row["accuracy_after"] == 40.0  # 3 of 5 right; the refused 1 lost
+    numbers = measure.measure_digits("numbers", [{"label": "14", "digits": [records[0]["digits"][0], records[2]["digits"][0]],
+                                                  "contexts": None}], _StandIn(), _StandIn())  # fmt: skip
+    assert "digits_refused_percent_per_digit" not in numbers and numbers["numbers_with_a_refused_digit"] == 1
