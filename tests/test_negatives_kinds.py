@@ -93,6 +93,6 @@ def test_printed_digits_are_repeatable_and_hold_the_digit_they_are_labelled():
     assert again[0][1] == drawn[7][1] and np.array_equal(np.asarray(again[0][0]), np.asarray(drawn[7][0]))
     digits = np.array([digit for _, digit in drawn])
     assert len(set(digits.tolist())) >= 8  # every digit, not one
-    model = load_model(Path(negatives.__file__).parents[1] / "src" / "mnist_toolkit" / "pretrained" / "robust.onnx", not_a_digit=False)
+    model = load_model("pretrained", not_a_digit=False)
     read = model.predict_proba(np.stack([prepare(image).image for image, _ in drawn])).argmax(axis=1)
     assert (read == digits).mean() >= 0.9
